@@ -1,0 +1,134 @@
+"""One resolver for every pretrained file: cache directory, official URL, checksum.
+
+A file is found by its official file name anywhere under the cache directory, so users
+(and tests) can place it by hand. Online, a missing file is downloaded once and verified;
+offline, resolving fails with a message naming the file, the URL and where to put it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bench.errors import AssetMissing
+
+CACHE_ENV = "IPIQA_BENCH_CACHE"
+OFFLINE_ENV = "IPIQA_BENCH_OFFLINE"
+
+
+@dataclass(frozen=True)
+class Asset:
+    name: str
+    filename: str
+    url: str
+    sha256: str | None = None  # None: the publisher gives no stable checksum
+    description: str = ""
+
+
+_ASSETS: dict[str, Asset] = {}
+
+
+def register_asset(asset: Asset) -> Asset:
+    _ASSETS[asset.name] = asset
+    return asset
+
+
+def get_asset(name: str) -> Asset:
+    try:
+        return _ASSETS[name]
+    except KeyError:
+        raise KeyError(f"unknown asset {name!r}") from None
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ipiqa-bench")
+
+
+def find_cached(asset: Asset) -> Path | None:
+    """The first file with the asset's official name under the cache directory."""
+    root = cache_dir()
+    direct = root / "assets" / asset.filename
+    if direct.is_file():
+        return direct
+    if not root.is_dir():
+        return None
+    return next((p for p in sorted(root.rglob(asset.filename)) if p.is_file()), None)
+
+
+def is_present(name: str) -> bool:
+    return find_cached(get_asset(name)) is not None
+
+
+def resolve(name: str, download: bool = True) -> Path:
+    """Path of a verified local copy of asset ``name``, downloading it if allowed."""
+    asset = get_asset(name)
+    path = find_cached(asset)
+    if path is None:
+        if not download or os.environ.get(OFFLINE_ENV):
+            raise AssetMissing(_missing_message(asset, "downloads are disabled"))
+        path = _download(asset)
+    _verify(path, asset.sha256)
+    return path
+
+
+def _missing_message(asset: Asset, reason: str) -> str:
+    target = cache_dir() / "assets" / asset.filename
+    return (
+        f"pretrained file {asset.filename!r} ({asset.name}) is not available ({reason}); "
+        f"download it from {asset.url} and put it at {target}"
+    )
+
+
+def _download(asset: Asset) -> Path:
+    target = cache_dir() / "assets" / asset.filename
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{asset.filename}.")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(asset.url, timeout=30) as response:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=asset.filename) as bar:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+        _verify(Path(tmp), asset.sha256)
+        os.replace(tmp, target)
+    except OSError as exc:  # URLError, timeouts and DNS failures are OSErrors
+        raise AssetMissing(_missing_message(asset, f"download failed: {exc}")) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def _verify(path: Path, sha256: str | None) -> None:
+    if sha256 is None:
+        return
+    stat = path.stat()
+    actual = _sha256(str(path), stat.st_size, stat.st_mtime_ns)
+    if actual != sha256:
+        raise AssetMissing(f"{path} has sha256 {actual}, expected {sha256}: delete it and retry")
+
+
+@lru_cache(maxsize=None)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:  # size/mtime make the memo safe
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def copy_into_cache(src: Path) -> Path:
+    """Place a file by hand (used by tests and by users with a manual download)."""
+    target = cache_dir() / "assets" / Path(src).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, target)
+    return target

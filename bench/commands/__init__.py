@@ -1,0 +1,1 @@
+"""Extra CLI commands; each module attaches its commands to bench.cli.main."""

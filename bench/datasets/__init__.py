@@ -1,0 +1,12 @@
+"""Dataset loaders. Each returns a ``Dataset``: one row per image with its path, prompt,
+content group and targets. Loaders register by name, so adding a dataset is one module."""
+
+from bench.datasets.base import (
+    TARGET_KINDS,
+    Dataset,
+    dataset_names,
+    load_dataset,
+    register_dataset,
+)
+
+__all__ = ["TARGET_KINDS", "Dataset", "dataset_names", "load_dataset", "register_dataset"]

@@ -1,0 +1,55 @@
+"""Executors run units of work (bench.tasks) and hand results back to the driver.
+
+``LocalExecutor`` runs in-process, or in a pool of worker processes for training-free
+work. Other executors (Ray) implement the same ``map`` and plug into the runner unchanged.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Callable, Iterable, Iterator
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, jobs: int = 1):
+        self.jobs = max(1, jobs)
+
+    def map(self, fn: Callable, items: Iterable[tuple], kind: str = "cpu", resources: dict | None = None
+            ) -> Iterator[tuple[int, object]]:
+        """Yield ``(index, result)`` as items finish; a failure is yielded as the exception.
+
+        ``kind`` is "features" (training-free, safe to run in parallel) or "split".
+        """
+        items = list(items)
+        if self.jobs == 1 or kind != "features" or len(items) < 2:
+            for i, args in enumerate(items):
+                try:
+                    yield i, fn(*args)
+                except Exception as exc:  # reported by the runner, which goes on
+                    yield i, exc
+            return
+        with ProcessPoolExecutor(max_workers=self.jobs) as pool:
+            futures = {pool.submit(fn, *args): i for i, args in enumerate(items)}
+            try:
+                for future in as_completed(futures):
+                    exc = future.exception()
+                    yield futures[future], exc if exc is not None else future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+
+    def close(self) -> None:
+        pass
+
+
+def make_executor(name: str, jobs: int = 1, address: str | None = None):
+    if name == "local":
+        return LocalExecutor(jobs)
+    if name == "ray":
+        from bench.ray_executor import RayExecutor  # optional dependency
+
+        return RayExecutor(jobs=jobs, address=address)
+    raise ValueError(f"unknown executor {name!r}")

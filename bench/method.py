@@ -1,0 +1,82 @@
+"""The method contract (scikit-learn style).
+
+* ``Method``: ``fit(train, targets)`` then ``predict(frame)``. Frames hold one row per
+  image (columns image, path, prompt, group and the target columns). Constructor
+  arguments are the config; no work in ``__init__``; fitted state ends in ``_``.
+* ``FeatureMethod``: per-image ``features(image, prompt)`` (pure, cached by the runner
+  under ``feature_key``/``feature_version``) and a regressor fitted per split on them.
+* ``ScoreMethod``: a training-free scorer: its single feature *is* the score.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+
+from bench.images import load_rgb
+
+
+class Method:
+    method_name: str = ""  # set by @register_method
+
+    def get_config(self) -> dict:
+        """The constructor arguments, as scikit-learn's ``get_params``."""
+        params = inspect.signature(type(self).__init__).parameters
+        return {name: getattr(self, name) for name in params if name != "self" and hasattr(self, name)}
+
+    def fit(self, train: pd.DataFrame, targets: list[str]) -> "Method":
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """One column per fitted target, index aligned with ``frame``."""
+        raise NotImplementedError
+
+    def checkpoint(self) -> bytes | None:
+        """The fitted state as bytes, written by the runner as the split's checkpoint."""
+        return None
+
+    def load_checkpoint(self, data: bytes) -> "Method":
+        """Restore the fitted state written by ``checkpoint``."""
+        raise NotImplementedError(f"{self.method_name} cannot load checkpoints")
+
+
+class FeatureMethod(Method):
+    feature_version: str = "1"
+
+    @property
+    def feature_key(self) -> str:
+        """Cache name of the feature extractor; methods sharing an extractor share the cache."""
+        return self.method_name
+
+    def features(self, image: np.ndarray, prompt: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def features_of_rows(self, paths: list[str], prompts: list[str]) -> np.ndarray:
+        """Feature matrix of a chunk of images (override to batch, e.g. on a GPU)."""
+        rows = [np.atleast_1d(np.asarray(self.features(load_rgb(p), q), dtype=float)) for p, q in zip(paths, prompts)]
+        return np.stack(rows)
+
+    def fit_features(self, X: np.ndarray, Y: dict[str, np.ndarray], groups: np.ndarray) -> "FeatureMethod":
+        raise NotImplementedError
+
+    def predict_features(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+
+class ScoreMethod(FeatureMethod):
+    """Training-free: the feature is the score, the same for every target and split."""
+
+    def score(self, image: np.ndarray, prompt: str) -> float:
+        raise NotImplementedError
+
+    def features(self, image, prompt):
+        return np.array([self.score(image, prompt)], dtype=float)
+
+    def fit_features(self, X, Y, groups):
+        self.targets_ = list(Y)
+        return self
+
+    def predict_features(self, X):
+        return {target: X[:, 0] for target in self.targets_}

@@ -1,0 +1,92 @@
+"""Metric definitions: SRCC, KRCC, PLCC (raw and after the 4-parameter logistic) and RMSE.
+
+Sign convention: predictions are multiplied by the method's sign (-1 for lower-is-better
+methods such as NIQE) before any metric, so a working method always has positive
+correlations. The split files keep the raw predictions; the manifest records the sign.
+
+PLCC and RMSE are computed either on the (sign-adjusted) raw predictions or after the
+standard IQA mapping (VQEG): a monotonic logistic
+    f(x) = (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2
+fitted by least squares on the evaluated split. The choice is the run's ``plcc_mapping``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import optimize, stats
+
+MAPPINGS = ("logistic", "none")
+METRICS = ("srcc", "plcc", "krcc", "rmse")
+
+
+def logistic4(x, b1, b2, b3, b4):
+    return (b1 - b2) / (1.0 + np.exp(-(x - b3) / np.abs(b4))) + b2
+
+
+def fit_logistic(pred: np.ndarray, mos: np.ndarray) -> np.ndarray | None:
+    """Mapped predictions, or None if the fit does not converge."""
+    # Standardise first: the fit is then well conditioned whatever the score's scale.
+    x = (pred - pred.mean()) / pred.std()
+    start = [mos.max(), mos.min(), 0.0, 1.0]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            params, _ = optimize.curve_fit(logistic4, x, mos, p0=start, maxfev=20000)
+    except (RuntimeError, optimize.OptimizeWarning):
+        return None
+    mapped = logistic4(x, *params)
+    return mapped if np.all(np.isfinite(mapped)) else None
+
+
+def evaluate(pred, mos, sign: int = 1, mapping: str = "logistic") -> dict:
+    """All metrics for one split. Degenerate input gives NaNs and a ``reason``, never a crash."""
+    if mapping not in MAPPINGS:
+        raise ValueError(f"mapping must be one of {MAPPINGS}")
+    pred = sign * np.asarray(pred, dtype=float)
+    mos = np.asarray(mos, dtype=float)
+    out = {name: float("nan") for name in (*METRICS, "plcc_raw", "plcc_logistic")}
+    out["n"] = int(len(pred))
+    reason = _degenerate(pred, mos)
+    if reason:
+        return {**out, "reason": reason}
+    out["srcc"] = float(stats.spearmanr(pred, mos).statistic)
+    out["krcc"] = float(stats.kendalltau(pred, mos).statistic)
+    out["plcc_raw"] = float(stats.pearsonr(pred, mos).statistic)
+    mapped = fit_logistic(pred, mos)
+    if mapped is not None and np.ptp(mapped) > 0:
+        out["plcc_logistic"] = float(stats.pearsonr(mapped, mos).statistic)
+    if mapping == "logistic":
+        out["plcc"] = out["plcc_logistic"]
+        out["rmse"] = float(np.sqrt(np.mean((mapped - mos) ** 2))) if mapped is not None else float("nan")
+        out["reason"] = "" if mapped is not None else "logistic fit did not converge"
+    else:
+        out["plcc"] = out["plcc_raw"]
+        out["rmse"] = float(np.sqrt(np.mean((pred - mos) ** 2)))
+        out["reason"] = ""
+    return out
+
+
+def _degenerate(pred: np.ndarray, mos: np.ndarray) -> str:
+    if len(pred) != len(mos):
+        return "predictions and MOS differ in length"
+    if len(pred) < 3:
+        return "fewer than 3 test images"
+    if not np.all(np.isfinite(pred)):
+        return f"{int((~np.isfinite(pred)).sum())} non-finite predictions"
+    if not np.all(np.isfinite(mos)):
+        return "non-finite MOS values"
+    if np.ptp(pred) == 0:
+        return "constant predictions"
+    if np.ptp(mos) == 0:
+        return "constant MOS"
+    return ""
+
+
+def summarise(values) -> tuple[float, float]:
+    """Mean and sample standard deviation over splits (std NaN for a single split)."""
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean()) if len(values) else float("nan")
+    std = float(values.std(ddof=1)) if len(values) > 1 else float("nan")
+    return mean, std

@@ -1,0 +1,168 @@
+"""The runner: for every method and split, fit on train, predict test, write the results.
+
+Resume: a split whose file exists is done (files are written atomically). An identical
+rerun does no work and rewrites nothing; ``force`` recomputes. A failing method is
+reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from bench import manifest as manifests
+from bench.datasets import TARGET_KINDS, Dataset
+from bench.errors import BenchError
+from bench.feature_cache import FeatureCache, fingerprint
+from bench.method import FeatureMethod
+from bench.registry import MethodInfo, get_method_info
+from bench.splits import SplitConfig, ensure_splits, load_splits, split_columns, splits_hash
+from bench.store import atomic_write_bytes, completed_splits, method_dir, split_path, write_predictions
+from bench.tasks import SplitTask, extract_features, fit_predict
+
+log = logging.getLogger("ipiqa_bench")
+FEATURE_CHUNK = 16
+
+
+@dataclass
+class RunOptions:
+    results_dir: Path = Path("results")
+    splits: SplitConfig = field(default_factory=SplitConfig)
+    force: bool = False
+    plcc_mapping: str = "logistic"
+    device: str = "auto"
+    # Per-method constructor overrides from the CLI (epochs, lr...); applied where accepted.
+    overrides: dict = field(default_factory=dict)
+
+
+@dataclass
+class MethodOutcome:
+    method: str
+    status: str  # "done", "up-to-date", "skipped", "failed"
+    message: str = ""
+
+
+class MethodFailed(Exception):
+    pass
+
+
+def run_benchmark(method_names: list[str], dataset: Dataset, options: RunOptions, executor) -> list[MethodOutcome]:
+    dataset_dir = Path(options.results_dir) / dataset.name
+    path = ensure_splits(dataset_dir, dataset.frame["image"], dataset.frame["group"], options.splits)
+    splits = load_splits(path, options.splits.n_splits)
+    context = {"splits_file": str(path), "splits_hash": splits_hash(path)}
+    outcomes = []
+    for name in method_names:
+        try:
+            outcome = _run_method(get_method_info(name), dataset, splits, context, options, executor)
+        except (BenchError, MethodFailed) as exc:
+            outcome = MethodOutcome(name, "failed", str(exc))
+        except Exception as exc:  # a bug in one adapter must not cost the other methods
+            log.debug("method %s crashed", name, exc_info=True)
+            outcome = MethodOutcome(name, "failed", f"{type(exc).__name__}: {exc}")
+        log.info("%s: %s%s", name, outcome.status, f" ({outcome.message})" if outcome.message else "")
+        outcomes.append(outcome)
+    return outcomes
+
+
+def method_config(info: MethodInfo, options: RunOptions) -> dict:
+    """The method's full config: defaults with the CLI overrides it accepts."""
+    defaults = info.cls().get_config()
+    extra = {"device": options.device, **options.overrides}
+    return {**defaults, **{k: v for k, v in extra.items() if k in defaults and v is not None}}
+
+
+def _run_method(info, dataset, splits, context, options, executor) -> MethodOutcome:
+    targets = [t for t in dataset.targets if TARGET_KINDS[t] in info.targets]
+    if not targets:
+        return MethodOutcome(info.name, "skipped", f"predicts none of {list(dataset.targets)}")
+    config = method_config(info, options)
+    out_dir = method_dir(options.results_dir, dataset.name, info.name)
+    manifest = manifests.prepare(out_dir, info, dataset, config, targets, context, options)
+    n_splits = len(split_columns(splits))
+    done = set() if options.force else set(completed_splits(out_dir))
+    todo = [k for k in range(n_splits) if k not in done]
+    if not todo:
+        manifests.save_if_changed(out_dir, manifest)
+        return MethodOutcome(info.name, "up-to-date")
+    for asset in info.assets:
+        from bench.assets import resolve
+
+        resolve(asset)  # AssetMissing names the file, URL and cache path
+
+    frame = dataset.frame
+    features = None
+    if issubclass(info.cls, FeatureMethod):
+        features = _features(info, config, dataset, options, executor, manifest)
+        manifests.save(out_dir, manifest)
+
+    tasks = [_split_task(info, config, frame, splits, k, targets, features) for k in todo]
+    bar = tqdm(total=len(tasks), desc=f"{info.name} splits", unit="split", leave=False)
+    try:
+        for _, outcome in executor.map(fit_predict, [(t,) for t in tasks], kind="split", resources=info.resources):
+            if isinstance(outcome, Exception):
+                raise MethodFailed(_describe(outcome))
+            write_predictions(split_path(options.results_dir, dataset.name, info.name, outcome.split), outcome.predictions)
+            if outcome.checkpoint is not None:
+                atomic_write_bytes(out_dir / "checkpoints" / f"split_{outcome.split}.pt", outcome.checkpoint)
+            manifests.record_split(manifest, outcome)
+            manifests.save(out_dir, manifest)
+            bar.update()
+    finally:
+        bar.close()
+    return MethodOutcome(info.name, "done", f"{len(todo)} split(s) written to {out_dir}")
+
+
+def _split_task(info, config, frame, splits, k, targets, features) -> SplitTask:
+    side = frame["image"].map(dict(zip(splits["image"], splits[f"split_{k}"])))
+    train, test = frame[side == "train"], frame[side == "test"]
+    task = SplitTask(info.name, config, k, targets, train, test)
+    if features is not None:
+        task.X_train, task.X_test = features[train.index.to_numpy()], features[test.index.to_numpy()]
+    return task
+
+
+def _features(info, config, dataset, options, executor, manifest) -> np.ndarray:
+    """Feature matrix of every image, computed once per image and cached."""
+    from bench.registry import create_method
+
+    method = create_method(info.name, **config)
+    frame = dataset.frame
+    prompts = frame["prompt"].fillna("").tolist()
+    keys = [fingerprint(p, q if info.uses_prompt else None) for p, q in zip(frame["path"], prompts)]
+    cache = FeatureCache(Path(options.results_dir) / dataset.name / ".cache" / "features",
+                         method.feature_key, method.feature_version)
+    missing = cache.missing(keys)
+    start = time.perf_counter()
+    if missing:
+        chunks = [missing[i:i + FEATURE_CHUNK] for i in range(0, len(missing), FEATURE_CHUNK)]
+        items = [(info.name, config, [frame["path"][j] for j in c], [prompts[j] for j in c]) for c in chunks]
+        bar = tqdm(total=len(missing), desc=f"{info.name} features", unit="img", leave=False)
+        try:
+            for i, result in executor.map(extract_features, items, kind="features", resources=info.resources):
+                if isinstance(result, Exception):
+                    raise MethodFailed(_describe(result))
+                cache.add([keys[j] for j in chunks[i]], result)
+                bar.update(len(chunks[i]))
+        finally:
+            bar.close()
+            cache.save()  # whatever finished is kept, even on failure or Ctrl-C
+    seconds = time.perf_counter() - start
+    if missing:
+        manifest["features"] = {
+            "key": method.feature_key, "version": method.feature_version,
+            "computed": len(missing), "cached": len(keys) - len(missing),
+            "seconds": round(seconds, 3), "images_per_s": round(len(missing) / seconds, 2) if seconds else None,
+            "cache_file": str(cache.path),
+        }
+    return cache.matrix(keys)
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,92 @@
+"""The shared split protocol: N random train/test splits grouped by content.
+
+Images of one content group never fall on both sides of a split. Splits are drawn with
+scikit-learn's GroupShuffleSplit from one seed, so the first k splits are the same whatever
+N is, and they are written once per dataset to ``<results>/<dataset>/splits.csv``, which
+every method then reuses. ``splits.json`` beside it records how the file was made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import GroupShuffleSplit
+
+from bench.errors import BenchError
+from bench.store import atomic_write_text
+
+SPLITS_FILE = "splits.csv"
+SPLITS_META = "splits.json"
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    n_splits: int = 10
+    seed: int = 0
+    test_size: float = 0.2
+
+
+def make_splits(images: pd.Series, groups: pd.Series, config: SplitConfig) -> pd.DataFrame:
+    """Frame with columns image, group, split_0..split_{n-1} ('train'/'test'), sorted by image."""
+    frame = pd.DataFrame({"image": images.values, "group": groups.astype(str).values})
+    frame = frame.sort_values("image", kind="stable").reset_index(drop=True)
+    if frame["image"].duplicated().any():
+        raise BenchError("cannot split: duplicated image names (run `ipiqa-bench check`)")
+    if frame["group"].nunique() < 2:
+        raise BenchError("cannot split: fewer than two content groups")
+    splitter = GroupShuffleSplit(
+        n_splits=config.n_splits, test_size=config.test_size, random_state=config.seed
+    )
+    for k, (_, test_idx) in enumerate(splitter.split(frame, groups=frame["group"])):
+        column = pd.Series("train", index=frame.index)
+        column.iloc[test_idx] = "test"
+        frame[f"split_{k}"] = column
+    return frame
+
+
+def split_columns(splits: pd.DataFrame) -> list[str]:
+    return [c for c in splits.columns if c.startswith("split_")]
+
+
+def splits_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ensure_splits(dataset_dir: Path, images: pd.Series, groups: pd.Series, config: SplitConfig) -> Path:
+    """Create the splits file if missing; otherwise check it matches and reuse it."""
+    path = dataset_dir / SPLITS_FILE
+    meta_path = dataset_dir / SPLITS_META
+    if path.exists():
+        existing = pd.read_csv(path, dtype={"group": str})
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        _check_compatible(path, existing, meta, images, config)
+        return path
+    frame = make_splits(images, groups, config)
+    dataset_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(meta_path, json.dumps(asdict(config), indent=2) + "\n")
+    return path
+
+
+def _check_compatible(path, existing, meta, images, config: SplitConfig) -> None:
+    hint = f"use another --results-dir, or delete {path} (and the results made with it)"
+    for key in ("seed", "test_size"):
+        if key in meta and meta[key] != getattr(config, key):
+            raise BenchError(f"{path} was made with {key}={meta[key]}, not {getattr(config, key)}; {hint}")
+    available = len(split_columns(existing))
+    if available < config.n_splits:
+        raise BenchError(f"{path} holds {available} splits, {config.n_splits} requested; {hint}")
+    if set(existing["image"]) != set(images):
+        raise BenchError(f"{path} lists other images than the dataset has now; {hint}")
+
+
+def load_splits(path: Path, n_splits: int | None = None) -> pd.DataFrame:
+    splits = pd.read_csv(path, dtype={"group": str, "image": str})
+    columns = split_columns(splits)
+    if n_splits is not None:
+        columns = columns[:n_splits]
+    return splits[["image", "group", *columns]]

@@ -1,0 +1,84 @@
+"""Units of work, as pure functions of their arguments.
+
+Executors (in-process, a process pool, Ray) run these anywhere and return data; only the
+driver writes results and cache entries, so the atomic-write and resume guarantees hold
+whatever runs the work.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from bench.method import FeatureMethod
+from bench.registry import create_method
+
+
+def extract_features(method: str, config: dict, paths: list[str], prompts: list[str]) -> np.ndarray:
+    """Feature rows of a chunk of images."""
+    return create_method(method, **config).features_of_rows(paths, prompts)
+
+
+@dataclass
+class SplitTask:
+    method: str
+    config: dict
+    split: int
+    targets: list[str]
+    train: pd.DataFrame
+    test: pd.DataFrame
+    X_train: np.ndarray | None = None  # feature methods: rows aligned with train/test
+    X_test: np.ndarray | None = None
+
+
+@dataclass
+class SplitOutcome:
+    split: int
+    predictions: pd.DataFrame  # the results layout: image, group, target, mos, pred
+    fit_s: float
+    predict_s: float
+    checkpoint: bytes | None = None
+    report: dict = field(default_factory=dict)
+
+
+def fit_predict(task: SplitTask) -> SplitOutcome:
+    method = create_method(task.method, **task.config)
+    start = time.perf_counter()
+    if isinstance(method, FeatureMethod):
+        Y = {t: task.train[t].to_numpy(dtype=float) for t in task.targets}
+        method.fit_features(task.X_train, Y, task.train["group"].to_numpy())
+        fitted = time.perf_counter()
+        predicted = pd.DataFrame(method.predict_features(task.X_test), index=task.test.index)
+    else:
+        method.fit(task.train, task.targets)
+        fitted = time.perf_counter()
+        predicted = method.predict(task.test)
+    done = time.perf_counter()
+    return SplitOutcome(
+        split=task.split,
+        predictions=long_predictions(task.test, predicted, task.targets),
+        fit_s=fitted - start,
+        predict_s=done - fitted,
+        checkpoint=method.checkpoint(),
+        report=dict(getattr(method, "report_", {})),
+    )
+
+
+def long_predictions(test: pd.DataFrame, predicted: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
+    missing = [t for t in targets if t not in predicted.columns]
+    if missing:
+        raise RuntimeError(f"method returned no predictions for {missing}")
+    parts = [
+        pd.DataFrame({
+            "image": test["image"].values,
+            "group": test["group"].values,
+            "target": target,
+            "mos": test[target].values,
+            "pred": predicted[target].reindex(test.index).values,
+        })
+        for target in targets
+    ]
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,99 @@
+"""Shared fixtures: every test runs offline, with a private cache and results folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def offline_cache(tmp_path_factory, monkeypatch):
+    """A fresh, empty asset cache per test, and no downloads."""
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("IPIQA_BENCH_CACHE", str(cache))
+    monkeypatch.setenv("IPIQA_BENCH_OFFLINE", "1")
+    return cache
+
+
+@pytest.fixture
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is absent (a user's clone has none)")
+    return SHARED
+
+
+@pytest.fixture
+def niqe_cache(shared, monkeypatch, tmp_path):
+    """The asset cache pointed at the NIQE parameter file shipped in ../shared."""
+    monkeypatch.setenv("IPIQA_BENCH_CACHE", str(shared / "assets" / "niqe"))
+    return shared / "assets" / "niqe"
+
+
+def textured_image(rng: np.random.Generator, size: int = 64) -> np.ndarray:
+    """A deterministic image with edges and texture (natural-scene-like statistics)."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    img = np.zeros((size, size, 3))
+    for _ in range(6):
+        fx, fy, phase = rng.uniform(1, 12), rng.uniform(1, 12), rng.uniform(0, 2 * np.pi)
+        img += rng.uniform(0.2, 1.0, 3) * np.sin(2 * np.pi * (fx * x + fy * y) + phase)[..., None]
+    img += (x > rng.uniform(0.2, 0.8))[..., None] * rng.uniform(-1, 1, 3)
+    img = (img - img.min()) / np.ptp(img)
+    return (img * 255).astype(np.uint8)
+
+
+def write_image_set(folder: Path, n_groups: int = 10, per_group: int = 4, seed: int = 0) -> pd.DataFrame:
+    """Images with a known quality (blur level) in a tiny AGIQA-like frame."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for g in range(n_groups):
+        base = textured_image(rng)
+        for i in range(per_group):
+            blur = rng.uniform(0, 3)
+            img = ndimage.gaussian_filter(base.astype(float), sigma=(blur, blur, 0))
+            name = f"img_{g:02d}_{i}.png"
+            Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / name)
+            rows.append({"image": name, "path": str(folder / name), "prompt": f"prompt {g}",
+                         "group": str(g), "mos": 5 - blur + rng.normal(0, 0.1)})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path, monkeypatch):
+    """The plugin dataset 'tinyfiles': 40 generated images in 10 content groups."""
+    frame = write_image_set(tmp_path / "tiny")
+    frame.drop(columns="path").to_csv(tmp_path / "tiny" / "labels.csv", index=False)
+    monkeypatch.setenv("TEST_TINY_ROOT", str(tmp_path / "tiny"))
+    monkeypatch.setenv("TEST_FEATURE_LOG", str(tmp_path / "feature_calls.log"))
+    return frame
+
+
+@pytest.fixture
+def results_dir(tmp_path) -> Path:
+    return tmp_path / "results"
+
+
+def run_cli(*args: str):
+    """Run the CLI in-process; returns click's Result (exit_code, stdout, stderr)."""
+    from click.testing import CliRunner
+
+    from bench.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+# Test-only methods and datasets (tests/plugin_fixtures.py), visible to subprocesses too.
+TESTS = Path(__file__).resolve().parent
+os.environ["IPIQA_BENCH_PLUGINS"] = "plugin_fixtures"
+os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS.parent), str(TESTS), os.environ.get("PYTHONPATH", "")])
+sys.path.insert(0, str(TESTS))

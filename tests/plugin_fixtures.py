@@ -1,0 +1,74 @@
+"""Test-only methods and a dataset, registered through $IPIQA_BENCH_PLUGINS so that
+subprocess runs of the CLI see them too."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from bench.datasets import Dataset, register_dataset
+from bench.method import ScoreMethod
+from bench.registry import register_method
+from methods._svr import SVRFeatureMethod
+
+
+
+def sharpness(image: np.ndarray) -> np.ndarray:
+    gray = image.astype(float).mean(axis=2)
+    lap = ndimage.laplace(gray)
+    grad = np.hypot(ndimage.sobel(gray, 0), ndimage.sobel(gray, 1))
+    return np.array([lap.var(), np.abs(lap).mean(), grad.mean(), grad.std()])
+
+
+@register_method("test-sharpness-svr", family="svr", trains=True)
+class SharpnessSVR(SVRFeatureMethod):
+    """Laplacian and gradient statistics + SVR (tests only)."""
+
+    def features(self, image, prompt):
+        with open(os.environ.get("TEST_FEATURE_LOG", os.devnull), "a") as log:  # lets tests count feature computations
+            log.write("x\n")
+        time.sleep(float(os.environ.get("TEST_FEATURE_SLEEP", "0")))
+        return sharpness(image)
+
+
+@register_method("test-lap-var", family="handcrafted")
+class LaplacianVariance(ScoreMethod):
+    """Laplacian variance, a training-free sharpness score (tests only)."""
+
+    def score(self, image, prompt):
+        return float(sharpness(image)[0])
+
+
+@register_method("test-broken", family="handcrafted")
+class Broken(ScoreMethod):
+    """Always fails (tests only)."""
+
+    def score(self, image, prompt):
+        raise RuntimeError("broken on purpose")
+
+
+@register_method("test-constant", family="handcrafted")
+class Constant(ScoreMethod):
+    """Constant score (tests only)."""
+
+    def score(self, image, prompt):
+        return 1.0
+
+
+@register_dataset("tinyfiles", "images under $TEST_TINY_ROOT", needs_root=False)
+def load_tinyfiles(root=None):
+    import pandas as pd
+
+    base = Path(root or os.environ["TEST_TINY_ROOT"])
+    frame = pd.read_csv(base / "labels.csv", dtype={"group": str})
+    frame["path"] = [str(base / name) for name in frame["image"]]
+    return Dataset("tinyfiles", frame, ("mos",), base)
+
+
+@register_dataset("rooted", "a dataset that needs --root (tests only)")
+def load_rooted(root):
+    return load_tinyfiles(root)

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from bench.metrics import evaluate, fit_logistic, summarise
+
+
+def test_metrics_match_scipy():
+    rng = np.random.default_rng(0)
+    mos = rng.uniform(1, 5, 200)
+    pred = mos + rng.normal(0, 0.8, 200)
+    out = evaluate(pred, mos, mapping="none")
+    assert out["srcc"] == pytest.approx(stats.spearmanr(pred, mos).statistic)
+    assert out["krcc"] == pytest.approx(stats.kendalltau(pred, mos).statistic)
+    assert out["plcc"] == pytest.approx(stats.pearsonr(pred, mos).statistic)
+    assert out["rmse"] == pytest.approx(np.sqrt(np.mean((pred - mos) ** 2)))
+
+
+def test_logistic_mapping_linearises_a_monotonic_relation():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-3, 3, 300)
+    mos = 1 + 4 / (1 + np.exp(-2 * x)) + rng.normal(0, 0.05, 300)
+    out = evaluate(x, mos, mapping="logistic")
+    assert out["plcc_logistic"] > 0.99 > out["plcc_raw"]
+    assert out["plcc"] == out["plcc_logistic"]
+    assert out["rmse"] < 0.1
+    mapped = fit_logistic(x, mos)
+    assert np.all(np.diff(mapped[np.argsort(x)]) >= -1e-9)  # monotonic
+
+
+def test_lower_is_better_sign_convention():
+    mos = np.arange(10.0)
+    raw = evaluate(-mos, mos, sign=1)
+    adjusted = evaluate(-mos, mos, sign=-1)
+    assert raw["srcc"] == pytest.approx(-1.0)
+    assert adjusted["srcc"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("pred, reason", [
+    (np.ones(10), "constant predictions"),
+    (np.r_[np.arange(9.0), np.nan], "1 non-finite predictions"),
+])
+def test_degenerate_predictions_give_nan_and_a_reason(pred, reason):
+    out = evaluate(pred, np.arange(10.0))
+    assert np.isnan(out["srcc"]) and np.isnan(out["plcc"]) and np.isnan(out["krcc"])
+    assert out["reason"] == reason
+
+
+def test_summarise_uses_sample_std():
+    assert summarise([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1.0))
+    mean, std = summarise([0.5])
+    assert mean == 0.5 and np.isnan(std)

@@ -1,0 +1,62 @@
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from bench import registry
+from bench.errors import BenchError
+from bench.method import ScoreMethod
+
+
+def test_builtin_methods_have_complete_metadata():
+    infos = registry.list_methods()
+    names = [m.name for m in infos]
+    assert {"niqe", "gmlf"} <= set(names)
+    for m in infos:
+        assert m.family in registry.FAMILIES
+        assert set(m.targets) <= set(registry.TARGET_KINDS)
+    assert registry.get_method_info("niqe").sign == -1
+    assert registry.get_method_info("gmlf").trains
+
+
+def test_factory_builds_by_name_with_config():
+    method = registry.create_method("niqe", device="cpu")
+    assert method.get_config() == {"device": "cpu"}
+    assert method.method_name == "niqe"
+
+
+def test_selection_by_family_and_name():
+    assert "gmlf" in registry.resolve_method_names("svr")
+    assert registry.resolve_method_names("niqe,gmlf,niqe") == ["niqe", "gmlf"]
+    with pytest.raises(BenchError, match="unknown method 'nope'"):
+        registry.resolve_method_names("nope")
+
+
+def test_offline_selector_excludes_methods_needing_weights():
+    offline = registry.resolve_method_names("offline")
+    assert "gmlf" in offline and "niqe" not in offline
+
+
+def test_entry_point_plugins_are_discovered(monkeypatch, tmp_path):
+    plugin = tmp_path / "my_plugin.py"
+    plugin.write_text(
+        "from bench.registry import register_method\n"
+        "from bench.method import ScoreMethod\n"
+        "@register_method('plugin-brightness', family='handcrafted')\n"
+        "class Brightness(ScoreMethod):\n"
+        "    def score(self, image, prompt):\n"
+        "        return float(image.mean())\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ep = EntryPoint(name="brightness", value="my_plugin", group=registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [ep] if group == registry.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(registry, "_loaded", False)
+    info = registry.get_method_info("plugin-brightness")
+    assert issubclass(info.cls, ScoreMethod) and info.family == "handcrafted"
+
+
+def test_duplicate_registration_is_an_error():
+    class Other(ScoreMethod):
+        pass
+
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_method("niqe", family="handcrafted")(Other)
