@@ -141,7 +141,8 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
 @click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "csv"]), default="markdown", show_default=True)
 @click.option("--paper", is_flag=True, help="Add the paper's published numbers and our difference.")
 @click.option("--table", "which", type=click.Choice(["1", "2", "all"]), default="all", show_default=True)
-def table_command(dataset, results_dir, fmt, paper, which):
+@click.option("--ci", is_flag=True, help="Add the 95% t-interval of each mean over the splits (bench/significance.py).")
+def table_command(dataset, results_dir, fmt, paper, which, ci):
     """Render Table 1 (quality) and Table 2 (alignment) from the result files."""
     from bench import tables
     from bench.results import load_results, split_metrics
@@ -153,6 +154,10 @@ def table_command(dataset, results_dir, fmt, paper, which):
     summary = tables.summarise_splits(split_metrics(results))
     if paper:
         summary = tables.with_paper(summary, {r.method: r.manifest.get("sign", 1) for r in results})
+    if ci:
+        from bench.significance import confidence_intervals
+
+        summary = confidence_intervals(summary)
     if fmt == "csv":
         click.echo(tables.csv_table(summary, paper), nl=False)
         return
