@@ -39,7 +39,6 @@ ABLATION_METHODS = ("ipiqa-base", "ipiqa-i2p", "ipiqa-prompt", "ipiqa-i2p-prompt
 class Report:
     folder: Path
     refused: list[str]
-    figures: list[Path]
 
 
 def build_report(results_dir: Path, out: Path, dataset: str | None = None,
@@ -72,7 +71,7 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return Report(out, refused, [out / p.relative_to(staging) for p in written])
+    return Report(out, refused)
 
 
 def render_table3(summary: pd.DataFrame, fmt: str = "markdown", paper: bool = False) -> str:
@@ -132,7 +131,7 @@ def _swap_in(staging: Path, out: Path) -> None:
 
 
 def _slug(*parts: str) -> str:
-    return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", p) for p in parts)
+    return "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", p) for p in parts)
 
 
 def _srcc_note(summary: pd.DataFrame, dataset: str, method: str, target: str) -> str:
