@@ -75,8 +75,11 @@ def scatter_with_logistic(path: Path, pred: np.ndarray, mos: np.ndarray, sign: i
         else:
             reason = "did not converge" if fittable else "constant predictions"
             ax.plot([], [], " ", label=f"no logistic fit ({reason})")
-        direction = " (lower = better)" if sign < 0 else ""
-        ax.set_xlabel(f"{label} score{direction}")
+        notes = ["lower = better"] if sign < 0 else []
+        if _skewed(pred[finite]):
+            ax.set_xscale("log")
+            notes.append("log scale")
+        ax.set_xlabel(f"{label} score" + (f" ({', '.join(notes)})" if notes else ""))
         ax.set_ylabel(target_name(target))
         ax.set_title(f"{label} on {dataset}: {target_name(target)}\n{srcc_note}")
         legend = fig.legend(loc="outside lower center", ncol=2 if mapped is not None else 1, frameon=False,
@@ -84,6 +87,14 @@ def scatter_with_logistic(path: Path, pred: np.ndarray, mos: np.ndarray, sign: i
         for handle in legend.legend_handles:
             handle.set_alpha(1)
         return _save(fig, path)
+
+
+def _skewed(values: np.ndarray) -> bool:
+    """Positive scores spanning orders of magnitude read better on a log axis."""
+    if len(values) < 2 or values.min() <= 0:
+        return False
+    low, high = np.percentile(values, [5, 95])
+    return high / low > 100
 
 
 def srcc_per_split(path: Path, per_split: pd.DataFrame, dataset: str, target: str) -> Path:
@@ -114,6 +125,8 @@ def srcc_per_split(path: Path, per_split: pd.DataFrame, dataset: str, target: st
         n = int(srcc.notna().sum().max()) if len(srcc) else 0
         ax.set_title(f"{dataset}: {target_name(target)}, SRCC over {n} splits")
         ax.grid(axis="x", linewidth=0.4, alpha=0.5)
+        if np.nanmin(srcc.to_numpy(), initial=0) < 0:
+            ax.axvline(0, color="0.3", linewidth=0.6, zorder=1)  # below zero: worse than no prediction
         fig.legend(loc="outside lower center", ncol=2, frameon=False, handletextpad=0.2)
         return _save(fig, path)
 
@@ -158,11 +171,11 @@ def significance_matrix(path: Path, pairs: pd.DataFrame, dataset: str, target: s
         bar.ax.tick_params(labelsize=6)
         splits = int(pairs["n_splits"].max())
         ax.set_title(f"{dataset}: {target_name(target)}, Wilcoxon p over {splits} paired splits\n"
-                     "* bootstrap 95% interval of the difference excludes 0", fontsize=7)
+                     "(* bootstrap 95% interval of the difference excludes 0)", fontsize=7)
         return _save(fig, path)
 
 
 def _p_text(p: float) -> str:
     if not np.isfinite(p):
         return "n/a"
-    return f"p={p:.3f}" if p >= 0.001 else "p<0.001"
+    return f"{p:.3f}" if p >= 0.001 else "<0.001"

@@ -45,8 +45,8 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
                  n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> Report:
     out = Path(out)
     _check_out(out)
-    refused: list[str] = []
-    results = load_results(results_dir, dataset, refused=refused)
+    left_out: list[str] = []
+    results = load_results(results_dir, dataset, refused=left_out)
     if not results:
         raise BenchError(f"no results under {results_dir}" + (f" for {dataset}" if dataset else "")
                          + "; run `ipiqa-bench run` first")
@@ -55,7 +55,6 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
     summary = tables.summarise_splits(per_split)
     signs = {r.method: r.manifest.get("sign", 1) for r in results}
     comparison = compare_methods(results, per_split, n_resamples, seed)
-    refused += comparison.refused
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.building-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -64,14 +63,14 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
         written = _write_figures(staging, results, per_split, summary, comparison)
         table_files = _write_tex_tables(staging, summary, signs, comparison)
         comparison.pairs.to_csv(staging / "significance.csv", index=False, float_format="%.10g")
-        text = _markdown(results_dir, results, per_split, summary, signs, comparison, refused,
+        text = _markdown(results_dir, results, per_split, summary, signs, comparison, left_out,
                          written, table_files, n_resamples, seed)
         (staging / REPORT_FILE).write_text(text)
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return Report(out, refused)
+    return Report(out, left_out + comparison.refused)
 
 
 def render_table3(summary: pd.DataFrame, fmt: str = "markdown", paper: bool = False) -> str:
@@ -203,7 +202,7 @@ def _write_tex_tables(folder: Path, summary, signs, comparison: Comparison) -> l
     return written
 
 
-def _markdown(results_dir, results, per_split, summary, signs, comparison, refused, figure_paths,
+def _markdown(results_dir, results, per_split, summary, signs, comparison, left_out, figure_paths,
               table_files, n_resamples, seed) -> str:
     figure_names = {p.name for p in figure_paths}
     datasets = sorted({r.dataset for r in results})
@@ -211,9 +210,14 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, refus
              f"Rendered by ipiqa-bench {__version__} from the result files under `{results_dir}` "
              f"({len(results)} method result(s) on {', '.join(datasets)}). Every number is recomputed "
              "from the split files; nothing is copied from a run's log.", ""]
-    if refused:
-        lines += ["## Refused", "", "Left out of every table, figure and test below:", ""]
-        lines += [f"- {message}" for message in refused] + [""]
+    if left_out or comparison.refused:
+        lines += ["## Refused", ""]
+    if left_out:
+        lines += ["Results left out of every table, figure and test below:", ""]
+        lines += [f"- {message}" for message in left_out] + [""]
+    if comparison.refused:
+        lines += ["Left out of the paired tests only (their tables and figures are below):", ""]
+        lines += [f"- {message}" for message in comparison.refused] + [""]
     with_paper = tables.with_paper(summary, signs)
     lines += ["## Tables", ""]
     for text in (tables.render(with_paper, "markdown", True, 1), tables.render(with_paper, "markdown", True, 2),
