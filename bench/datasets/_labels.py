@@ -62,7 +62,7 @@ def read_labels(path: Path, columns: dict[str, str], numeric: tuple[str, ...]) -
         if path.suffix.lower() == ".xlsx":
             frame = pd.read_excel(path, dtype=text)
         else:
-            frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+            frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     except Exception as exc:  # a corrupt or foreign file, whatever the parser says
         raise BenchError(f"cannot read label file {path}: {exc}") from None
     missing = [c for c in columns if c not in frame.columns]
