@@ -112,5 +112,4 @@ def labelled_dataset(name: str, root: Path, labels: Path, frame: pd.DataFrame, t
     images = scan_images(root)
     frame["path"] = [str(images[n][0]) if n in images else str(root / n) for n in frame["image"]]
     frame["prompt"] = frame["prompt"].fillna("").astype(str)
-    return Dataset(name, frame, targets, root, labels=labels, score_ranges=score_ranges,
-                   label_problems=sorted(problems, key=lambda p: (p.row, p.kind)))
+    return Dataset(name, frame, targets, root, labels=labels, score_ranges=score_ranges, label_problems=problems)
