@@ -67,8 +67,7 @@ def scatter_with_logistic(path: Path, pred: np.ndarray, mos: np.ndarray, sign: i
                    label=f"test images, all splits (n = {len(pred)})")
         finite = np.isfinite(pred) & np.isfinite(mos)
         fittable = finite.sum() > 4 and np.ptp(pred[finite]) > 0 and np.ptp(mos[finite]) > 0
-        with np.errstate(over="ignore"):  # exp overflow is the curve's flat end, not an error
-            mapped = fit_logistic(sign * pred[finite], mos[finite]) if fittable else None
+        mapped = fit_logistic(sign * pred[finite], mos[finite]) if fittable else None
         if mapped is not None:
             order = np.argsort(pred[finite])
             ax.plot(pred[finite][order], mapped[order], color="tab:red", label="4-parameter logistic fit")

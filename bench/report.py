@@ -61,7 +61,7 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
     staging.mkdir()  # not mkdtemp: that one is private, and a report is meant to be shared
     try:
         written = _write_figures(staging, results, per_split, summary, comparison)
-        table_files = _write_tex_tables(staging, summary, signs, comparison)
+        table_files = _write_tex_tables(staging, results, summary, signs, comparison)
         comparison.pairs.to_csv(staging / "significance.csv", index=False, float_format="%.10g")
         text = _markdown(results_dir, results, per_split, summary, signs, comparison, left_out,
                          written, table_files, n_resamples, seed)
@@ -73,14 +73,23 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
     return Report(out, left_out + comparison.refused)
 
 
-def render_table3(summary: pd.DataFrame, fmt: str = "markdown", paper: bool = False) -> str:
-    """Table 3 (ablation) hook: empty unless the ablation methods have results.
+def render_table3(results: list[MethodResults], summary: pd.DataFrame, fmt: str = "markdown",
+                  paper: bool = False) -> str:
+    """Table 3 (ablation) hook: empty unless ablation results exist.
 
-    Uses ``bench.tables.render_ablation(summary, fmt, paper)`` once bench/tables.py has it
-    (issue 6); until then, the ablation rows in the paper's order on Table 1's targets."""
-    render_ablation = getattr(tables, "render_ablation", None)
-    if render_ablation is not None:
-        return render_ablation(summary, fmt, paper)
+    Renders through ``bench.ablation`` (issue 6: rows found by the manifests' ablation
+    flags) once that module is merged; until then, through ``_table3_by_name``."""
+    try:
+        from bench.ablation import ablation_summary, render_ablation
+    except ImportError:
+        return _table3_by_name(summary, fmt, paper)
+    rows = ablation_summary(summary, {r.method: r.manifest.get("config", {}) for r in results})
+    return "" if rows.empty else render_ablation(rows, fmt, paper)
+
+
+def _table3_by_name(summary: pd.DataFrame, fmt: str, paper: bool) -> str:
+    """Stand-in for bench.ablation (delete it once that is merged): the methods named in
+    ABLATION_METHODS, in the paper's order, on each dataset's Table 1 target."""
     rows = tables.layout_rows(summary[summary["method"].isin(ABLATION_METHODS)], 1)
     if rows.empty:
         return ""
@@ -182,15 +191,15 @@ def _p(p: float) -> str:
     return "n/a" if pd.isna(p) else f"{p:.4f}" if p >= 1e-4 else f"{p:.1e}"
 
 
-def _write_tex_tables(folder: Path, summary, signs, comparison: Comparison) -> list[Path]:
+def _write_tex_tables(folder: Path, results, summary, signs, comparison: Comparison) -> list[Path]:
     written = []
     with_paper = tables.with_paper(summary, signs)
     candidates = {"table1.tex": tables.render(summary, "latex", False, 1),
                   "table1_vs_paper.tex": tables.render(with_paper, "latex", True, 1),
                   "table2.tex": tables.render(summary, "latex", False, 2),
                   "table2_vs_paper.tex": tables.render(with_paper, "latex", True, 2),
-                  "table3.tex": render_table3(summary, "latex", False),
-                  "table3_vs_paper.tex": render_table3(summary, "latex", True)}
+                  "table3.tex": render_table3(results, summary, "latex", False),
+                  "table3_vs_paper.tex": render_table3(results, summary, "latex", True)}
     for (dataset, target), pairs in comparison.pairs.groupby(["dataset", "target"], sort=True):
         candidates[f"{_slug(dataset, target)}_significance.tex"] = (
             f"% {dataset} {target}: paired tests over splits (ipiqa-bench report)\n{_significance_table(pairs, 'latex')}\n")
@@ -221,7 +230,7 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, left_
     with_paper = tables.with_paper(summary, signs)
     lines += ["## Tables", ""]
     for text in (tables.render(with_paper, "markdown", True, 1), tables.render(with_paper, "markdown", True, 2),
-                 render_table3(summary, "markdown", True)):
+                 render_table3(results, summary, "markdown", True)):
         if text:
             lines += [text]
     lines += [tables.SIGN_NOTE, "",

@@ -148,10 +148,18 @@ def test_table_ci_prints_t_intervals(results_dir):
 
 
 def test_table3_hook_shows_ablation_rows_in_the_paper_order(results_dir):
-    write_results(results_dir, {m: ("ipiqa", 1, METHODS["good"][2]) for m in ABLATION_METHODS})
-    summary = tables.summarise_splits(split_metrics(load_results(results_dir)))
-    text = render_table3(summary, "markdown", paper=True)
+    base = write_results(results_dir, {m: ("ipiqa", 1, METHODS["good"][2]) for m in ABLATION_METHODS})
+    # The paper's rows: Image2Prompt, integral prompt, [QA] token (found by name or by these flags).
+    flags = [(False, False, "frozen"), (True, False, "frozen"), (False, True, "frozen"), (True, True, "frozen"),
+             (True, True, "qa_token")]
+    for method, (i2p, prompt, mode) in zip(ABLATION_METHODS, flags):
+        manifest = json.loads((base / method / "run.json").read_text())
+        write_manifest(base / method, {**manifest, "display": method,
+                                       "config": {"image2prompt": i2p, "use_prompt": prompt, "prompt_mode": mode}})
+    results = load_results(results_dir)
+    summary = tables.summarise_splits(split_metrics(results))
+    text = render_table3(results, summary, "markdown", paper=True)
     assert text.startswith("### Table 3")
-    positions = [text.index(f"| {m} ") for m in ABLATION_METHODS]
+    positions = [text.index(f" {m} ") for m in ABLATION_METHODS]
     assert positions == sorted(positions)
-    assert render_table3(summary[summary["method"] == "nothing"], "markdown") == ""
+    assert render_table3(results, summary[summary["method"] == "nothing"], "markdown") == ""
