@@ -201,8 +201,8 @@ def _write_tex_tables(folder: Path, results, summary, signs, comparison: Compari
                   "table3.tex": render_table3(results, summary, "latex", False),
                   "table3_vs_paper.tex": render_table3(results, summary, "latex", True)}
     for (dataset, target), pairs in comparison.pairs.groupby(["dataset", "target"], sort=True):
-        candidates[f"{_slug(dataset, target)}_significance.tex"] = (
-            f"% {dataset} {target}: paired tests over splits (ipiqa-bench report)\n{_significance_table(pairs, 'latex')}\n")
+        title = f"% {dataset} {target}: paired tests over splits (ipiqa-bench report)"
+        candidates[f"{_slug(dataset, target)}_significance.tex"] = f"{title}\n{_significance_table(pairs, 'latex')}\n"
     for name, text in candidates.items():
         if text:
             (folder / "tables").mkdir(exist_ok=True)
@@ -267,8 +267,9 @@ def _method_note(n_resamples: int, seed: int) -> str:
     return ("For every pair of methods on the same test images of the same splits: the mean SRCC "
             "difference; a two-sided **Wilcoxon signed-rank** test over the per-split SRCC pairs "
             "(scipy's exact null distribution when no differences tie or are zero; for 10 splits the "
-            "smallest possible p is 2/1024 ≈ 0.002; identical methods give p = 1); the **Nadeau–Bengio corrected t-test**, which accounts for random splits "
-            "sharing training images (plain tests over overlapping splits are optimistic); and a "
+            "smallest possible p is 2/1024 ≈ 0.002; identical methods give p = 1); the "
+            "**Nadeau–Bengio corrected t-test**, which accounts for random splits sharing training "
+            "images (plain tests over overlapping splits are optimistic); and a "
             f"**paired bootstrap** over test images ({n_resamples} resamples per split, seed {seed}, "
             "the same images drawn for both methods) giving a 95% percentile interval of the mean "
             "difference for fixed predictions. p-values are not adjusted for the number of pairs. "
