@@ -150,7 +150,7 @@ def significance_matrix(path: Path, pairs: pd.DataFrame, dataset: str, target: s
     limit = max(np.nanmax(np.abs(delta)) if np.isfinite(delta).any() else 0.0, 1e-3)
     width = COLUMN_WIDTH if n <= 6 else PAGE_WIDTH
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(width, 0.9 + width * 0.62))
+        fig, ax = plt.subplots(figsize=(width, 0.9 + width * 0.7), layout="constrained")
         colours = plt.get_cmap("RdBu_r").with_extremes(bad="0.88")  # the diagonal
         image = ax.imshow(delta, cmap=colours, vmin=-limit, vmax=limit)
         for i in range(n):
