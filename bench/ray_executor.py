@@ -163,9 +163,11 @@ def _start_ray(ray, jobs: int | None, address: str | None) -> None:
             ray.init(address=address, logging_level=logging.WARNING,
                      runtime_env={"env_vars": _forwarded_env()})
         else:
-            ray.init(num_cpus=jobs, include_dashboard=False, logging_level=logging.WARNING)
+            # "local": a new Ray of our own, even where `ray start` left a cluster to find.
+            ray.init(address="local", num_cpus=jobs, include_dashboard=False, logging_level=logging.WARNING)
     except ConnectionError as exc:
-        raise BenchError(f"cannot reach the Ray cluster at {address}: {exc}") from None
+        raise BenchError(f"cannot reach the Ray cluster at {address}: {exc} (check the address; a cluster with "
+                         "token authentication also needs RAY_AUTH_MODE=token and its token on the driver)") from None
 
 
 def _forwarded_env() -> dict:

@@ -3,6 +3,7 @@ a method whose workers keep dying failed alone, Ctrl-C cancels and keeps what fi
 
 The in-process tests share one local 2-CPU Ray (starting one takes ~10 s)."""
 
+import json
 import logging
 import os
 import signal
@@ -24,7 +25,7 @@ from bench.ray_executor import task_resources
 @pytest.fixture(scope="module")
 def local_ray():
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield ray
     ray.shutdown()
 
@@ -50,7 +51,7 @@ def test_task_resources_come_from_the_method_or_its_family():
 
 
 def test_ray_writes_the_same_predictions_as_local(local_ray, tiny_dataset, tmp_path):
-    methods = "test-lap-var,test-sharpness-svr,test-broken"
+    methods = "test-lap-var,ceiq,ceiq-svr,gmlf,test-broken"  # training-free, SVR, a failing one
     written = {}
     for executor in ("local", "ray"):
         out = tmp_path / executor
@@ -59,9 +60,12 @@ def test_ray_writes_the_same_predictions_as_local(local_ray, tiny_dataset, tmp_p
         assert result.exit_code == 1  # test-broken fails, the same way on both
         assert "test-broken failed: RuntimeError: broken on purpose" in result.stderr
         written[executor] = {p.relative_to(out): p.read_bytes() for p in out.rglob("split_*.csv")}
-    assert len(written["local"]) == 6
+    assert len(written["local"]) == 12
     assert written["ray"] == written["local"]
-    assert '"executor": "ray"' in (tmp_path / "ray" / "tinyfiles" / "test-lap-var" / "run.json").read_text()
+    manifests = {m: json.loads((tmp_path / "ray" / "tinyfiles" / m / "run.json").read_text()) for m in ("ceiq", "ceiq-svr")}
+    assert all(m["executor"] == "ray" for m in manifests.values())
+    # ceiq and ceiq-svr share a feature cache: one computed the features, the other reused them.
+    assert sorted(m.get("features", {}).get("computed", 0) for m in manifests.values()) == [0, len(tiny_dataset)]
 
 
 def test_a_dead_worker_is_retried_and_a_method_that_keeps_dying_fails_alone(
