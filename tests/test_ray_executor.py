@@ -106,7 +106,8 @@ def test_a_dead_worker_is_retried_and_a_method_that_keeps_dying_fails_alone(
 
 def test_ctrl_c_cancels_outstanding_tasks_and_keeps_finished_splits(local_ray, tiny_dataset, results_dir, caplog):
     caplog.set_level(logging.INFO, logger="ipiqa_bench")
-    args = ["run", "--methods", "test-sharpness-svr", "--dataset", "tinyfiles", "--splits", "10",
+    # Two methods: the driver waits on both from threads, the path a real grid takes.
+    args = ["run", "--methods", "test-lap-var,test-sharpness-svr", "--dataset", "tinyfiles", "--splits", "10",
             "--results-dir", str(results_dir)]
     method_dir = results_dir / "tinyfiles" / "test-sharpness-svr"
     running = threading.Event()
