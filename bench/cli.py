@@ -101,7 +101,8 @@ def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_i
               help="PLCC/RMSE after the 4-parameter logistic mapping, or on raw predictions.")
 @drop_invalid_option
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
-@click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="Parallel workers.")
+@click.option("--jobs", type=click.IntRange(1), default=None,
+              help="Parallel workers (default: 1 locally; with ray, every CPU of the local Ray).")
 @click.option("--ray-address", default=None, help="Existing Ray cluster (default: $RAY_ADDRESS or a local Ray).")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs (trainable methods).")
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Training batch size.")
