@@ -110,8 +110,10 @@ def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_i
 @click.option("--image-size", type=click.IntRange(16), default=None, help="Training/inference image size.")
 @click.option("--selection", type=click.Choice(["final", "val", "best-on-test"]), default=None,
               help="Epoch selection policy (best-on-test selects on the test set and is labelled so).")
+@click.option("--random-init", is_flag=True,
+              help="Build pretrained networks with random weights instead (smoke tests; labelled [random init]).")
 def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, device, force, plcc_mapping,
-                drop_invalid, executor, jobs, ray_address, epochs, batch_size, lr, image_size, selection):
+                drop_invalid, executor, jobs, ray_address, epochs, batch_size, lr, image_size, selection, random_init):
     """Fit and evaluate methods on every split; results go to <results>/<dataset>/<method>/."""
     from bench.datasets import load_dataset
     from bench.devices import resolve_device
@@ -127,7 +129,8 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
     options = RunOptions(results_dir=results_dir, splits=SplitConfig(n_splits, seed, test_size), force=force,
                          plcc_mapping=plcc_mapping, device=device,
                          overrides={"epochs": epochs, "batch_size": batch_size, "lr": lr,
-                                    "image_size": image_size, "selection": selection})
+                                    "image_size": image_size, "selection": selection,
+                                    "pretrained": False if random_init else None})
     pool = make_executor(executor, jobs, ray_address)
     try:
         outcomes = run_benchmark(names, data, options, pool)
