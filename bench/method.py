@@ -26,6 +26,13 @@ class Method:
         params = inspect.signature(type(self).__init__).parameters
         return {name: getattr(self, name) for name in params if name != "self" and hasattr(self, name)}
 
+    def required_assets(self) -> tuple[str, ...]:
+        """The pretrained files this configuration needs (default: the registered ones);
+        a method configured with a local checkpoint overrides it to need none."""
+        from bench.registry import get_method_info
+
+        return get_method_info(self.method_name).assets
+
     def fit(self, train: pd.DataFrame, targets: list[str]) -> "Method":
         return self
 
