@@ -168,8 +168,9 @@ def table_command(dataset, results_dir, fmt, paper, which, ci):
         from bench.significance import confidence_intervals
 
         summary = confidence_intervals(summary)
-    if fmt == "csv":
-        click.echo(tables.csv_table(summary, paper), nl=False)
+    if fmt == "csv":  # one row per method, dataset and target; --table keeps that table's rows
+        rows = summary if which == "all" else tables.layout_rows(summary, int(which))
+        click.echo(tables.csv_table(rows, paper), nl=False)
         return
     parts = [tables.render(summary, fmt, paper, int(t)) for t in (["1", "2"] if which == "all" else [which])]
     click.echo("\n".join(p for p in parts if p))

@@ -19,11 +19,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench import manifest as manifests
+from bench.assets import resolve
 from bench.datasets import TARGET_KINDS, Dataset
 from bench.errors import BenchError
 from bench.feature_cache import FeatureCache, fingerprint
 from bench.method import FeatureMethod
-from bench.registry import MethodInfo, get_method_info
+from bench.registry import MethodInfo, create_method, get_method_info
 from bench.splits import SplitConfig, ensure_splits, load_splits, split_columns, splits_hash
 from bench.store import atomic_write_bytes, completed_splits, method_dir, split_path, write_predictions
 from bench.tasks import SplitTask, extract_features, fit_predict
@@ -136,9 +137,7 @@ def _run_method(info, dataset, splits, context, options, executor) -> MethodOutc
         manifests.save_if_changed(out_dir, manifest)
         return MethodOutcome(info.name, "up-to-date")
     manifest["executor"] = getattr(executor, "name", "local")  # what produced the timings below
-    for asset in info.assets if config.get("pretrained") is not False else ():  # random init needs none
-        from bench.assets import resolve
-
+    for asset in create_method(info.name, **config).required_assets():
         resolve(asset)  # AssetMissing names the file, URL and cache path
 
     frame = dataset.frame
