@@ -27,7 +27,9 @@ import torch.nn.functional as F
 from open_clip.modified_resnet import ModifiedResNet
 from torch import nn
 
-PROMPT_MODES = ("qa_token", "code")
+# qa_token: the paper's learnable [QA] vector; code: the public code's trainable token table;
+# frozen: the text tower as is, read at end-of-text (Table 3's "integral prompt" rows 3-4).
+PROMPT_MODES = ("qa_token", "code", "frozen")
 
 # OpenAI's RN50 was trained with QuickGELU (open_clip's "RN50" config uses nn.GELU), so the
 # "-quickgelu" variant is the architecture that the OpenAI RN50.pt weights belong to.
@@ -78,7 +80,7 @@ def _is_torchscript(path: str) -> bool:
 
 def get_tokenizer(clip: open_clip.CLIP):
     """open_clip's CLIP BPE tokenizer, padded/truncated to the model's context length."""
-    return open_clip.get_tokenizer("RN50", context_length=clip.context_length)
+    return open_clip.SimpleTokenizer(context_length=clip.context_length)
 
 
 def clip_contrastive_loss(
@@ -152,6 +154,11 @@ class PromptEncoder(nn.Module):
 
     qa_token: one learnable [QA] vector replaces the end-of-text token embedding (paper).
     code:     the whole token-embedding table is trainable, no new token (public code).
+    frozen:   nothing in the text tower trains (Table 3's rows without the [QA] token).
+
+    The public code's ``freeze_module`` leaves the text positional embedding and
+    text_projection trainable by mistake; that is not reproduced: in every mode here they
+    stay frozen.
     """
 
     def __init__(self, clip: open_clip.CLIP, prompt_mode: str = "qa_token"):
@@ -173,7 +180,7 @@ class PromptEncoder(nn.Module):
             # CLIP's end-of-text id is the last vocabulary entry (what argmax pooling relies on).
             eot = self.token_embedding.weight[clip.vocab_size - 1]
             self.qa_token = nn.Parameter(eot.detach().clone())
-        else:
+        elif prompt_mode == "code":
             self.token_embedding.weight.requires_grad_(True)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
