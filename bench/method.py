@@ -66,7 +66,13 @@ class FeatureMethod(Method):
 
 
 class ScoreMethod(FeatureMethod):
-    """Training-free: the feature is the score, the same for every target and split."""
+    """Training-free: one feature column is the score, the same for every target and split.
+
+    By default the only feature is ``score()``; a method whose cached feature vector
+    already holds its score (so an SVR variant can share the cache) sets ``score_column``.
+    """
+
+    score_column: int = 0
 
     def score(self, image: np.ndarray, prompt: str) -> float:
         raise NotImplementedError
@@ -79,4 +85,4 @@ class ScoreMethod(FeatureMethod):
         return self
 
     def predict_features(self, X):
-        return {target: X[:, 0] for target in self.targets_}
+        return {target: X[:, self.score_column] for target in self.targets_}

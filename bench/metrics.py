@@ -8,6 +8,8 @@ PLCC and RMSE are computed either on the (sign-adjusted) raw predictions or afte
 standard IQA mapping (VQEG): a monotonic logistic
     f(x) = (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2
 fitted by least squares on the evaluated split. The choice is the run's ``plcc_mapping``.
+The logistic may decrease, so the mapped PLCC measures the fit whatever its direction
+(it is positive even for an inversely related score); SRCC and KRCC keep the sign.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ METRICS = ("srcc", "plcc", "krcc", "rmse")
 
 
 def logistic4(x, b1, b2, b3, b4):
-    return (b1 - b2) / (1.0 + np.exp(-(x - b3) / np.abs(b4))) + b2
+    with np.errstate(over="ignore"):  # exp overflow saturates to the asymptote, as intended
+        return (b1 - b2) / (1.0 + np.exp(-(x - b3) / np.abs(b4))) + b2
 
 
 def fit_logistic(pred: np.ndarray, mos: np.ndarray) -> np.ndarray | None:

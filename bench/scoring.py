@@ -27,7 +27,8 @@ def score_images(method: str, images: list[Path], prompt: str = "", checkpoint: 
     paths = [str(p) for p in images]
     frame = pd.DataFrame({"image": [Path(p).name for p in paths], "path": paths, "prompt": prompt, "group": ""})
     if isinstance(instance, ScoreMethod) and checkpoint is None:
-        predicted = pd.DataFrame({"score": instance.features_of_rows(paths, [prompt] * len(paths))[:, 0]})
+        features = instance.features_of_rows(paths, [prompt] * len(paths))
+        predicted = pd.DataFrame({"score": features[:, instance.score_column]})
     elif isinstance(instance, FeatureMethod):
         predicted = pd.DataFrame(instance.predict_features(instance.features_of_rows(paths, [prompt] * len(paths))))
     else:

@@ -20,7 +20,7 @@ class SVRFeatureMethod(FeatureMethod):
     test-side group and never rewards memorising one prompt's images.
     """
 
-    def __init__(self, C=(0.1, 1.0, 10.0, 100.0), gamma=("scale", 0.01, 0.1), epsilon=0.1, cv_folds=5):
+    def __init__(self, C=(1.0, 10.0, 100.0), gamma=("scale",), epsilon=0.1, cv_folds=3):
         self.C = C
         self.gamma = gamma
         self.epsilon = epsilon

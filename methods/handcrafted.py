@@ -7,6 +7,7 @@ import numpy as np
 from bench.assets import Asset, register_asset, resolve
 from bench.method import ScoreMethod
 from bench.registry import register_method
+from methods._feature_sets import ModuleFeatures
 
 NIQE_PARAMS = register_asset(Asset(
     name="niqe-params",
@@ -22,6 +23,7 @@ NIQE_PARAMS = register_asset(Asset(
 class NIQE(ScoreMethod):
     """NIQE (Mittal et al., IEEE SPL 2013) through pyiqa, on the luminance channel."""
 
+    feature_key = "niqe"  # shared with niqe-svr
     feature_version = "pyiqa-1"
 
     def __init__(self, device="cpu"):
@@ -44,3 +46,19 @@ class NIQE(ScoreMethod):
         tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
         with torch.no_grad():
             return float(self._metric()(tensor).item())
+
+
+def _score(name: str, display: str, module: str, column: int, doc: str):
+    """A training-free score read from column ``column`` of a feature module's vector."""
+    cls = type(display, (ModuleFeatures, ScoreMethod),
+               {"feature_module": module, "score_column": column, "__doc__": doc})
+    return register_method(name, family="handcrafted", display=display,
+                           targets=("quality", "alignment", "mos"))(cls)
+
+
+CEIQ = _score("ceiq", "CEIQ", "ceiq", 0,
+              "CEIQ (Yan et al., 2019): SSIM between the image and its histogram-equalised version, training-free.")
+DSIQA = _score("dsiqa", "DSIQA", "cpbd", 0,
+               "DSIQA as the paper cites it: CPBD sharpness (Narvekar & Karam, QoMEX 2009).")
+SISBLIM = _score("sisblim", "SISBLIM", "sisblim", -1,
+                 "SISBLIM (Gu et al., TBC 2014) approximation: noise, free-energy blur and JPEG measures fused.")

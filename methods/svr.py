@@ -1,28 +1,38 @@
-"""The paper's SVR-based group: handcrafted features regressed per split with an SVR."""
+"""The paper's SVR-based group, and an SVR variant of every handcrafted feature set."""
 
 from __future__ import annotations
 
 from bench.registry import register_method
+from methods._feature_sets import ModuleFeatures
 from methods._svr import SVRFeatureMethod
+from methods.handcrafted import NIQE, NIQE_PARAMS
 
 ALL_TARGETS = ("quality", "alignment", "mos")
 
 
-@register_method("gmlf", family="svr", display="GMLF", trains=True, targets=ALL_TARGETS)
-class GMLF(SVRFeatureMethod):
-    """Gradient-magnitude and Laplacian-of-Gaussian joint statistics (Xue et al., TIP 2014) + SVR."""
+def _svr(name: str, display: str, module: str, doc: str):
+    cls = type(display.replace("-", "_"), (ModuleFeatures, SVRFeatureMethod), {"feature_module": module, "__doc__": doc})
+    return register_method(name, family="svr", display=display, trains=True, targets=ALL_TARGETS)(cls)
 
-    @property
-    def feature_key(self):
-        return "gmlf"
 
-    @property
-    def feature_version(self):
-        from methods.features import gmlf
+GMLF = _svr("gmlf", "GMLF", "gmlf",
+            "Gradient-magnitude and Laplacian-of-Gaussian joint statistics (Xue et al., TIP 2014) + SVR.")
+HIGRADE = _svr("higrade", "HIGRADE", "higrade",
+               "HIGRADE-1 gradient and log-derivative NSS in LAB at two scales (Kundu et al., TIP 2017) + SVR.")
+CEIQ_SVR = _svr("ceiq-svr", "CEIQ-SVR", "ceiq", "CEIQ's five contrast features regressed per split with an SVR.")
+DSIQA_SVR = _svr("dsiqa-svr", "DSIQA-SVR", "cpbd", "CPBD sharpness and mean edge width regressed per split with an SVR.")
+SISBLIM_SVR = _svr("sisblim-svr", "SISBLIM-SVR", "sisblim",
+                   "SISBLIM's noise, blur and JPEG components regressed per split with an SVR.")
 
-        return gmlf.VERSION
 
-    def features(self, image, prompt):
-        from methods.features import gmlf
+@register_method("niqe-svr", family="svr", display="NIQE-SVR", trains=True, targets=ALL_TARGETS,
+                 assets=(NIQE_PARAMS.name,))
+class NIQESVR(NIQE, SVRFeatureMethod):
+    """The NIQE score regressed per split with an SVR (a learned monotone remapping)."""
 
-        return gmlf.extract(image)
+    def __init__(self, device="cpu", C=(1.0, 10.0, 100.0), gamma=("scale",), epsilon=0.1, cv_folds=3):
+        NIQE.__init__(self, device)
+        SVRFeatureMethod.__init__(self, C, gamma, epsilon, cv_folds)
+
+    fit_features = SVRFeatureMethod.fit_features
+    predict_features = SVRFeatureMethod.predict_features

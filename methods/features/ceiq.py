@@ -1,0 +1,68 @@
+"""CEIQ: no-reference quality of contrast-distorted images using contrast enhancement.
+
+J. Yan, J. Li, X. Fu, "No-reference quality assessment of contrast-distorted images using
+contrast enhancement", arXiv:1904.04882. Features follow the authors' release ``CEIQ.m``
+(github.com/mtobeiyf/CEIQ, MIT): grey image (MATLAB ``rgb2gray``), its histogram
+equalisation (MATLAB ``histeq`` default: flat target histogram with 64 levels), then
+
+    f1 = mean SSIM(grey, equalised)                        (MATLAB ``ssim``)
+    f2, f3 = entropies of the 128-bin histograms of grey and equalised
+    f4, f5 = cross-entropies -sum h1 log2 h2 and -sum h2 log2 h1
+(entropy sums run over the bins where both histograms are non-zero, as in the release).
+
+``score()``: the release maps the 5 features to a score with a LIBSVM SVR trained on all of
+CCID2014 (``model.mat``), a MATLAB binary that we do not ship and whose weights are not given
+in the paper. We therefore do not reproduce that regressor. The training-free score is f1,
+the similarity between the image and its contrast-enhanced version, which is the core idea
+of the paper ("a high-contrast image is often more similar to its contrast-enhanced image").
+Higher is better. The SVR variant is the 5-d ``extract()`` plus the benchmark's own regressor.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._common import rgb2gray, ssim_map
+
+VERSION = "1"
+HIGHER_IS_BETTER = True
+NAMES = ("ssim_to_equalised", "entropy", "entropy_equalised", "cross_entropy", "cross_entropy_equalised")
+HE_LEVELS = 64      # MATLAB histeq(I) default number of output levels
+HIST_BINS = 128     # histogram size used by the release for the entropies
+
+
+def histeq(gray: np.ndarray, levels: int = HE_LEVELS) -> np.ndarray:
+    """MATLAB ``histeq(uint8_image, levels)`` with a flat target histogram, as float64."""
+    g = gray.astype(np.int64)
+    n = g.size
+    counts = np.bincount(g.ravel(), minlength=256).astype(np.float64)
+    cum = np.cumsum(counts)
+    target = np.cumsum(np.full(levels, n / levels))
+    tol = np.concatenate([[0.0], counts[1:-1], [0.0]]) / 2  # MATLAB's half-bin tolerance
+    # For each input level: first target level whose cumulative count reaches cum - tol.
+    idx = np.searchsorted(target, cum - tol - n * np.sqrt(np.finfo(float).eps), side="left")
+    lut = np.floor(np.minimum(idx, levels - 1) / (levels - 1) * 255 + 0.5)
+    return lut[g]
+
+
+def _hist(gray: np.ndarray, bins: int = HIST_BINS) -> np.ndarray:
+    """MATLAB ``imhist(uint8, bins) / numel``: nearest of ``bins`` evenly spaced centres."""
+    idx = np.floor(gray * ((bins - 1) / 255) + 0.5).astype(np.int64)
+    return np.bincount(idx.ravel(), minlength=bins) / gray.size
+
+
+def extract(image: np.ndarray) -> np.ndarray:
+    gray = rgb2gray(image)
+    eq = histeq(gray)
+    h1, h2 = _hist(gray), _hist(eq)
+    ok = (h1 > 0) & (h2 > 0)
+    l1, l2 = np.log2(h1[ok]), np.log2(h2[ok])
+    return np.array([
+        ssim_map(gray, eq).mean(),
+        -np.sum(h1[ok] * l1), -np.sum(h2[ok] * l2),
+        -np.sum(h1[ok] * l2), -np.sum(h2[ok] * l1),
+    ])
+
+
+def score(image: np.ndarray) -> float:
+    """Training-free CEIQ score: mean SSIM between the image and its equalised version."""
+    return float(extract(image)[0])
