@@ -65,3 +65,19 @@ def image2prompt_command(pairs, out, threshold, filter_only, work_dir, clip_conf
         click.echo(str(work / "kept.csv") if filter_only else str(out))
         if "training" in record:
             log.info("training: %s", record["training"])
+
+
+@pretrain.command("demo")
+@click.option("--force", is_flag=True, help="Rebuild the cached stages.")
+def demo_command(force):
+    """The demo's stand-in stages: a small CLIP trained contrastively on generated pairs, then
+    Image2Prompt on further generated pairs (cached; the ipiqa* methods use them on the demo)."""
+    import json
+
+    from methods.ipiqa.standin import ensure_standin, stage_records
+
+    paths = ensure_standin(force=force)
+    for name, record in stage_records().items():
+        timing = {k: v for k, v in record.items() if k.endswith("_s") or k.endswith("per_s")}
+        log.info("%s: retrieval %s, %s", record["stage"], json.dumps(record["retrieval"]), json.dumps(timing))
+    click.echo(json.dumps({k: str(v) for k, v in vars(paths).items()}))
