@@ -25,8 +25,9 @@ def pretrain():
 @pretrain.command("image2prompt")
 @click.option("--pairs", required=True, type=click.Path(path_type=Path),
               help="Image-prompt pairs in DiffusionDB's layout (metadata.parquet + images/part-XXXXXX/).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The checkpoint to write (what the ipiqa*-i2p* methods load).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The checkpoint to write (default: <cache>/ipiqa/image2prompt-<clip>.pt, where the "
+                   "ipiqa*-i2p* methods look for it).")
 @click.option("--threshold", type=float, default=0.35, show_default=True,
               help="Keep pairs whose CLIP image-prompt cosine similarity is at least this.")
 @click.option("--filter-only", is_flag=True, help="Stop after writing the kept-pairs list.")
@@ -49,9 +50,11 @@ def image2prompt_command(pairs, out, threshold, filter_only, work_dir, clip_conf
     """Filter pairs by CLIP similarity, then train the image tower onto the frozen prompt embeddings."""
     from bench.devices import resolve_device
     from methods.ipiqa.base_clip import load_base_clip
+    from methods.ipiqa.assets import default_i2p_checkpoint
     from methods.ipiqa.distributed import init_distributed, shutdown_distributed
     from methods.ipiqa.image2prompt import I2PConfig, run_image2prompt
 
+    out = out or default_i2p_checkpoint(clip_config)
     context, device = init_distributed(resolve_device(device))
     try:
         base = load_base_clip(clip_config, clip_weights, random_init, seed)

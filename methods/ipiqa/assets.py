@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.assets import Asset, register_asset
+from pathlib import Path
+
+from bench.assets import Asset, cache_dir, register_asset
 
 # OpenAI's own release of CLIP RN50 (a TorchScript archive); the URL is the one open_clip's
 # pretrained registry uses, and OpenAI put the file's sha256 in its path.
@@ -14,3 +16,8 @@ OPENAI_RN50 = register_asset(Asset(
     sha256=_RN50_SHA256,
     description="OpenAI CLIP RN50 weights (ModifiedResNet-50 image tower, 12-layer text tower)",
 ))
+
+# No Image2Prompt checkpoint is published (the public code ships only the loss): it is made
+# here, by `ipiqa-bench pretrain image2prompt`, which writes to this path unless told otherwise.
+def default_i2p_checkpoint(clip: str = "RN50") -> Path:
+    return cache_dir() / "ipiqa" / f"image2prompt-{clip}.pt"

@@ -95,21 +95,22 @@ def _existing_files(paths: pd.Series) -> pd.Series:
 
 
 def write_pairs(root: str | Path, pairs, part_size: int = 1000) -> pd.DataFrame:
-    """Write (HxWx3 uint8 image, prompt) pairs in DiffusionDB's layout; returns the metadata.
+    """Write (HxWx3 uint8 image, prompt[, extra metadata columns]) items in DiffusionDB's
+    layout; returns the metadata table.
 
     Used by the demo's Image2Prompt stage and by tests, so they read pairs through exactly
     the code path a real DiffusionDB download takes.
     """
     root = Path(root)
     rows = []
-    for i, (image, prompt) in enumerate(pairs):
+    for i, (image, prompt, *extra) in enumerate(pairs):
         part_id = i // part_size + 1
         name = f"{i:08d}.png"
         folder = root / "images" / part_name(part_id)
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.asarray(image, dtype=np.uint8)).save(folder / name)
-        rows.append({"image_name": name, "prompt": prompt, "part_id": part_id})
-    meta = pd.DataFrame(rows, columns=["image_name", "prompt", "part_id"])
+        rows.append({"image_name": name, "prompt": prompt, "part_id": part_id, **(extra[0] if extra else {})})
+    meta = pd.DataFrame(rows)
     for part_id, part in meta.groupby("part_id"):
         index = {n: {"p": p} for n, p in zip(part["image_name"], part["prompt"])}
         (root / "images" / part_name(part_id) / f"{part_name(part_id)}.json").write_text(json.dumps(index))

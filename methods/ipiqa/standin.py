@@ -7,9 +7,11 @@ configuration, with the same code paths:
 1. ``clip``: the small CLIP trained contrastively (open_clip's ClipLoss) on image-prompt
    pairs from the demo generator (``generate_pairs``: their own seed stream, so never the
    benchmark's images); it stands in for OpenAI's CLIP;
-2. ``i2p``: further generated pairs written in DiffusionDB's layout and put through
-   ``run_image2prompt`` (the code behind ``pretrain image2prompt``): similarity filter,
-   then the image tower trained onto the frozen prompt embeddings;
+2. ``i2p``: further generated pairs, a share of them with a prompt that gets one attribute
+   wrong (as many of DiffusionDB's do), written in DiffusionDB's layout and put through
+   ``run_image2prompt`` (the code behind ``pretrain image2prompt``): the similarity filter
+   (its record says how many wrong pairs it removed), then the image tower trained onto
+   the frozen prompt embeddings;
 3. fine-tuning: the ``ipiqa*`` methods on the demo splits (they find stages 1-2 here).
 
 Each stage's checkpoint and a JSON record (timings, and the retrieval accuracy that shows
@@ -32,6 +34,7 @@ from itertools import product
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from PIL import Image
 from tqdm import tqdm
@@ -60,7 +63,11 @@ class StandinSpec:
     i2p_epochs: int = 2
     i2p_batch_size: int = 32
     i2p_lr: float = 1e-4
-    threshold: float = 0.35
+    # DiffusionDB's prompts often do not describe their image; here a share of the pairs get
+    # one attribute of their prompt wrong, so that the similarity filter has work to do. The
+    # threshold is on the stand-in's cosine scale, not OpenAI CLIP's (the paper's 0.35).
+    i2p_corrupt: float = 0.3
+    threshold: float = 0.85
     eval_pairs: int = 300
     seed: int = 1  # pair streams: clip = seed, i2p = seed + 1, evaluation = seed + 2
 
@@ -146,6 +153,29 @@ def _prompt_parts() -> dict[str, dict]:
     return table
 
 
+def corrupted_pairs(pairs, share: float, seed: int):
+    """(image, prompt, {"wrong_attribute": ...}) items: with probability ``share`` one of the
+    prompt's colour, object or count is replaced by another value, else None."""
+    from bench.demo_generator import prompt_text
+
+    rng = np.random.default_rng(seed)
+    parts_of, values = _prompt_parts(), _attribute_values()
+    for image, prompt in pairs:
+        wrong = None
+        if rng.random() < share:
+            parts = parts_of[prompt]
+            wrong = ATTRIBUTES[rng.integers(len(ATTRIBUTES))]
+            others = [v for v in values[wrong] if v != parts[wrong]]
+            prompt = prompt_text({**parts, wrong: others[rng.integers(len(others))]})
+        yield image, prompt, {"wrong_attribute": wrong}
+
+
+def _attribute_values() -> dict:
+    from bench.demo_generator import COLOURS, COUNTS, OBJECTS
+
+    return {"colour": tuple(COLOURS), "object": OBJECTS, "count": COUNTS}
+
+
 @torch.no_grad()
 def retrieval_accuracy(clip, images: torch.Tensor, prompts: list[str], batch_size: int = 100) -> dict:
     """How well image and prompt embeddings match, on held-out pairs:
@@ -154,7 +184,7 @@ def retrieval_accuracy(clip, images: torch.Tensor, prompts: list[str], batch_siz
       higher than every prompt that differs from it in that attribute only;
     * ``top1``: the share of images whose own prompt scores highest among all held-out prompts.
     """
-    from bench.demo_generator import COLOURS, COUNTS, OBJECTS, prompt_text
+    from bench.demo_generator import prompt_text
 
     clip.eval()
     tokenizer = get_tokenizer(clip)
@@ -162,8 +192,7 @@ def retrieval_accuracy(clip, images: torch.Tensor, prompts: list[str], batch_siz
                            for i in range(0, len(images), batch_size)])
     text_emb = clip.encode_text(tokenizer(prompts), normalize=True)
     top1 = (image_emb @ text_emb.T).argmax(1).eq(torch.arange(len(prompts))).float().mean().item()
-    parts_of = _prompt_parts()
-    values = {"colour": tuple(COLOURS), "object": OBJECTS, "count": COUNTS}
+    parts_of, values = _prompt_parts(), _attribute_values()
     wins = {a: [] for a in ATTRIBUTES}
     for i, prompt in enumerate(prompts):
         parts = parts_of[prompt]
@@ -236,8 +265,9 @@ def run_standin_i2p(spec: StandinSpec, clip_path: Path, out: Path, folder: Path)
     start = time.perf_counter()
     pairs_root = folder / "i2p-pairs"
     if not (pairs_root / "metadata.parquet").exists():
-        write_pairs(pairs_root, tqdm(generate_pairs(spec.i2p_pairs, spec.seed + 1, spec.render_size),
-                                     total=spec.i2p_pairs, desc="Image2Prompt pairs", unit="pair", leave=False))
+        pairs = corrupted_pairs(generate_pairs(spec.i2p_pairs, spec.seed + 1, spec.render_size),
+                                spec.i2p_corrupt, spec.seed + 1)
+        write_pairs(pairs_root, tqdm(pairs, total=spec.i2p_pairs, desc="Image2Prompt pairs", unit="pair", leave=False))
     written = time.perf_counter()
     base = BaseClip(build_clip("small", str(clip_path)), "small",
                     {"weights": str(clip_path), "sha256": file_sha256(clip_path)})
@@ -250,6 +280,13 @@ def run_standin_i2p(spec: StandinSpec, clip_path: Path, out: Path, folder: Path)
     held_out = pair_tensors(spec.eval_pairs, spec.seed + 2, spec)
     accuracy = retrieval_accuracy(clip, *held_out)
     log.info("stand-in Image2Prompt held-out retrieval: %s", accuracy)
+    meta = pd.read_parquet(pairs_root / "metadata.parquet", columns=["image_name", "wrong_attribute"])
+    kept = set(pd.read_csv(folder / "i2p.pt.work" / "kept.csv")["image_name"])
+    wrong = meta["wrong_attribute"].notna()
+    is_kept = meta["image_name"].isin(kept)
+    record["filter"]["wrong_prompts"] = {"total": int(wrong.sum()), "removed": int((wrong & ~is_kept).sum()),
+                                         "kept": int((wrong & is_kept).sum()),
+                                         "right_prompts_removed": int((~wrong & ~is_kept).sum())}
     return {"stage": "Image2Prompt on generated pairs", "spec": asdict(spec), "filter": record["filter"],
             "training": record["training"], "retrieval": accuracy, "write_pairs_s": round(written - start, 2),
             "pipeline_s": round(trained - written, 2), "seconds": round(time.perf_counter() - start, 2)}
