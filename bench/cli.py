@@ -41,6 +41,10 @@ def dataset_options(f):
     return click.option("--dataset", required=True, help="Dataset name (demo, agiqa1k, agiqa3k, ...).")(f)
 
 
+drop_invalid_option = click.option("--drop-invalid", is_flag=True,
+                                   help="Drop the rows `ipiqa-bench check` reports instead of refusing.")
+
+
 def split_options(f):
     f = click.option("--test-size", type=float, default=0.2, show_default=True, help="Test fraction.")(f)
     f = click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")(f)
@@ -68,12 +72,14 @@ def list_command():
 @dataset_options
 @split_options
 @click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), help=RESULTS_HELP)
-def splits_command(dataset, root, n_splits, seed, test_size, results_dir):
+@drop_invalid_option
+def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_invalid):
     """Write the dataset's content-grouped splits to <results>/<dataset>/splits.csv."""
     from bench.datasets import load_dataset
     from bench.splits import SplitConfig, ensure_splits, load_splits
+    from bench.validation import prepare_for_run
 
-    data = load_dataset(dataset, root)
+    data = prepare_for_run(load_dataset(dataset, root), drop_invalid)  # the images `run` will use
     path = ensure_splits(results_dir / data.name, data.frame["image"], data.frame["group"],
                          SplitConfig(n_splits, seed, test_size))
     splits = load_splits(path, n_splits)
@@ -93,7 +99,7 @@ def splits_command(dataset, root, n_splits, seed, test_size, results_dir):
 @click.option("--force", is_flag=True, help="Recompute splits that are already done.")
 @click.option("--plcc-mapping", type=click.Choice(["logistic", "none"]), default="logistic", show_default=True,
               help="PLCC/RMSE after the 4-parameter logistic mapping, or on raw predictions.")
-@click.option("--drop-invalid", is_flag=True, help="Drop the rows `ipiqa-bench check` reports instead of refusing.")
+@drop_invalid_option
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="Parallel workers.")
 @click.option("--ray-address", default=None, help="Existing Ray cluster (default: $RAY_ADDRESS or a local Ray).")
@@ -103,8 +109,10 @@ def splits_command(dataset, root, n_splits, seed, test_size, results_dir):
 @click.option("--image-size", type=click.IntRange(16), default=None, help="Training/inference image size.")
 @click.option("--selection", type=click.Choice(["final", "val", "best-on-test"]), default=None,
               help="Epoch selection policy (best-on-test selects on the test set and is labelled so).")
+@click.option("--random-init", is_flag=True,
+              help="Build pretrained networks with random weights instead (smoke tests; labelled [random init]).")
 def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, device, force, plcc_mapping,
-                drop_invalid, executor, jobs, ray_address, epochs, batch_size, lr, image_size, selection):
+                drop_invalid, executor, jobs, ray_address, epochs, batch_size, lr, image_size, selection, random_init):
     """Fit and evaluate methods on every split; results go to <results>/<dataset>/<method>/."""
     from bench.datasets import load_dataset
     from bench.devices import resolve_device
@@ -120,7 +128,8 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
     options = RunOptions(results_dir=results_dir, splits=SplitConfig(n_splits, seed, test_size), force=force,
                          plcc_mapping=plcc_mapping, device=device,
                          overrides={"epochs": epochs, "batch_size": batch_size, "lr": lr,
-                                    "image_size": image_size, "selection": selection})
+                                    "image_size": image_size, "selection": selection,
+                                    "pretrained": False if random_init else None})
     pool = make_executor(executor, jobs, ray_address)
     try:
         outcomes = run_benchmark(names, data, options, pool)

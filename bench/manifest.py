@@ -40,6 +40,7 @@ def prepare(out_dir: Path, info, dataset, config: dict, targets: list[str], cont
         "family": info.family,
         "dataset": dataset.name,
         "dataset_root": str(dataset.root),
+        "dataset_labels": str(dataset.labels) if dataset.labels else None,
         "dataset_size": len(dataset),
         "dropped_rows": dataset.dropped,
         "targets": targets,

@@ -91,7 +91,7 @@ def _run_method(info, dataset, splits, context, options, executor) -> MethodOutc
     if not todo:
         manifests.save_if_changed(out_dir, manifest)
         return MethodOutcome(info.name, "up-to-date")
-    for asset in info.assets:
+    for asset in info.assets if config.get("pretrained") is not False else ():  # random init needs none
         from bench.assets import resolve
 
         resolve(asset)  # AssetMissing names the file, URL and cache path

@@ -53,7 +53,9 @@ def fit_predict(task: SplitTask) -> SplitOutcome:
         fitted = time.perf_counter()
         predicted = pd.DataFrame(method.predict_features(task.X_test), index=task.test.index)
     else:
-        method.fit(task.train, task.targets)
+        # Only the best-on-test epoch selection sees the test side while training (labelled so).
+        extra = {"test": task.test} if getattr(method, "selects_on_test", False) else {}
+        method.fit(task.train, task.targets, **extra)
         fitted = time.perf_counter()
         predicted = method.predict(task.test)
     done = time.perf_counter()

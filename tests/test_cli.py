@@ -42,8 +42,10 @@ def test_unreadable_image_in_run(tiny_dataset, results_dir, tmp_path):
     path.write_bytes(path.read_bytes()[:100])  # truncated
     result = _cli("run", "--methods", "test-lap-var", "--dataset", "tinyfiles", "--splits", "2",
                   "--results-dir", str(results_dir))
-    _one_line_error(result, "cannot read image")
-    assert result.returncode == 1
+    # refused before any method runs, pointing to `check` (tests/test_check.py: --drop-invalid)
+    _one_line_error(result, "unreadable_image 1")
+    assert "ipiqa-bench check --dataset tinyfiles" in result.stderr
+    assert not (results_dir / "tinyfiles" / "test-lap-var").exists()
 
 
 def test_list_shows_metadata_and_assets():

@@ -4,9 +4,10 @@ content group and targets. Loaders register by name, so adding a dataset is one 
 from bench.datasets.base import (
     TARGET_KINDS,
     Dataset,
+    Problem,
     dataset_names,
     load_dataset,
     register_dataset,
 )
 
-__all__ = ["TARGET_KINDS", "Dataset", "dataset_names", "load_dataset", "register_dataset"]
+__all__ = ["TARGET_KINDS", "Dataset", "Problem", "dataset_names", "load_dataset", "register_dataset"]

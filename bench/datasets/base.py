@@ -19,6 +19,16 @@ TARGET_KINDS = {"mos": "mos", "mos_quality": "quality", "mos_align": "alignment"
 REQUIRED_COLUMNS = ("image", "path", "prompt", "group")
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing that would make a benchmark wrong (``ipiqa-bench check`` lists them)."""
+
+    kind: str  # a key of bench.check.PROBLEM_KINDS
+    image: str
+    detail: str = ""
+    row: int | None = None  # index of the frame row it concerns; None for a file without a row
+
+
 @dataclass
 class Dataset:
     name: str
@@ -27,6 +37,11 @@ class Dataset:
     root: Path
     # Rows removed by --drop-invalid, recorded in the run manifest.
     dropped: list[dict] = field(default_factory=list)
+    labels: Path | None = None  # the label file the frame was read from
+    # Valid (low, high) of score columns (targets, stds); targets not named are only checked for NaN.
+    score_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Problems the loader found in the label file itself (names, prompts, scores).
+    label_problems: list[Problem] = field(default_factory=list)
 
     def __post_init__(self):
         missing = [c for c in (*REQUIRED_COLUMNS, *self.targets) if c not in self.frame.columns]

@@ -1,0 +1,213 @@
+"""``TorchMethod``: the Method contract for trainable torch networks, on ``bench.training``.
+
+An adapter subclasses it and supplies ``build_model(n_outputs, pretrained)``, and where it
+differs from the defaults, ``forward(model, batch)`` (e.g. one that reads
+``batch["prompt"]``), ``param_groups(model, lr)`` (per-group learning rates) and
+``mean_std`` (input normalisation; None when the network normalises its own input).
+
+Targets are min-max scaled to [0, 1] on the training side before training (as pyiqa's
+``mos_normalize``: a network that ends in a probability, like CLIP-IQA, can reach every
+target) and mapped back when predicting. One model is trained per target, or with
+``joint_targets`` one model with an output per target where the network allows it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import BenchError
+from bench.method import Method
+from bench.training import (
+    IMAGENET_MEAN_STD,
+    ImageDataset,
+    TrainConfig,
+    carve_validation,
+    default_config,
+    image_transform,
+    make_loader,
+    predict_model,
+    seeded,
+    selection_score,
+    train_model,
+)
+
+# Constructor arguments that are TrainConfig fields: None means the method's default.
+TRAIN_PARAMS = ("epochs", "batch_size", "lr", "image_size", "selection", "num_workers", "amp", "seed")
+CHECKPOINT_FORMAT = 1
+
+
+class TorchMethod(Method):
+    mean_std: tuple | None = IMAGENET_MEAN_STD
+    # False where a frozen part (e.g. CLIP in CLIP-IQA+) is left out of the state dict and
+    # rebuilt from the method's initialisation when a checkpoint is loaded.
+    state_covers_model: bool = True
+
+    def __init__(self, epochs=None, batch_size=None, lr=None, image_size=None, selection=None, device="auto",
+                 num_workers=None, amp=None, seed=None):
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.image_size = image_size
+        self.selection = selection
+        self.device = device
+        self.num_workers = num_workers
+        self.amp = amp
+        self.seed = seed
+
+    # ----------------------------------------------------------------- adapter hooks
+
+    def build_model(self, n_outputs: int, pretrained: bool):
+        """The network, with ``n_outputs`` outputs; ``pretrained``: load its initialisation."""
+        raise NotImplementedError
+
+    def forward(self, model, batch: dict):
+        images = batch["image"]
+        return model(images).reshape(len(images), -1)
+
+    def param_groups(self, model, lr: float) -> list[dict]:
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
+
+    def transform(self, config: TrainConfig, train: bool):
+        return image_transform(config, train, self.mean_std)
+
+    # ----------------------------------------------------------------- config
+
+    def train_config(self) -> TrainConfig:
+        overrides = {name: getattr(self, name, None) for name in TRAIN_PARAMS}
+        return default_config(self.method_name).with_overrides(**overrides)
+
+    def get_config(self) -> dict:
+        """Every constructor argument along the class chain, training defaults filled in."""
+        config = {}
+        for cls in reversed(type(self).__mro__):
+            init = cls.__dict__.get("__init__")
+            if init is None or cls is object:
+                continue
+            for name, param in inspect.signature(init).parameters.items():
+                if name != "self" and param.kind not in (param.VAR_POSITIONAL, param.VAR_KEYWORD) \
+                        and hasattr(self, name):
+                    config[name] = getattr(self, name)
+        train = self.train_config()
+        config.update({name: getattr(train, name) for name in TRAIN_PARAMS})
+        return config
+
+    @property
+    def selects_on_test(self) -> bool:
+        """True when the runner must hand ``fit`` the test side (``best-on-test`` selection)."""
+        return self.train_config().selection == "best-on-test"
+
+    def _pretrained(self) -> bool:
+        return bool(getattr(self, "pretrained", False))
+
+    def _target_groups(self, targets: list[str]) -> list[list[str]]:
+        return [list(targets)] if getattr(self, "joint_targets", False) else [[t] for t in targets]
+
+    # ----------------------------------------------------------------- fit / predict
+
+    def fit(self, train: pd.DataFrame, targets: list[str], test: pd.DataFrame | None = None) -> "TorchMethod":
+        from bench.devices import resolve_device
+
+        config = self.train_config()
+        device = resolve_device(self.device)
+        fit_frame, select_frame = train, None
+        if config.selection == "val":
+            fit_frame, select_frame = carve_validation(train, config.val_fraction, config.seed)
+        elif config.selection == "best-on-test":
+            if test is None:
+                raise BenchError("selection 'best-on-test' needs the test side at training time")
+            select_frame = test
+        self.targets_ = list(targets)
+        self.scale_ = {t: (float(fit_frame[t].min()), float(fit_frame[t].max())) for t in targets}
+        self.models_ = []
+        self.report_ = {"device": device, "selection": config.selection, "train_config": config.as_dict(),
+                        "n_train": len(fit_frame), "models": {}}
+        if select_frame is not None:
+            self.report_["n_selection"] = len(select_frame)
+        for group in self._target_groups(targets):
+            with seeded(config.seed, deterministic=device == "cpu"):
+                model = self.build_model(len(group), self._pretrained())
+                data = ImageDataset(fit_frame, self.transform(config, train=True), self._scaled(fit_frame, group))
+                loader = make_loader(data, config.batch_size, config, shuffle=True, device=device)
+                select = None
+                if select_frame is not None:
+                    eval_loader = self._eval_loader(select_frame, config, device)
+                    truth = select_frame[group].to_numpy(dtype=float)
+
+                    def select(m, eval_loader=eval_loader, truth=truth):
+                        return selection_score(predict_model(m, self.forward, eval_loader, device, config.amp), truth)
+
+                self.report_["models"][",".join(group)] = train_model(
+                    model, self.forward, self.param_groups(model, config.lr), loader, config, device, select,
+                    desc=f"{self.method_name} [{','.join(group)}]")
+            self.models_.append((group, model))
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        from bench.devices import resolve_device
+
+        config = self.train_config()
+        device = resolve_device(self.device)
+        loader = self._eval_loader(frame, config, device)
+        columns = {}
+        for group, model in self.models_:
+            pred = predict_model(model, self.forward, loader, device, config.amp)
+            for j, target in enumerate(group):
+                low, high = self.scale_[target]
+                columns[target] = pred[:, j] * ((high - low) or 1.0) + low
+        return pd.DataFrame(columns, index=frame.index)
+
+    def _scaled(self, frame: pd.DataFrame, group: list[str]) -> np.ndarray:
+        columns = []
+        for target in group:
+            low, high = self.scale_[target]
+            columns.append((frame[target].to_numpy(dtype=float) - low) / ((high - low) or 1.0))
+        return np.stack(columns, axis=1)
+
+    def _eval_loader(self, frame, config, device):
+        data = ImageDataset(frame, self.transform(config, train=False))
+        return make_loader(data, config.eval_batch_size or config.batch_size, config, shuffle=False, device=device)
+
+    # ----------------------------------------------------------------- checkpoints
+
+    def checkpoint(self) -> bytes:
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save({
+            "format": CHECKPOINT_FORMAT, "method": self.method_name, "config": self.get_config(),
+            "targets": self.targets_, "scale": {t: list(v) for t, v in self.scale_.items()},
+            "groups": [group for group, _ in self.models_],
+            "states": [{k: v.detach().cpu() for k, v in model.state_dict().items()} for _, model in self.models_],
+        }, buffer)
+        return buffer.getvalue()
+
+    def load_checkpoint(self, data: bytes) -> "TorchMethod":
+        import torch
+
+        try:
+            saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise BenchError(f"not a {self.method_name} checkpoint: {exc}") from None
+        if not isinstance(saved, dict) or saved.get("method") != self.method_name:
+            found = saved.get("method") if isinstance(saved, dict) else None
+            raise BenchError(f"checkpoint was written by {found or 'something else'}, not {self.method_name}")
+        for name, value in saved["config"].items():
+            if name != "device":  # where it runs now is the caller's choice
+                setattr(self, name, value)
+        config = self.train_config()
+        self.targets_ = saved["targets"]
+        self.scale_ = {t: tuple(v) for t, v in saved["scale"].items()}
+        # The saved state overwrites every weight, so no pretrained file is needed unless
+        # part of the network lives outside the state dict.
+        pretrained = self._pretrained() and not self.state_covers_model
+        self.models_ = []
+        for group, state in zip(saved["groups"], saved["states"]):
+            with seeded(config.seed, deterministic=False):  # rebuilds a random-init frozen part identically
+                model = self.build_model(len(group), pretrained)
+            model.load_state_dict(state)
+            self.models_.append((group, model))
+        return self

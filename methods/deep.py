@@ -1,0 +1,252 @@
+"""The paper's deep-learning group (Table 1), each fine-tuned per split by bench.training.
+
+Every network starts from the initialisation its authors used:
+
+* DBCNN (Zhang et al., TCSVT 2020): VGG-16 ImageNet branch + S-CNN branch pretrained on
+  synthetic distortions, kaiming-initialised bilinear fc; all layers trained (the paper's
+  protocol, the authors' second stage).
+* CNNIQA (Kang et al., CVPR 2014): from scratch (pyiqa's RGB variant).
+* HyperNet / HyperIQA (Su et al., CVPR 2020): ImageNet ResNet-50 backbone, hyper network
+  from scratch at lr x10.
+* CLIPIQA = CLIP-IQA+ (Wang et al., AAAI 2023): frozen OpenAI CLIP RN50, learned prompt
+  context initialised from CLIP's token embeddings (not pyiqa's KonIQ-trained prompts).
+* ResNet50 from scratch and ResNet50* from torchvision's ImageNet weights, with a
+  regression head.
+
+pyiqa's constructors download weights eagerly, some whatever ``pretrained`` says. They are
+built inside ``_contained``: their download helpers then load the file bench.assets
+resolves (or nothing, with ``pretrained=False``), and any other download is an error.
+``pretrained=False`` builds the same networks with random weights; it is for tests and is
+labelled "[random init]" in every table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from types import SimpleNamespace
+
+from bench.assets import resolve
+from bench.errors import BenchError
+from bench.registry import register_method
+from bench.torch_method import TorchMethod
+from bench.weights import CLIP_RN50_OPENAI, DBCNN_SCNN, RESNET50_IMAGENET, VGG16_IMAGENET, check_prefix
+
+TARGETS = ("quality", "mos")
+# pyiqa URLs its constructors ask for, mapped to the assets that stand for them.
+_PYIQA_URLS = {DBCNN_SCNN.url: DBCNN_SCNN}
+
+
+@contextlib.contextmanager
+def _contained(module, pretrained: bool, **replacements):
+    """Run a pyiqa constructor from ``module`` with its downloads redirected to bench.assets."""
+    original_load = getattr(module, "load_pretrained_network", None)
+
+    def asset_path(url: str) -> str:
+        if url not in _PYIQA_URLS:
+            raise RuntimeError(f"pyiqa asked to download {url}, which no adapter declares as an asset")
+        return str(resolve(_PYIQA_URLS[url].name))
+
+    def load_pretrained_network(net, path, strict=True, weight_keys=None):
+        if path.startswith(("http://", "https://")):
+            if not pretrained:
+                return  # random initialisation: keep the freshly built layers
+            path = asset_path(path)
+        original_load(net, path, strict, weight_keys)
+
+    def load_file_from_url(url, *args, **kwargs):
+        if not pretrained:
+            raise RuntimeError(f"pyiqa asked for {url} while building with random initialisation")
+        return asset_path(url)
+
+    patched = dict(replacements)
+    if original_load is not None:
+        patched["load_pretrained_network"] = load_pretrained_network
+    if hasattr(module, "load_file_from_url"):
+        patched["load_file_from_url"] = load_file_from_url
+    saved = {name: getattr(module, name) for name in patched}
+    try:
+        for name, value in patched.items():
+            setattr(module, name, value)
+        with contextlib.redirect_stdout(sys.stderr):  # pyiqa prints "Loading pretrained model..."
+            yield
+    finally:
+        for name, value in saved.items():
+            setattr(module, name, value)
+
+
+def _torchvision_state(asset):
+    import torch
+
+    return torch.load(check_prefix(resolve(asset.name), asset), map_location="cpu", weights_only=True)
+
+
+def _single_output(method: TorchMethod, n_outputs: int) -> None:
+    if n_outputs != 1:
+        raise BenchError(f"{method.method_name} predicts a single score; train one model per target")
+
+
+def _regression_head(in_features: int, n_outputs: int, kaiming: bool = False):
+    from torch import nn
+
+    head = nn.Linear(in_features, n_outputs)
+    if kaiming:  # DBCNN's authors' initialisation of their fc layer
+        nn.init.kaiming_normal_(head.weight)
+        nn.init.zeros_(head.bias)
+    return head
+
+
+class _JointTargets(TorchMethod):
+    """Networks that can end in one output per target: ``joint_targets`` trains one model on all."""
+
+    def __init__(self, joint_targets=False, **common):
+        super().__init__(**common)
+        self.joint_targets = joint_targets
+
+
+@register_method("dbcnn", family="deep", display="DBCNN", trains=True, targets=TARGETS,
+                 assets=(VGG16_IMAGENET.name, DBCNN_SCNN.name))
+class DBCNN(_JointTargets):
+    """DBCNN: bilinear pooling of a VGG-16 and an S-CNN branch (Zhang et al., TCSVT 2020), via pyiqa."""
+
+    mean_std = None  # pyiqa's DBCNN normalises its input itself
+
+    def __init__(self, pretrained=True, **common):
+        super().__init__(**common)
+        self.pretrained = pretrained
+
+    def build_model(self, n_outputs, pretrained):
+        import torchvision
+        from pyiqa.archs import dbcnn_arch
+
+        def vgg16(weights=None):
+            net = torchvision.models.vgg16(weights=None)
+            if pretrained:
+                net.load_state_dict(_torchvision_state(VGG16_IMAGENET))
+            return net
+
+        shim = SimpleNamespace(models=SimpleNamespace(vgg16=vgg16))
+        with _contained(dbcnn_arch, pretrained, torchvision=shim):
+            model = dbcnn_arch.DBCNN(fc=True, pretrained=False)
+        # fc=True gives the authors' kaiming fc but freezes both branches (their first,
+        # fc-only stage); the paper's protocol trains everything.
+        model.requires_grad_(True)
+        if n_outputs != 1:
+            model.fc = _regression_head(model.fc.in_features, n_outputs, kaiming=True)
+        return model
+
+
+@register_method("cnniqa", family="deep", display="CNNIQA", trains=True, targets=TARGETS)
+class CNNIQA(_JointTargets):
+    """CNNIQA: one conv layer, min/max pooling, two fc layers (Kang et al., CVPR 2014), via pyiqa, from scratch."""
+
+    mean_std = None  # pyiqa's CNNIQA takes RGB in [0, 1]
+
+    def build_model(self, n_outputs, pretrained):
+        from pyiqa.archs import cnniqa_arch
+
+        with _contained(cnniqa_arch, False):
+            model = cnniqa_arch.CNNIQA(pretrained=None)
+        if n_outputs != 1:
+            model.fc3 = _regression_head(model.fc3.in_features, n_outputs)
+        return model
+
+
+@register_method("hypernet", family="deep", display="HyperNet", trains=True, targets=TARGETS,
+                 assets=(RESNET50_IMAGENET.name,))
+class HyperNet(TorchMethod):
+    """HyperIQA: a hyper network generating a quality regressor per image (Su et al., CVPR 2020), via pyiqa."""
+
+    mean_std = None  # pyiqa's HyperNet normalises its input itself
+    patch_size = 224  # its target network's fixed input size
+    hyper_lr_ratio = 10  # the authors' lr_ratio for everything but the backbone
+
+    def __init__(self, pretrained=True, test_crops=25, **common):
+        super().__init__(**common)
+        self.pretrained = pretrained
+        self.test_crops = test_crops
+
+    def build_model(self, n_outputs, pretrained):
+        import timm
+        from pyiqa.archs import hypernet_arch
+
+        _single_output(self, n_outputs)
+        if self.train_config().image_size < self.patch_size:
+            raise BenchError(f"hypernet needs --image-size of at least {self.patch_size} (its patch size)")
+        # pyiqa asks timm for a pretrained backbone from the Hugging Face hub; build it bare
+        # and load torchvision's ImageNet weights, the backbone HyperIQA's authors used.
+        shim = SimpleNamespace(create_model=lambda name, pretrained=False, **kw: timm.create_model(
+            name, pretrained=False, **kw))
+        with _contained(hypernet_arch, pretrained, timm=shim):
+            model = hypernet_arch.HyperNet(pretrained=False, num_crop=self.test_crops)
+        if pretrained:
+            state = {k: v for k, v in _torchvision_state(RESNET50_IMAGENET).items() if not k.startswith("fc.")}
+            model.base_model.load_state_dict(state)
+        return model
+
+    def param_groups(self, model, lr):
+        backbone = {id(p) for p in model.base_model.parameters()}
+        hyper = [p for p in model.parameters() if id(p) not in backbone]
+        return [{"params": list(model.base_model.parameters()), "lr": lr},
+                {"params": hyper, "lr": lr * self.hyper_lr_ratio}]
+
+
+@register_method("clipiqa", family="deep", display="CLIPIQA", trains=True, targets=TARGETS,
+                 assets=(CLIP_RN50_OPENAI.name,))
+class CLIPIQA(TorchMethod):
+    """CLIP-IQA+: CLIP RN50 with learned antonym prompts (Wang et al., AAAI 2023), via pyiqa."""
+
+    mean_std = None  # pyiqa's CLIPIQA applies CLIP's normalisation itself
+    state_covers_model = False  # pyiqa keeps the frozen CLIP out of the state dict
+
+    def __init__(self, pretrained=True, **common):
+        super().__init__(**common)
+        self.pretrained = pretrained
+
+    def build_model(self, n_outputs, pretrained):
+        from pyiqa.archs import clip_model, clipiqa_arch
+
+        _single_output(self, n_outputs)
+
+        def load(backbone, device="cpu"):
+            if pretrained:
+                return clip_model.load(str(resolve(CLIP_RN50_OPENAI.name)), device)
+            # OpenAI RN50's architecture (what build_model infers from RN50.pt), random weights.
+            return clip_model.CLIP(embed_dim=1024, image_resolution=224, vision_layers=(3, 4, 6, 3),
+                                   vision_width=64, vision_patch_size=None, context_length=77,
+                                   vocab_size=49408, transformer_width=512, transformer_heads=8,
+                                   transformer_layers=12).eval()
+
+        with _contained(clipiqa_arch, pretrained, load=load):
+            return clipiqa_arch.CLIPIQA(model_type="clipiqa+", backbone="RN50", pretrained=False)
+
+
+def _resnet50(n_outputs: int, pretrained: bool):
+    import torchvision
+
+    net = torchvision.models.resnet50(weights=None)
+    if pretrained:
+        net.load_state_dict(_torchvision_state(RESNET50_IMAGENET))
+    net.fc = _regression_head(net.fc.in_features, n_outputs)
+    return net
+
+
+@register_method("resnet50", family="deep", display="ResNet50", trains=True, targets=TARGETS)
+class ResNet50(_JointTargets):
+    """ResNet-50 (He et al., CVPR 2016) trained from scratch with a regression head."""
+
+    def build_model(self, n_outputs, pretrained):
+        return _resnet50(n_outputs, pretrained=False)
+
+
+@register_method("resnet50-imagenet", family="deep", display="ResNet50* (ImageNet)", trains=True,
+                 targets=TARGETS, assets=(RESNET50_IMAGENET.name,))
+class ResNet50ImageNet(_JointTargets):
+    """ResNet-50 from torchvision's ImageNet weights with a regression head (the paper's ResNet50*)."""
+
+    def __init__(self, pretrained=True, **common):
+        super().__init__(**common)
+        self.pretrained = pretrained
+
+    def build_model(self, n_outputs, pretrained):
+        return _resnet50(n_outputs, pretrained)

@@ -1,0 +1,106 @@
+"""The shared training loop: config, data, seeding, epoch selection (tiny CPU models)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import write_image_set
+
+from bench.errors import BenchError
+from bench.training import (
+    PAPER,
+    ImageDataset,
+    TrainConfig,
+    carve_validation,
+    default_config,
+    image_transform,
+    make_loader,
+    predict_model,
+    selection_score,
+    train_model,
+)
+
+
+def test_defaults_are_the_papers_protocol_with_documented_departures():
+    assert (PAPER.optimizer, PAPER.batch_size, PAPER.lr, PAPER.epochs, PAPER.image_size) == ("adam", 40, 1e-5, 100, 512)
+    assert default_config("resnet50") == PAPER
+    assert default_config("hypernet").train_crop == 224
+    assert default_config("clipiqa").optimizer == "sgd"
+    assert PAPER.with_overrides(epochs=3, lr=None).epochs == 3 and PAPER.with_overrides(lr=None).lr == 1e-5
+
+
+@pytest.mark.parametrize("field, value", [("selection", "best"), ("optimizer", "rmsprop"), ("loss", "huber")])
+def test_config_rejects_unknown_choices(field, value):
+    with pytest.raises(BenchError, match=f"unknown {field}"):
+        TrainConfig(**{field: value})
+
+
+def test_validation_part_is_carved_by_content_group():
+    frame = pd.DataFrame({"group": [str(g) for g in range(20) for _ in range(3)], "x": range(60)})
+    train, val = carve_validation(frame, 0.1, seed=0)
+    assert len(train) + len(val) == 60 and set(train["group"]).isdisjoint(val["group"])
+    assert val["group"].nunique() == 2
+    again = carve_validation(frame, 0.1, seed=0)[1]
+    assert again.equals(val)
+    with pytest.raises(BenchError, match="at least 2 content groups"):
+        carve_validation(frame[frame["group"] == "0"], 0.1, seed=0)
+
+
+def test_selection_score_is_srcc_plcc_krcc_and_never_nan():
+    truth = np.arange(10.0)[:, None]
+    assert selection_score(truth * 2, truth) == pytest.approx(3.0)
+    assert selection_score(-truth, truth) == pytest.approx(-3.0)
+    assert selection_score(np.ones((10, 1)), truth) == float("-inf")
+
+
+class _Brightness(torch.nn.Module):
+    """Predicts from the mean pixel value: learnable in a few steps."""
+
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(3, 1)
+
+    def forward(self, x):
+        return self.head(x.mean(dim=(2, 3)))
+
+
+def _forward(model, batch):
+    return model(batch["image"])
+
+
+def _frame(tmp_path):
+    frame = write_image_set(tmp_path / "img", n_groups=4, per_group=3)
+    return frame, (frame["mos"] - frame["mos"].min()).to_numpy()[:, None] / np.ptp(frame["mos"])
+
+
+def _fit(frame, y, config, select=None):
+    torch.manual_seed(config.seed)
+    model = _Brightness()
+    loader = make_loader(ImageDataset(frame, image_transform(config, train=True), y), config.batch_size, config,
+                         shuffle=True, device="cpu")
+    report = train_model(model, _forward, [{"params": model.parameters(), "lr": config.lr}], loader, config, "cpu", select)
+    return model, report
+
+
+def test_loop_trains_is_seeded_and_restores_the_selected_epoch(tmp_path):
+    frame, y = _frame(tmp_path)
+    config = TrainConfig(epochs=6, batch_size=4, image_size=16, lr=0.05, num_workers=0)
+    model, report = _fit(frame, y, config)
+    assert report["selected_epoch"] == 6 and len(report["epoch_loss"]) == 6
+    assert report["epoch_loss"][-1] < report["epoch_loss"][0]
+    eval_loader = make_loader(ImageDataset(frame, image_transform(config, train=False)), 5, config, False, "cpu")
+    first = predict_model(model, _forward, eval_loader, "cpu")
+    assert first.shape == (len(frame), 1)
+    assert np.array_equal(first, predict_model(_fit(frame, y, config)[0], _forward, eval_loader, "cpu"))
+
+    # A selection hook whose favourite epoch is the 2nd: those weights must come back.
+    snapshots = []
+
+    def select(m):
+        snapshots.append(predict_model(m, _forward, eval_loader, "cpu"))
+        return 1.0 if len(snapshots) == 2 else 0.0
+
+    selected, report = _fit(frame, y, config, select)
+    assert report["selected_epoch"] == 2 and report["selection_scores"] == [0, 1, 0, 0, 0, 0]
+    assert np.array_equal(predict_model(selected, _forward, eval_loader, "cpu"), snapshots[1])
+    assert not np.array_equal(snapshots[1], snapshots[-1])
