@@ -33,6 +33,18 @@ class Method:
         """One column per fitted target, index aligned with ``frame``."""
         raise NotImplementedError
 
+    @classmethod
+    def dataset_preset(cls, dataset: str) -> dict:
+        """Constructor arguments this method defaults to on ``dataset`` (e.g. the demo's
+        stand-in backbone); the runner applies them before the CLI overrides, so the run's
+        manifest records what was actually used."""
+        return {}
+
+    @classmethod
+    def needs_assets(cls, config: dict) -> bool:
+        """Whether a run with ``config`` needs the method's declared assets (random init does not)."""
+        return config.get("pretrained") is not False
+
     def checkpoint(self) -> bytes | None:
         """The fitted state as bytes, written by the runner as the split's checkpoint."""
         return None

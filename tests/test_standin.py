@@ -8,7 +8,7 @@ import torch
 
 from methods.ipiqa.image2prompt import load_checkpoint
 from methods.ipiqa.model import IPIQA, build_clip, load_i2p_state_dict
-from methods.ipiqa.standin import StandinSpec, ensure_standin, retrieval_accuracy, stage_records, standin_dir
+from methods.ipiqa.standin import StandinSpec, ensure_standin, retrieval_accuracy, stage_records, standin_dirs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = StandinSpec(render_size=64, clip_pairs=64, clip_epochs=2, clip_batch_size=16, i2p_pairs=24,
@@ -17,13 +17,15 @@ TINY = StandinSpec(render_size=64, clip_pairs=64, clip_epochs=2, clip_batch_size
 
 def test_stages_are_built_once_and_cached(offline_cache):
     paths = ensure_standin(TINY)
-    assert paths.clip.parent == standin_dir(TINY) and str(offline_cache) in str(paths.clip)
+    folders = standin_dirs(TINY)
+    assert paths.clip.parent == folders["clip"] and paths.i2p.parent == folders["i2p"]
+    assert str(offline_cache) in str(paths.clip)
     records = stage_records(TINY)
     clip_record, i2p_record = records["clip"], records["i2p"]
     assert len(clip_record["losses"]) == 2
     assert set(clip_record["retrieval"]) == {"top1", "n", "colour", "object", "count"}
     assert i2p_record["filter"]["pairs"] == 24 and i2p_record["filter"]["kept"] == 24  # threshold -1 keeps all
-    assert (standin_dir(TINY) / "i2p-pairs" / "metadata.parquet").exists()  # DiffusionDB's layout
+    assert (folders["i2p"] / "i2p-pairs" / "metadata.parquet").exists()  # DiffusionDB's layout
 
     # stage 2 started from stage 1 and changed the image tower only
     clip = build_clip("small", str(paths.clip))
@@ -37,7 +39,12 @@ def test_stages_are_built_once_and_cached(offline_cache):
     before = {p: p.stat().st_mtime_ns for p in (paths.clip, paths.i2p)}
     again = ensure_standin(TINY)
     assert again == paths and {p: p.stat().st_mtime_ns for p in before} == before  # reused, not rebuilt
-    assert json.loads((standin_dir(TINY) / "clip.json").read_text()) == clip_record
+    assert json.loads((folders["clip"] / "clip.json").read_text()) == clip_record
+    # new Image2Prompt settings reuse the stand-in CLIP
+    from dataclasses import replace
+
+    other = replace(TINY, i2p_epochs=2)
+    assert standin_dirs(other)["clip"] == folders["clip"] and standin_dirs(other)["i2p"] != folders["i2p"]
 
 
 class Oracle(torch.nn.Module):

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from bench.errors import BenchError
-from methods.ipiqa.assets import OPENAI_RN50
+from bench.weights import CLIP_RN50_OPENAI
 from methods.ipiqa.model import CONFIGS, build_clip
 
 
@@ -50,7 +50,7 @@ def load_base_clip(config: str, weights: str | Path | None = None, random_init: 
                              "(the demo's stand-in comes from `ipiqa-bench pretrain demo`)")
         from bench.assets import resolve
 
-        weights = resolve(OPENAI_RN50.name)  # AssetMissing names the file, URL and cache path
+        weights = resolve(CLIP_RN50_OPENAI.name)  # AssetMissing names the file, URL and cache path
     weights = Path(weights)
     try:
         model = build_clip(config, str(weights))

@@ -15,7 +15,9 @@ from open_clip; this module only adds what IP-IQA puts around it:
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 import math
 import os
 import zipfile
@@ -54,7 +56,8 @@ def build_clip(config: str = "RN50", pretrained_path: str | None = None) -> open
     if config not in CONFIGS:
         raise ValueError(f"unknown CLIP config {config!r}; expected one of {CONFIGS}")
     if config == "RN50":
-        model = open_clip.create_model(RN50_NAME, pretrained=None)
+        with _quiet_random_init_warning():  # random init is the intent here; weights come next
+            model = open_clip.create_model(RN50_NAME, pretrained=None)
     else:
         model = open_clip.CLIP(**copy.deepcopy(SMALL_CFG), quick_gelu=True)
     if pretrained_path is not None:
@@ -68,6 +71,20 @@ def build_clip(config: str = "RN50", pretrained_path: str | None = None) -> open
         except (RuntimeError, AssertionError) as e:  # open_clip asserts on some shape mismatches
             raise ValueError(f"{pretrained_path} does not fit the {config} CLIP: {e}") from e
     return model
+
+
+@contextlib.contextmanager
+def _quiet_random_init_warning():
+    class Quiet(logging.Filter):
+        def filter(self, record):
+            return "No pretrained weights loaded" not in record.getMessage()
+
+    quiet, root = Quiet(), logging.getLogger()
+    root.addFilter(quiet)
+    try:
+        yield
+    finally:
+        root.removeFilter(quiet)
 
 
 def _is_torchscript(path: str) -> bool:
@@ -168,6 +185,7 @@ class PromptEncoder(nn.Module):
         if clip.text_pool_type != "argmax":
             raise ValueError("expected a CLIP text tower that pools at the end-of-text token (argmax)")
         self.prompt_mode = prompt_mode
+        self.context_length = clip.context_length  # what get_tokenizer pads to
         self.token_embedding = clip.token_embedding
         self.positional_embedding = clip.positional_embedding
         self.transformer = clip.transformer

@@ -71,9 +71,13 @@ class StandinSpec:
     eval_pairs: int = 300
     seed: int = 1  # pair streams: clip = seed, i2p = seed + 1, evaluation = seed + 2
 
-    def key(self) -> str:
-        text = json.dumps({"version": STANDIN_VERSION, **asdict(self)}, sort_keys=True)
-        return f"v{STANDIN_VERSION}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+    def key(self, stage: str) -> str:
+        """Cache key of a stage: its own settings and those of the stages before it."""
+        fields = [f for f in asdict(self) if not f.startswith(("i2p_", "threshold"))]
+        if stage == "i2p":
+            fields = list(asdict(self))
+        text = json.dumps({"version": STANDIN_VERSION, **{f: getattr(self, f) for f in fields}}, sort_keys=True)
+        return f"{stage}-v{STANDIN_VERSION}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
 
 @dataclass(frozen=True)
@@ -87,27 +91,35 @@ class StandinCheckpoints:
                 for name, path in (("standin_clip", self.clip), ("standin_i2p", self.i2p))}
 
 
-def standin_dir(spec: StandinSpec = StandinSpec()) -> Path:
-    return cache_dir() / "demo" / "ipiqa-standin" / spec.key()
+DEFAULT_SPEC = StandinSpec()  # what the ipiqa* methods use on the demo
 
 
-def ensure_standin(spec: StandinSpec = StandinSpec(), force: bool = False) -> StandinCheckpoints:
+def standin_dirs(spec: StandinSpec | None = None) -> dict[str, Path]:
+    """Each stage's cache folder; stage 2's lies in stage 1's, so that changing only the
+    Image2Prompt settings reuses the stand-in CLIP."""
+    spec = spec or DEFAULT_SPEC
+    clip = cache_dir() / "demo" / "ipiqa-standin" / spec.key("clip")
+    return {"clip": clip, "i2p": clip / spec.key("i2p")}
+
+
+def ensure_standin(spec: StandinSpec | None = None, force: bool = False) -> StandinCheckpoints:
     """Stages 1 and 2, built once (under a file lock, so concurrent runs wait) and cached."""
-    folder = standin_dir(spec)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = StandinCheckpoints(folder / "clip.pt", folder / "i2p.pt")
-    with _locked(folder / ".lock"):
+    spec = spec or DEFAULT_SPEC
+    folders = standin_dirs(spec)
+    folders["i2p"].mkdir(parents=True, exist_ok=True)
+    paths = StandinCheckpoints(folders["clip"] / "clip.pt", folders["i2p"] / "i2p.pt")
+    with _locked(folders["clip"] / ".lock"):
         if force or not paths.clip.exists():
-            _record(folder / "clip.json", train_standin_clip(spec, paths.clip))
+            _record(folders["clip"] / "clip.json", train_standin_clip(spec, paths.clip))
         if force or not paths.i2p.exists():
-            _record(folder / "i2p.json", run_standin_i2p(spec, paths.clip, paths.i2p, folder))
+            _record(folders["i2p"] / "i2p.json", run_standin_i2p(spec, paths.clip, paths.i2p, folders["i2p"]))
     return paths
 
 
-def stage_records(spec: StandinSpec = StandinSpec()) -> dict:
-    folder = standin_dir(spec)
+def stage_records(spec: StandinSpec | None = None) -> dict:
+    folders = standin_dirs(spec)
     return {name: json.loads((folder / f"{name}.json").read_text())
-            for name in ("clip", "i2p") if (folder / f"{name}.json").exists()}
+            for name, folder in folders.items() if (folder / f"{name}.json").exists()}
 
 
 @contextmanager
@@ -245,7 +257,8 @@ def train_standin_clip(spec: StandinSpec, out: Path) -> dict:
     held_out = pair_tensors(spec.eval_pairs, spec.seed + 2, spec)
     accuracy = retrieval_accuracy(clip, *held_out)
     log.info("stand-in CLIP held-out retrieval: %s", accuracy)
-    return {"stage": "stand-in CLIP (contrastive)", "spec": asdict(spec), "losses": losses,
+    settings = {k: v for k, v in asdict(spec).items() if not k.startswith(("i2p_", "threshold"))}
+    return {"stage": "stand-in CLIP (contrastive)", "settings": settings, "losses": losses,
             "retrieval": accuracy, "generate_s": round(generated - start, 2),
             "train_s": round(trained - generated, 2), "seconds": round(time.perf_counter() - start, 2),
             "train_images_per_s": round(spec.clip_epochs * steps_per_epoch * spec.clip_batch_size
@@ -287,7 +300,7 @@ def run_standin_i2p(spec: StandinSpec, clip_path: Path, out: Path, folder: Path)
     record["filter"]["wrong_prompts"] = {"total": int(wrong.sum()), "removed": int((wrong & ~is_kept).sum()),
                                          "kept": int((wrong & is_kept).sum()),
                                          "right_prompts_removed": int((~wrong & ~is_kept).sum())}
-    return {"stage": "Image2Prompt on generated pairs", "spec": asdict(spec), "filter": record["filter"],
+    return {"stage": "Image2Prompt on generated pairs", "settings": asdict(spec), "filter": record["filter"],
             "training": record["training"], "retrieval": accuracy, "write_pairs_s": round(written - start, 2),
             "pipeline_s": round(trained - written, 2), "seconds": round(time.perf_counter() - start, 2)}
 
