@@ -152,7 +152,8 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
 @click.option("--paper", is_flag=True, help="Add the paper's published numbers and our difference.")
 @click.option("--table", "which", type=click.Choice(["1", "2", "all"]), default="all", show_default=True)
 @click.option("--ci", is_flag=True, help="Add the 95% t-interval of each mean over the splits (bench/significance.py).")
-def table_command(dataset, results_dir, fmt, paper, which, ci):
+@click.option("--ablation", is_flag=True, help="Table 3: the IP-IQA ablation rows, the paper's numbers beside ours.")
+def table_command(dataset, results_dir, fmt, paper, which, ci, ablation):
     """Render Table 1 (quality) and Table 2 (alignment) from the result files."""
     from bench import tables
     from bench.results import load_results, split_metrics
@@ -162,6 +163,14 @@ def table_command(dataset, results_dir, fmt, paper, which, ci):
         raise BenchError(f"no results under {results_dir}" + (f" for {dataset}" if dataset else "")
                          + "; run `ipiqa-bench run` first")
     summary = tables.summarise_splits(split_metrics(results))
+    if ablation:
+        from bench.ablation import ablation_summary, render_ablation
+
+        rows = ablation_summary(summary, {r.method: r.manifest.get("config", {}) for r in results})
+        if rows.empty:
+            raise BenchError(f"no IP-IQA ablation results under {results_dir}; run `ipiqa-bench run --methods ipiqa`")
+        click.echo(render_ablation(rows, fmt, paper), nl=False)
+        return
     if paper:
         summary = tables.with_paper(summary, {r.method: r.manifest.get("sign", 1) for r in results})
     if ci:

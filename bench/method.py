@@ -43,6 +43,13 @@ class Method:
         """One column per fitted target, index aligned with ``frame``."""
         raise NotImplementedError
 
+    @classmethod
+    def dataset_preset(cls, dataset: str) -> dict:
+        """Constructor arguments this method defaults to on ``dataset`` (e.g. the demo's
+        stand-in backbone); the runner applies them before the CLI overrides, so the run's
+        manifest records what was actually used."""
+        return {}
+
     def checkpoint(self) -> bytes | None:
         """The fitted state as bytes, written by the runner as the split's checkpoint."""
         return None

@@ -116,9 +116,11 @@ def _feature_cache_key(name: str, options: RunOptions) -> str:
     return "method:" + name
 
 
-def method_config(info: MethodInfo, options: RunOptions) -> dict:
-    """The method's full config: defaults with the CLI overrides it accepts."""
-    defaults = info.cls().get_config()
+def method_config(info: MethodInfo, options: RunOptions, dataset: str | None = None) -> dict:
+    """The method's full config: defaults (with its preset for ``dataset``, if it has one)
+    with the CLI overrides it accepts."""
+    preset = info.cls.dataset_preset(dataset) if dataset is not None else {}
+    defaults = info.cls(**preset).get_config()
     extra = {"device": options.device, **options.overrides}
     return {**defaults, **{k: v for k, v in extra.items() if k in defaults and v is not None}}
 
@@ -127,7 +129,7 @@ def _run_method(info, dataset, splits, context, options, executor) -> MethodOutc
     targets = [t for t in dataset.targets if TARGET_KINDS[t] in info.targets]
     if not targets:
         return MethodOutcome(info.name, "skipped", f"predicts none of {list(dataset.targets)}")
-    config = method_config(info, options)
+    config = method_config(info, options, dataset.name)
     out_dir = method_dir(options.results_dir, dataset.name, info.name)
     manifest = manifests.prepare(out_dir, info, dataset, config, targets, context, options)
     n_splits = len(split_columns(splits))

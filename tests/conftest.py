@@ -78,6 +78,18 @@ def tiny_dataset(tmp_path, monkeypatch):
     return frame
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module's torch work: on a shared 2-core box, threads
+    fighting other processes cost ~30x. Restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def results_dir(tmp_path) -> Path:
     return tmp_path / "results"

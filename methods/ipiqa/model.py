@@ -15,7 +15,9 @@ from open_clip; this module only adds what IP-IQA puts around it:
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 import math
 import os
 import zipfile
@@ -27,7 +29,9 @@ import torch.nn.functional as F
 from open_clip.modified_resnet import ModifiedResNet
 from torch import nn
 
-PROMPT_MODES = ("qa_token", "code")
+# qa_token: the paper's learnable [QA] vector; code: the public code's trainable token table;
+# frozen: the text tower as is, read at end-of-text (Table 3's "integral prompt" rows 3-4).
+PROMPT_MODES = ("qa_token", "code", "frozen")
 
 # OpenAI's RN50 was trained with QuickGELU (open_clip's "RN50" config uses nn.GELU), so the
 # "-quickgelu" variant is the architecture that the OpenAI RN50.pt weights belong to.
@@ -52,7 +56,8 @@ def build_clip(config: str = "RN50", pretrained_path: str | None = None) -> open
     if config not in CONFIGS:
         raise ValueError(f"unknown CLIP config {config!r}; expected one of {CONFIGS}")
     if config == "RN50":
-        model = open_clip.create_model(RN50_NAME, pretrained=None)
+        with _quiet_random_init_warning():  # random init is the intent here; weights come next
+            model = open_clip.create_model(RN50_NAME, pretrained=None)
     else:
         model = open_clip.CLIP(**copy.deepcopy(SMALL_CFG), quick_gelu=True)
     if pretrained_path is not None:
@@ -68,6 +73,20 @@ def build_clip(config: str = "RN50", pretrained_path: str | None = None) -> open
     return model
 
 
+@contextlib.contextmanager
+def _quiet_random_init_warning():
+    class Quiet(logging.Filter):
+        def filter(self, record):
+            return "No pretrained weights loaded" not in record.getMessage()
+
+    quiet, root = Quiet(), logging.getLogger()
+    root.addFilter(quiet)
+    try:
+        yield
+    finally:
+        root.removeFilter(quiet)
+
+
 def _is_torchscript(path: str) -> bool:
     try:
         with zipfile.ZipFile(path) as zf:
@@ -78,7 +97,7 @@ def _is_torchscript(path: str) -> bool:
 
 def get_tokenizer(clip: open_clip.CLIP):
     """open_clip's CLIP BPE tokenizer, padded/truncated to the model's context length."""
-    return open_clip.get_tokenizer("RN50", context_length=clip.context_length)
+    return open_clip.SimpleTokenizer(context_length=clip.context_length)
 
 
 def clip_contrastive_loss(
@@ -152,6 +171,11 @@ class PromptEncoder(nn.Module):
 
     qa_token: one learnable [QA] vector replaces the end-of-text token embedding (paper).
     code:     the whole token-embedding table is trainable, no new token (public code).
+    frozen:   nothing in the text tower trains (Table 3's rows without the [QA] token).
+
+    The public code's ``freeze_module`` leaves the text positional embedding and
+    text_projection trainable by mistake; that is not reproduced: in every mode here they
+    stay frozen.
     """
 
     def __init__(self, clip: open_clip.CLIP, prompt_mode: str = "qa_token"):
@@ -161,6 +185,7 @@ class PromptEncoder(nn.Module):
         if clip.text_pool_type != "argmax":
             raise ValueError("expected a CLIP text tower that pools at the end-of-text token (argmax)")
         self.prompt_mode = prompt_mode
+        self.context_length = clip.context_length  # what get_tokenizer pads to
         self.token_embedding = clip.token_embedding
         self.positional_embedding = clip.positional_embedding
         self.transformer = clip.transformer
@@ -173,7 +198,7 @@ class PromptEncoder(nn.Module):
             # CLIP's end-of-text id is the last vocabulary entry (what argmax pooling relies on).
             eot = self.token_embedding.weight[clip.vocab_size - 1]
             self.qa_token = nn.Parameter(eot.detach().clone())
-        else:
+        elif prompt_mode == "code":
             self.token_embedding.weight.requires_grad_(True)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:

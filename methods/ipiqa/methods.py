@@ -1,0 +1,201 @@
+"""The registered IP-IQA methods: the full model and every row of the paper's Table 3.
+
+=================  ============  ===============  ==========  =========================
+method             Image2Prompt  integral prompt  [QA] token  Table 3 row
+=================  ============  ===============  ==========  =========================
+ipiqa-base         -             -                -           1: CLIP image tower alone
+ipiqa-i2p          yes           -                -           2
+ipiqa-prompt       -             yes              -           3 (text tower frozen)
+ipiqa-i2p-prompt   yes           yes              -           4
+ipiqa              yes           yes              yes         5: IP-IQA (Tables 1 and 2)
+=================  ============  ===============  ==========  =========================
+
+All train through the shared loop (bench.torch_method, bench.training) with the paper's
+protocol: one model per split with an output per target (AGIQA-1k: mos; AGIQA-3k:
+mos_quality and mos_align), Adam, lr 1e-5 constant with the MLP head at x10 (the public
+configs' head_scale), batch 40, 100 epochs, images at 512 px; dropout 0.5 (public configs).
+
+Backbone (``clip``):
+
+* ``RN50``: OpenAI's CLIP RN50 (``RN50.pt`` through the asset resolver). The ``*i2p*``
+  rows also load an Image2Prompt checkpoint (``i2p_checkpoint``, by default
+  ``<cache>/ipiqa/image2prompt-RN50.pt``, where ``ipiqa-bench pretrain image2prompt``
+  writes it); a missing one fails the method with a message saying how to make it.
+* ``small``: the demo's stand-in (methods.ipiqa.standin), the default on the demo dataset:
+  a small CLIP trained contrastively on generated pairs and its Image2Prompt stage, both
+  built on first use and cached; each split's report in the manifest records their paths
+  and hashes. It trains with ``bench.training.IPIQA_STANDIN`` (64 px, lr 3e-4, 30 epochs).
+
+``prompt_mode`` (``ipiqa``): ``qa_token``, the paper's single learnable [QA] vector in place
+of end-of-text, or ``code``, the public code's variant (the whole token-embedding table
+trainable, ordinary end-of-text read-out).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.errors import AssetMissing, BenchError
+from bench.registry import register_method
+from bench.torch_method import TRAIN_PARAMS, TorchMethod
+from bench.weights import CLIP_RN50_OPENAI
+
+TARGETS = ("quality", "alignment", "mos")
+BACKBONES = ("RN50", "small")
+# open_clip's OPENAI_DATASET_MEAN / _STD, written out so that listing methods imports no torch
+CLIP_MEAN_STD = ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
+RESOURCES = {"num_gpus": 1}
+
+
+class IPIQAMethod(TorchMethod):
+    """IP-IQA and its ablations; each registered subclass fixes the components it uses."""
+
+    mean_std = CLIP_MEAN_STD
+    joint_targets = True  # one head, an output per target (the paper's two on AGIQA-3k)
+    IMAGE2PROMPT, USE_PROMPT, PROMPT_MODE = True, True, "qa_token"
+
+    def __init__(self, clip="RN50", image2prompt=None, use_prompt=None, prompt_mode=None, i2p_checkpoint=None,
+                 clip_weights=None, pretrained=True, dropout=0.5, **train):
+        super().__init__(**train)
+        self.clip = clip
+        # The ablation flags are config: the Table 3 renderer reads them from the manifest.
+        self.image2prompt = self.IMAGE2PROMPT if image2prompt is None else image2prompt
+        self.use_prompt = self.USE_PROMPT if use_prompt is None else use_prompt
+        self.prompt_mode = self.PROMPT_MODE if prompt_mode is None else prompt_mode
+        self.i2p_checkpoint = i2p_checkpoint
+        self.clip_weights = clip_weights
+        self.pretrained = pretrained
+        self.dropout = dropout
+
+    # ----------------------------------------------------------------- presets
+
+    @classmethod
+    def dataset_preset(cls, dataset: str) -> dict:
+        return {"clip": "small"} if dataset == "demo" else {}
+
+    def required_assets(self):
+        return super().required_assets() if self.clip == "RN50" else ()  # the stand-in is built locally
+
+    def train_config(self):
+        from bench.training import IPIQA_STANDIN
+
+        if self.clip != "small":
+            return super().train_config()
+        return IPIQA_STANDIN.with_overrides(**{name: getattr(self, name, None) for name in TRAIN_PARAMS})
+
+    # ----------------------------------------------------------------- the network
+
+    def build_model(self, n_outputs, pretrained):
+        from methods.ipiqa.image2prompt import load_checkpoint
+        from methods.ipiqa.model import IPIQA, load_i2p_state_dict
+
+        base = self._base_clip(pretrained)
+        model = IPIQA(base.model, image_size=self.train_config().image_size, n_outputs=n_outputs,
+                      use_prompt=self.use_prompt, prompt_mode=self.prompt_mode if self.use_prompt else "frozen",
+                      dropout=self.dropout)
+        self.backbone_ = {"clip": self.clip, **base.identity}
+        if pretrained and self.image2prompt:
+            path = self._i2p_path()
+            load_i2p_state_dict(model, load_checkpoint(path, self.clip)["visual"])
+            from methods.ipiqa.base_clip import file_sha256
+
+            self.backbone_["image2prompt"] = {"path": str(path), "sha256": file_sha256(path)}
+        return model
+
+    def _base_clip(self, pretrained: bool):
+        from methods.ipiqa.base_clip import load_base_clip
+
+        if self.clip not in BACKBONES:
+            raise BenchError(f"{self.method_name}: unknown clip {self.clip!r}; expected one of {', '.join(BACKBONES)}")
+        if not pretrained:
+            return load_base_clip(self.clip, random_init=True, seed=self.train_config().seed)
+        if self.clip == "small" and self.clip_weights is None:
+            return load_base_clip("small", self._standin().clip)
+        return load_base_clip(self.clip, self.clip_weights)
+
+    def _standin(self):
+        from methods.ipiqa.standin import ensure_standin
+
+        if not hasattr(self, "standin_"):
+            self.standin_ = ensure_standin()
+        return self.standin_
+
+    def _i2p_path(self) -> Path:
+        from methods.ipiqa.assets import default_i2p_checkpoint
+
+        if self.i2p_checkpoint is not None:
+            path = Path(self.i2p_checkpoint)
+        elif self.clip == "small":
+            path = self._standin().i2p
+        else:
+            path = default_i2p_checkpoint(self.clip)
+        if not path.is_file():
+            raise AssetMissing(f"{self.method_name} needs an Image2Prompt checkpoint and {path} does not exist: "
+                               f"`ipiqa-bench pretrain image2prompt --pairs DIFFUSIONDB_FOLDER` writes it there "
+                               f"(or pass i2p_checkpoint=PATH)")
+        return path
+
+    def forward(self, model, batch):
+        tokens = None
+        if self.use_prompt:
+            tokens = self._tokenizer(model)(batch["prompt"]).to(batch["image"].device)
+        return model(batch["image"], tokens)
+
+    def _tokenizer(self, model):
+        from methods.ipiqa.model import get_tokenizer
+
+        if getattr(self, "tokenizer_", None) is None:
+            self.tokenizer_ = get_tokenizer(model.text)  # pads to the text tower's context length
+        return self.tokenizer_
+
+    def param_groups(self, model, lr):
+        return model.trainable_parameter_groups(lr, head_lr_mult=10.0)
+
+    # ----------------------------------------------------------------- fit
+
+    def fit(self, train, targets, test=None):
+        if self.clip == "small" and self.pretrained:
+            self._standin()  # built (once, cached) before the split's training clock starts
+        super().fit(train, targets, test)
+        self.report_["backbone"] = self.backbone_
+        if self.clip == "small" and self.pretrained:
+            self.report_["backbone"]["standin"] = self._standin().record()
+        return self
+
+
+def _register(name: str, display: str, uses_prompt: bool):
+    return register_method(name, family="ipiqa", display=display, uses_prompt=uses_prompt, trains=True,
+                           targets=TARGETS, assets=(CLIP_RN50_OPENAI.name,), resources=RESOURCES)
+
+
+@_register("ipiqa-base", "IP-IQA baseline (CLIP RN50 image tower)", uses_prompt=False)
+class IPIQABase(IPIQAMethod):
+    """Table 3 row 1: the CLIP-initialised ResNet50 image tower and the MLP head, no prompt."""
+
+    IMAGE2PROMPT, USE_PROMPT, PROMPT_MODE = False, False, "frozen"
+
+
+@_register("ipiqa-i2p", "IP-IQA +Image2Prompt", uses_prompt=False)
+class IPIQAImage2Prompt(IPIQAMethod):
+    """Table 3 row 2: the Image2Prompt-pretrained image tower alone, no prompt."""
+
+    IMAGE2PROMPT, USE_PROMPT, PROMPT_MODE = True, False, "frozen"
+
+
+@_register("ipiqa-prompt", "IP-IQA +prompt", uses_prompt=True)
+class IPIQAPrompt(IPIQAMethod):
+    """Table 3 row 3: CLIP image tower and the integral prompt (text tower frozen, end-of-text)."""
+
+    IMAGE2PROMPT, USE_PROMPT, PROMPT_MODE = False, True, "frozen"
+
+
+@_register("ipiqa-i2p-prompt", "IP-IQA +Image2Prompt +prompt", uses_prompt=True)
+class IPIQAImage2PromptPrompt(IPIQAMethod):
+    """Table 3 row 4: Image2Prompt image tower and the integral prompt, no [QA] token."""
+
+    IMAGE2PROMPT, USE_PROMPT, PROMPT_MODE = True, True, "frozen"
+
+
+@_register("ipiqa", "IP-IQA", uses_prompt=True)
+class IPIQAFull(IPIQAMethod):
+    """IP-IQA (ICME 2024): Image2Prompt image tower, image-prompt fusion and the [QA] token."""

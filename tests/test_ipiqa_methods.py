@@ -1,0 +1,106 @@
+"""The registered IP-IQA methods (Table 3's rows) on the shared training loop: registration,
+the demo preset, missing files, a random-init RN50 run through the runner, and a stand-in
+run whose manifest records the stand-in checkpoints. Tiny images, offline."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import run_cli, write_image_set
+
+from bench.errors import AssetMissing
+from bench.registry import create_method, get_method_info
+from bench.runner import RunOptions, method_config, run_benchmark
+from bench.splits import SplitConfig
+from methods.ipiqa import standin
+from methods.ipiqa.standin import StandinSpec
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+ROWS = {"ipiqa-base": (False, False, "frozen"), "ipiqa-i2p": (True, False, "frozen"),
+        "ipiqa-prompt": (False, True, "frozen"), "ipiqa-i2p-prompt": (True, True, "frozen"),
+        "ipiqa": (True, True, "qa_token")}
+TINY = StandinSpec(render_size=64, clip_pairs=48, clip_epochs=1, clip_batch_size=16, i2p_pairs=16,
+                   i2p_epochs=1, i2p_batch_size=8, threshold=-1.0, eval_pairs=6)
+
+
+def test_registered_rows():
+    for name, (i2p, prompt, mode) in ROWS.items():
+        info = get_method_info(name)
+        assert info.family == "ipiqa" and info.trains and info.uses_prompt == prompt
+        assert info.targets == ("quality", "alignment", "mos") and info.assets == ("clip-rn50-openai",)
+        assert info.resources == {"num_gpus": 1}
+        config = info.cls().get_config()
+        assert (config["image2prompt"], config["use_prompt"], config["prompt_mode"]) == (i2p, prompt, mode)
+        assert config["clip"] == "RN50" and config["dropout"] == 0.5
+        assert (config["lr"], config["epochs"], config["image_size"]) == (1e-5, 100, 512)  # the paper's protocol
+    assert get_method_info("ipiqa").display == "IP-IQA"  # the name in the paper's tables
+
+
+def test_demo_preset_uses_the_stand_in_and_needs_no_download():
+    info = get_method_info("ipiqa")
+    demo = method_config(info, RunOptions(overrides={"epochs": 7}), "demo")
+    assert demo["clip"] == "small" and demo["image_size"] == 64 and demo["lr"] == 3e-4 and demo["epochs"] == 7
+    assert info.cls(**demo).required_assets() == ()
+    real = method_config(info, RunOptions(), "agiqa3k")
+    assert real["clip"] == "RN50" and info.cls(**real).required_assets() == info.assets
+    assert info.cls(**{**real, "pretrained": False}).required_assets() == ()
+
+
+def test_missing_image2prompt_checkpoint_says_how_to_make_it(tmp_path):
+    with pytest.raises(AssetMissing, match=r"image2prompt-RN50\.pt does not exist: `ipiqa-bench pretrain image2prompt"):
+        create_method("ipiqa")._i2p_path()
+    with pytest.raises(AssetMissing, match="elsewhere.pt does not exist"):
+        create_method("ipiqa", i2p_checkpoint=str(tmp_path / "elsewhere.pt"))._i2p_path()
+
+
+@pytest.fixture
+def micro(tmp_path, monkeypatch):
+    root = tmp_path / "micro"
+    frame = write_image_set(root, n_groups=5, per_group=4)
+    frame.drop(columns="path").to_csv(root / "labels.csv", index=False)
+    monkeypatch.setenv("TEST_TINY_ROOT", str(root))
+    return frame
+
+
+def _run(names, overrides, results_dir):
+    from bench.datasets import load_dataset
+    from bench.executors import LocalExecutor
+
+    options = RunOptions(results_dir=results_dir, splits=SplitConfig(n_splits=1), device="cpu",
+                         overrides={"epochs": 1, "batch_size": 8, "image_size": 32, "num_workers": 0, **overrides})
+    return {o.method: o for o in run_benchmark(list(names), load_dataset("tinyfiles"), options, LocalExecutor())}
+
+
+def test_rn50_without_weights_fails_clearly_and_random_init_runs(micro, results_dir):
+    failed = _run(["ipiqa"], {}, results_dir)["ipiqa"]
+    assert failed.status == "failed" and "RN50.pt" in failed.message and "download it from" in failed.message
+
+    done = _run(["ipiqa", "ipiqa-base"], {"pretrained": False}, results_dir / "random")
+    assert {o.status for o in done.values()} == {"done"}, done
+    manifest = json.loads((results_dir / "random" / "tinyfiles" / "ipiqa" / "run.json").read_text())
+    assert manifest["config"]["clip"] == "RN50" and manifest["config"]["pretrained"] is False
+    report = manifest["splits"]["0"]["report"]
+    assert report["backbone"] == {"clip": "RN50", "random_init": True, "seed": 0}
+    table = run_cli("table", "--ablation", "--results-dir", str(results_dir / "random")).output
+    assert "IP-IQA [random init]" in table and "IP-IQA baseline (CLIP RN50 image tower) [random init]" in table
+
+
+def test_stand_in_fit_predict_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setattr(standin, "DEFAULT_SPEC", TINY)
+    frame = write_image_set(tmp_path, n_groups=4, per_group=3).assign(
+        mos_align=lambda f: np.arange(len(f)) % 3, prompt=lambda f: "two red stars on a plain background, flat style")
+    method = create_method("ipiqa", clip="small", epochs=1, batch_size=4, num_workers=0, device="cpu")
+    assert method.train_config().image_size == 64
+    method.fit(frame, ["mos", "mos_align"])
+    backbone = method.report_["backbone"]
+    paths = standin.ensure_standin()
+    assert backbone["clip"] == "small" and backbone["sha256"] == backbone["standin"]["standin_clip"]["sha256"]
+    assert backbone["image2prompt"]["path"] == str(paths.i2p)
+    assert backbone["standin"]["standin_i2p"]["sha256"] == backbone["image2prompt"]["sha256"]
+    predicted = method.predict(frame)
+    assert list(predicted.columns) == ["mos", "mos_align"] and predicted.notna().all().all()
+
+    again = create_method("ipiqa").load_checkpoint(method.checkpoint())
+    assert again.clip == "small"
+    pd.testing.assert_frame_equal(again.predict(frame), predicted, atol=1e-5, rtol=0)

@@ -1,0 +1,76 @@
+"""The demo's stand-in stages (contrastive small CLIP, Image2Prompt on generated pairs), on a
+tiny spec: they run, are cached, and hand their checkpoints to the fine-tuning model."""
+
+import json
+
+import pytest
+import torch
+
+from methods.ipiqa.image2prompt import load_checkpoint
+from methods.ipiqa.model import IPIQA, build_clip, load_i2p_state_dict
+from methods.ipiqa.standin import StandinSpec, ensure_standin, retrieval_accuracy, stage_records, standin_dirs
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+TINY = StandinSpec(render_size=64, clip_pairs=64, clip_epochs=2, clip_batch_size=16, i2p_pairs=24,
+                   i2p_epochs=1, i2p_batch_size=8, threshold=-1.0, eval_pairs=12)
+
+
+def test_stages_are_built_once_and_cached(offline_cache):
+    paths = ensure_standin(TINY)
+    folders = standin_dirs(TINY)
+    assert paths.clip.parent == folders["clip"] and paths.i2p.parent == folders["i2p"]
+    assert str(offline_cache) in str(paths.clip)
+    records = stage_records(TINY)
+    clip_record, i2p_record = records["clip"], records["i2p"]
+    assert len(clip_record["losses"]) == 2
+    assert set(clip_record["retrieval"]) == {"top1", "n", "colour", "object", "count"}
+    assert i2p_record["filter"]["pairs"] == 24 and i2p_record["filter"]["kept"] == 24  # threshold -1 keeps all
+    assert (folders["i2p"] / "i2p-pairs" / "metadata.parquet").exists()  # DiffusionDB's layout
+
+    # stage 2 started from stage 1 and changed the image tower only
+    clip = build_clip("small", str(paths.clip))
+    i2p = load_checkpoint(paths.i2p, "small")
+    assert i2p["base_clip"]["sha256"] == paths.record()["standin_clip"]["sha256"]
+    start = clip.visual.state_dict()
+    assert any(not torch.equal(start[k], v) for k, v in i2p["visual"].items() if v.is_floating_point())
+    model = IPIQA(clip, image_size=64, n_outputs=3)
+    load_i2p_state_dict(model, i2p["visual"])
+
+    before = {p: p.stat().st_mtime_ns for p in (paths.clip, paths.i2p)}
+    again = ensure_standin(TINY)
+    assert again == paths and {p: p.stat().st_mtime_ns for p in before} == before  # reused, not rebuilt
+    assert json.loads((folders["clip"] / "clip.json").read_text()) == clip_record
+    # new Image2Prompt settings reuse the stand-in CLIP
+    from dataclasses import replace
+
+    other = replace(TINY, i2p_epochs=2)
+    assert standin_dirs(other)["clip"] == folders["clip"] and standin_dirs(other)["i2p"] != folders["i2p"]
+
+
+class Oracle(torch.nn.Module):
+    """Embeds image i and the i-th prompt onto the same axis; every other prompt elsewhere."""
+
+    def __init__(self, prompts, context_length):
+        super().__init__()
+        from methods.ipiqa.model import get_tokenizer
+
+        self.context_length = context_length
+        self.index = {tuple(t.tolist()): i for i, t in enumerate(get_tokenizer(self)(prompts))}
+        self.size = len(prompts) + 1
+
+    def encode_image(self, x, normalize=True):
+        return torch.eye(self.size)[: len(x)]
+
+    def encode_text(self, tokens, normalize=True):
+        return torch.eye(self.size)[[self.index.get(tuple(t.tolist()), self.size - 1) for t in tokens]]
+
+
+def test_retrieval_accuracy_scores_a_perfect_and_a_blind_model():
+    from methods.ipiqa.standin import pair_tensors
+
+    images, prompts = pair_tensors(8, seed=5, spec=TINY)
+    perfect = retrieval_accuracy(Oracle(prompts, 32), images, prompts)
+    assert perfect == {"top1": 1.0, "n": 8, "colour": 1.0, "object": 1.0, "count": 1.0}
+    torch.manual_seed(0)
+    blind = retrieval_accuracy(build_clip("small"), images, prompts)
+    assert blind["top1"] < 1.0 and all(0 <= blind[k] <= 1 for k in ("colour", "object", "count"))
