@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -25,14 +24,13 @@ from tabulate import tabulate
 from tqdm import tqdm
 
 from bench import __version__, figures, tables
+from bench.ablation import ablation_summary, render_ablation
 from bench.errors import BenchError
 from bench.results import MethodResults, load_results, split_metrics
 from bench.significance import DEFAULT_RESAMPLES, Comparison, compare_methods
 
 log = logging.getLogger("ipiqa_bench")
 REPORT_FILE = "report.md"
-# Table 3 rows, in the paper's order (bench/data/paper_ablation.csv rows 1–5).
-ABLATION_METHODS = ("ipiqa-base", "ipiqa-i2p", "ipiqa-prompt", "ipiqa-i2p-prompt", "ipiqa")
 
 
 @dataclass
@@ -75,51 +73,9 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
 
 def render_table3(results: list[MethodResults], summary: pd.DataFrame, fmt: str = "markdown",
                   paper: bool = False) -> str:
-    """Table 3 (ablation) hook: empty unless ablation results exist.
-
-    Renders through ``bench.ablation`` (issue 6: rows found by the manifests' ablation
-    flags) once that module is merged; until then, through ``_table3_by_name``."""
-    try:
-        from bench.ablation import ablation_summary, render_ablation
-    except ImportError:
-        return _table3_by_name(summary, fmt, paper)
+    """Table 3 (bench.ablation: rows found by the manifests' ablation flags), or "" without them."""
     rows = ablation_summary(summary, {r.method: r.manifest.get("config", {}) for r in results})
     return "" if rows.empty else render_ablation(rows, fmt, paper)
-
-
-def _table3_by_name(summary: pd.DataFrame, fmt: str, paper: bool) -> str:
-    """Stand-in for bench.ablation (delete it once that is merged): the methods named in
-    ABLATION_METHODS, in the paper's order, on each dataset's Table 1 target."""
-    rows = tables.layout_rows(summary[summary["method"].isin(ABLATION_METHODS)], 1)
-    if rows.empty:
-        return ""
-    with resources.files("bench.data").joinpath("paper_ablation.csv").open() as f:
-        published = pd.read_csv(f)
-    published["method"] = [ABLATION_METHODS[r - 1] for r in published["row"]]
-    datasets = sorted(rows["dataset"].unique())
-    headers = ["Method", "Image2Prompt", "prompt", "[QA]"]
-    for d in datasets:
-        target = rows.loc[rows["dataset"] == d, "target"].iloc[0]
-        for m in tables.SUMMARY_METRICS:
-            headers += [f"{d} {target} {m.upper()}"] + (["paper"] if paper else [])
-    body = []
-    for method in ABLATION_METHODS:
-        flags = published[published["method"] == method].iloc[0]
-        line = [method, *("✓" if flags[c] == "yes" else "" for c in ("image2prompt", "integral_prompt", "qa_token"))]
-        for d in datasets:
-            cell = rows[(rows["method"] == method) & (rows["dataset"] == d)]
-            target = rows.loc[rows["dataset"] == d, "target"].iloc[0]
-            reference = published[(published["method"] == method) & (published["dataset"] == d)
-                                  & (published["target"] == target)]
-            for m in tables.SUMMARY_METRICS:
-                line.append(tables._mean_std(cell, m))
-                if paper:
-                    line.append(f"{reference[m].iloc[0]:.4f}" if len(reference) else "–")
-        body.append(line)
-    style = "github" if fmt == "markdown" else "latex_booktabs"
-    text = tabulate(body, headers=headers, tablefmt=style, disable_numparse=True)
-    title = "Table 3: ablation (mean ± std over splits)"
-    return f"### {title}\n\n{text}\n" if fmt == "markdown" else f"% {title}\n{text}\n"
 
 
 def _check_out(out: Path) -> None:
