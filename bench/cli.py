@@ -118,12 +118,12 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
     from bench.datasets import load_dataset
     from bench.devices import resolve_device
     from bench.executors import make_executor
-    from bench.registry import resolve_method_names
-    from bench.runner import RunOptions, run_benchmark
+    from bench.registry import create_method, resolve_method_names
+    from bench.runner import RunOptions, method_config, run_benchmark
     from bench.splits import SplitConfig
     from bench.validation import prepare_for_run
 
-    names = resolve_method_names(methods)
+    resolve_method_names(methods)  # an unknown method fails before the dataset is loaded
     resolve_device(device)  # fail early on an unknown or absent device
     data = prepare_for_run(load_dataset(dataset, root), drop_invalid)
     options = RunOptions(results_dir=results_dir, splits=SplitConfig(n_splits, seed, test_size), force=force,
@@ -131,6 +131,8 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
                          overrides={"epochs": epochs, "batch_size": batch_size, "lr": lr,
                                     "image_size": image_size, "selection": selection,
                                     "pretrained": False if random_init else None})
+    names = resolve_method_names(methods, needs_download=lambda info: bool(
+        create_method(info.name, **method_config(info, options, data.name)).required_assets()))
     pool = make_executor(executor, jobs, ray_address)
     try:
         outcomes = run_benchmark(names, data, options, pool)
