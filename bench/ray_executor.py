@@ -43,12 +43,13 @@ def _call(fn: Callable, *args):
 
 def task_resources(declared: dict | None, family: str | None, cluster_has_gpus: bool) -> dict:
     """Ray options for one task: the method's declared resources, else one GPU for network
-    families on a cluster that has GPUs, else one CPU."""
-    if declared:
-        return dict(declared)
-    if family in GPU_FAMILIES and cluster_has_gpus:
-        return {"num_gpus": 1}
-    return {"num_cpus": 1}
+    families; on a cluster without GPUs a GPU request becomes one CPU (the method then runs
+    on the CPU, as it does locally without a GPU)."""
+    request = dict(declared) if declared else ({"num_gpus": 1} if family in GPU_FAMILIES else {"num_cpus": 1})
+    if request.get("num_gpus") and not cluster_has_gpus:
+        request.pop("num_gpus")
+        request.setdefault("num_cpus", 1)
+    return request
 
 
 class RayExecutor:
@@ -83,7 +84,10 @@ class RayExecutor:
         """
         import ray
 
-        request = task_resources(resources, family, self._resources.get("GPU", 0) > 0)
+        has_gpus = self._resources.get("GPU", 0) > 0
+        request = task_resources(resources, family, has_gpus)
+        if not has_gpus and (family in GPU_FAMILIES or (resources or {}).get("num_gpus")):
+            log.warning("ray: the cluster has no GPU; %s tasks run on one CPU each", family)
         self._check_feasible(request)
         remote = self._remote.options(max_retries=self.max_retries, retry_exceptions=False, **request)
         with self._lock:
@@ -148,7 +152,7 @@ class RayExecutor:
 
     def _check_feasible(self, request: dict) -> None:
         """A request no node can meet would wait forever: fail the method instead."""
-        for option, resource in (("num_gpus", "GPU"), ("num_cpus", "CPU")):
+        for option, resource in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
             wanted = request.get(option, 0)
             if wanted and self._resources.get(resource, 0) < wanted:
                 raise BenchError(f"the method asks Ray for {option}={wanted}, but the cluster has "

@@ -46,8 +46,10 @@ def test_without_ray_the_executor_says_what_to_install(monkeypatch):
 def test_task_resources_come_from_the_method_or_its_family():
     assert task_resources({"num_cpus": 4}, "deep", True) == {"num_cpus": 4}
     assert task_resources(None, "ipiqa", True) == {"num_gpus": 1}
-    assert task_resources(None, "deep", False) == {"num_cpus": 1}
     assert task_resources({}, "svr", True) == {"num_cpus": 1}
+    # No GPU in the cluster: a GPU request (declared or by family) runs on one CPU instead of waiting.
+    assert task_resources(None, "deep", False) == {"num_cpus": 1}
+    assert task_resources({"num_gpus": 1, "memory": 2**30}, "ipiqa", False) == {"num_cpus": 1, "memory": 2**30}
 
 
 def test_ray_writes_the_same_predictions_as_local(local_ray, tiny_dataset, tmp_path):
@@ -152,5 +154,5 @@ def test_a_request_no_node_can_meet_fails_instead_of_waiting(local_ray):
     from bench.tasks import extract_features
 
     executor = RayExecutor()
-    with pytest.raises(BenchError, match="num_gpus=1, but the cluster has 0 GPU"):
-        next(executor.map(extract_features, [("test-lap-var", {}, [], [])], resources={"num_gpus": 1}))
+    with pytest.raises(BenchError, match="num_cpus=64, but the cluster has 2 CPU"):
+        next(executor.map(extract_features, [("test-lap-var", {}, [], [])], resources={"num_cpus": 64}))
