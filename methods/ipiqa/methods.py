@@ -169,7 +169,7 @@ def _register(name: str, display: str, uses_prompt: bool):
                            targets=TARGETS, assets=(CLIP_RN50_OPENAI.name,), resources=RESOURCES)
 
 
-@_register("ipiqa-base", "IP-IQA baseline (CLIP RN50 image tower)", uses_prompt=False)
+@_register("ipiqa-base", "IP-IQA baseline (CLIP image tower)", uses_prompt=False)
 class IPIQABase(IPIQAMethod):
     """Table 3 row 1: the CLIP-initialised ResNet50 image tower and the MLP head, no prompt."""
 
