@@ -24,7 +24,7 @@ Backbone (``clip``):
 * ``small``: the demo's stand-in (methods.ipiqa.standin), the default on the demo dataset:
   a small CLIP trained contrastively on generated pairs and its Image2Prompt stage, both
   built on first use and cached; each split's report in the manifest records their paths
-  and hashes. It trains with ``bench.training.IPIQA_STANDIN`` (64 px, lr 3e-4, 30 epochs).
+  and hashes. It trains with ``bench.training.IPIQA_STANDIN`` (64 px, lr 3e-4, 30 epochs, batch 16).
 
 ``prompt_mode`` (``ipiqa``): ``qa_token``, the paper's single learnable [QA] vector in place
 of end-of-text, or ``code``, the public code's variant (the whole token-embedding table
