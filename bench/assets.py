@@ -31,6 +31,9 @@ class Asset:
     url: str
     sha256: str | None = None  # None: the publisher gives no stable checksum
     description: str = ""
+    # The publisher shares it only through a web page (OneDrive, Google Drive): never
+    # fetched automatically, since the URL would return an HTML page, not the file.
+    manual: bool = False
 
 
 _ASSETS: dict[str, Asset] = {}
@@ -74,6 +77,8 @@ def resolve(name: str, download: bool = True) -> Path:
     if path is None:
         if not download or os.environ.get(OFFLINE_ENV):
             raise AssetMissing(_missing_message(asset, "downloads are disabled"))
+        if asset.manual:
+            raise AssetMissing(_missing_message(asset, "it has no direct download link"))
         path = _download(asset)
     _verify(path, asset.sha256)
     return path

@@ -101,7 +101,8 @@ def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_i
               help="PLCC/RMSE after the 4-parameter logistic mapping, or on raw predictions.")
 @drop_invalid_option
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
-@click.option("--jobs", type=click.IntRange(1), default=1, show_default=True, help="Parallel workers.")
+@click.option("--jobs", type=click.IntRange(1), default=None,
+              help="Parallel workers (default: 1 locally; with ray, every CPU of the local Ray).")
 @click.option("--ray-address", default=None, help="Existing Ray cluster (default: $RAY_ADDRESS or a local Ray).")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs (trainable methods).")
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Training batch size.")
@@ -117,12 +118,12 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
     from bench.datasets import load_dataset
     from bench.devices import resolve_device
     from bench.executors import make_executor
-    from bench.registry import resolve_method_names
-    from bench.runner import RunOptions, run_benchmark
+    from bench.registry import create_method, resolve_method_names
+    from bench.runner import RunOptions, method_config, run_benchmark
     from bench.splits import SplitConfig
     from bench.validation import prepare_for_run
 
-    names = resolve_method_names(methods)
+    resolve_method_names(methods)  # an unknown method fails before the dataset is loaded
     resolve_device(device)  # fail early on an unknown or absent device
     data = prepare_for_run(load_dataset(dataset, root), drop_invalid)
     options = RunOptions(results_dir=results_dir, splits=SplitConfig(n_splits, seed, test_size), force=force,
@@ -130,6 +131,8 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
                          overrides={"epochs": epochs, "batch_size": batch_size, "lr": lr,
                                     "image_size": image_size, "selection": selection,
                                     "pretrained": False if random_init else None})
+    names = resolve_method_names(methods, needs_download=lambda info: bool(
+        create_method(info.name, **method_config(info, options, data.name)).required_assets()))
     pool = make_executor(executor, jobs, ray_address)
     try:
         outcomes = run_benchmark(names, data, options, pool)
@@ -150,8 +153,9 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
 @click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "csv"]), default="markdown", show_default=True)
 @click.option("--paper", is_flag=True, help="Add the paper's published numbers and our difference.")
 @click.option("--table", "which", type=click.Choice(["1", "2", "all"]), default="all", show_default=True)
+@click.option("--ci", is_flag=True, help="Add the 95% t-interval of each mean over the splits (bench/significance.py).")
 @click.option("--ablation", is_flag=True, help="Table 3: the IP-IQA ablation rows, the paper's numbers beside ours.")
-def table_command(dataset, results_dir, fmt, paper, which, ablation):
+def table_command(dataset, results_dir, fmt, paper, which, ci, ablation):
     """Render Table 1 (quality) and Table 2 (alignment) from the result files."""
     from bench import tables
     from bench.results import load_results, split_metrics
@@ -171,8 +175,13 @@ def table_command(dataset, results_dir, fmt, paper, which, ablation):
         return
     if paper:
         summary = tables.with_paper(summary, {r.method: r.manifest.get("sign", 1) for r in results})
-    if fmt == "csv":
-        click.echo(tables.csv_table(summary, paper), nl=False)
+    if ci:
+        from bench.significance import confidence_intervals
+
+        summary = confidence_intervals(summary)
+    if fmt == "csv":  # one row per method, dataset and target; --table keeps that table's rows
+        rows = summary if which == "all" else tables.layout_rows(summary, int(which))
+        click.echo(tables.csv_table(rows, paper), nl=False)
         return
     parts = [tables.render(summary, fmt, paper, int(t)) for t in (["1", "2"] if which == "all" else [which])]
     click.echo("\n".join(p for p in parts if p))

@@ -9,18 +9,22 @@ from __future__ import annotations
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable, Iterable, Iterator
 
+from bench.errors import BenchError
+
 
 class LocalExecutor:
     name = "local"
+    concurrent = False  # the runner runs one method at a time
 
     def __init__(self, jobs: int = 1):
         self.jobs = max(1, jobs)
 
-    def map(self, fn: Callable, items: Iterable[tuple], kind: str = "cpu", resources: dict | None = None
-            ) -> Iterator[tuple[int, object]]:
+    def map(self, fn: Callable, items: Iterable[tuple], kind: str = "cpu", resources: dict | None = None,
+            family: str | None = None) -> Iterator[tuple[int, object]]:
         """Yield ``(index, result)`` as items finish; a failure is yielded as the exception.
 
-        ``kind`` is "features" (training-free, safe to run in parallel) or "split".
+        ``kind`` is "features" (training-free, safe to run in parallel) or "split";
+        ``resources`` and ``family`` (the method's) are for schedulers such as Ray.
         """
         items = list(items)
         if self.jobs == 1 or kind != "features" or len(items) < 2:
@@ -41,13 +45,19 @@ class LocalExecutor:
                     future.cancel()
                 raise
 
+    def cancel(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
-def make_executor(name: str, jobs: int = 1, address: str | None = None):
+def make_executor(name: str, jobs: int | None = None, address: str | None = None):
+    """``jobs``: worker count (local default 1; Ray default: every CPU of a local Ray)."""
     if name == "local":
-        return LocalExecutor(jobs)
+        if address:
+            raise BenchError("--ray-address needs --executor ray")
+        return LocalExecutor(jobs or 1)
     if name == "ray":
         from bench.ray_executor import RayExecutor  # optional dependency
 

@@ -26,6 +26,16 @@ class Method:
         params = inspect.signature(type(self).__init__).parameters
         return {name: getattr(self, name) for name in params if name != "self" and hasattr(self, name)}
 
+    def required_assets(self) -> tuple[str, ...]:
+        """The pretrained files this configuration needs (default: the registered ones);
+        a method configured with a local checkpoint overrides it to need none, and an
+        explicit random initialisation (tests) needs none."""
+        from bench.registry import get_method_info
+
+        if getattr(self, "pretrained", True) is False:
+            return ()
+        return get_method_info(self.method_name).assets
+
     def fit(self, train: pd.DataFrame, targets: list[str]) -> "Method":
         return self
 
@@ -39,11 +49,6 @@ class Method:
         stand-in backbone); the runner applies them before the CLI overrides, so the run's
         manifest records what was actually used."""
         return {}
-
-    @classmethod
-    def needs_assets(cls, config: dict) -> bool:
-        """Whether a run with ``config`` needs the method's declared assets (random init does not)."""
-        return config.get("pretrained") is not False
 
     def checkpoint(self) -> bytes | None:
         """The fitted state as bytes, written by the runner as the split's checkpoint."""

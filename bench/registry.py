@@ -124,13 +124,20 @@ def get_method_info(name: str) -> MethodInfo:
         raise BenchError(f"unknown method {name!r}; known methods: {known}") from None
 
 
+def _declares_assets(info: MethodInfo) -> bool:
+    return bool(info.assets)
+
+
 def create_method(name: str, **config):
     """Build a method by name; ``config`` are its constructor arguments."""
     return get_method_info(name).cls(**config)
 
 
-def resolve_method_names(spec: str) -> list[str]:
-    """Expand ``all``, ``offline``, family names and comma-separated method names, keeping order."""
+def resolve_method_names(spec: str, needs_download=None) -> list[str]:
+    """Expand ``all``, ``offline``, family names and comma-separated method names, keeping order.
+
+    ``offline`` picks the methods that need no downloaded file; ``needs_download(info)``
+    decides it for a given dataset and run (default: the method declares no asset)."""
     names: list[str] = []
     for token in (t.strip() for t in spec.split(",")):
         if not token:
@@ -138,7 +145,7 @@ def resolve_method_names(spec: str) -> list[str]:
         if token == "all":
             picked = [m.name for m in list_methods()]
         elif token == "offline":  # everything that needs no downloaded file
-            picked = [m.name for m in list_methods() if not m.assets]
+            picked = [m.name for m in list_methods() if not (needs_download or _declares_assets)(m)]
         elif token in FAMILIES:
             picked = [m.name for m in list_methods() if m.family == token]
         else:

@@ -32,7 +32,11 @@ def dataset_names(results_dir: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / SPLITS_FILE).exists()) if root.is_dir() else []
 
 
-def load_results(results_dir: Path, dataset: str | None = None) -> list[MethodResults]:
+def load_results(results_dir: Path, dataset: str | None = None,
+                 refused: list[str] | None = None) -> list[MethodResults]:
+    """Every method's results on its dataset's current splits file. A method made on another
+    splits file is left out: with a warning, or, if ``refused`` is a list, added to it
+    (one message per method) for the caller to report."""
     found = []
     for name in [dataset] if dataset else dataset_names(results_dir):
         base = Path(results_dir) / name
@@ -44,8 +48,11 @@ def load_results(results_dir: Path, dataset: str | None = None) -> list[MethodRe
             if manifest is None:
                 continue
             if manifest.get("splits_hash") != current:
-                log.warning("%s: made on a different splits file than %s; left out (rerun it)",
-                            directory, base / SPLITS_FILE)
+                message = f"{directory}: made on a different splits file than {base / SPLITS_FILE}; left out (rerun it)"
+                if refused is None:
+                    log.warning("%s", message)
+                else:
+                    refused.append(message)
                 continue
             predictions = {}
             for k in range(int(manifest.get("n_splits", 0))):

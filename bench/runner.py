@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +19,12 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench import manifest as manifests
+from bench.assets import resolve
 from bench.datasets import TARGET_KINDS, Dataset
 from bench.errors import BenchError
 from bench.feature_cache import FeatureCache, fingerprint
 from bench.method import FeatureMethod
-from bench.registry import MethodInfo, get_method_info
+from bench.registry import MethodInfo, create_method, get_method_info
 from bench.splits import SplitConfig, ensure_splits, load_splits, split_columns, splits_hash
 from bench.store import atomic_write_bytes, completed_splits, method_dir, split_path, write_predictions
 from bench.tasks import SplitTask, extract_features, fit_predict
@@ -57,8 +60,8 @@ def run_benchmark(method_names: list[str], dataset: Dataset, options: RunOptions
     path = ensure_splits(dataset_dir, dataset.frame["image"], dataset.frame["group"], options.splits)
     splits = load_splits(path, options.splits.n_splits)
     context = {"splits_file": str(path), "splits_hash": splits_hash(path)}
-    outcomes = []
-    for name in method_names:
+
+    def run_one(name: str) -> MethodOutcome:
         try:
             outcome = _run_method(get_method_info(name), dataset, splits, context, options, executor)
         except (BenchError, MethodFailed) as exc:
@@ -67,8 +70,50 @@ def run_benchmark(method_names: list[str], dataset: Dataset, options: RunOptions
             log.debug("method %s crashed", name, exc_info=True)
             outcome = MethodOutcome(name, "failed", f"{type(exc).__name__}: {exc}")
         log.info("%s: %s%s", name, outcome.status, f" ({outcome.message})" if outcome.message else "")
-        outcomes.append(outcome)
-    return outcomes
+        return outcome
+
+    if getattr(executor, "concurrent", False) and len(method_names) > 1:
+        return _run_concurrently(method_names, run_one, options, executor)
+    return [run_one(name) for name in method_names]
+
+
+def _run_concurrently(method_names, run_one, options, executor) -> list[MethodOutcome]:
+    """Keep every method's tasks in flight at once, so a scheduler (Ray) can fill its workers.
+
+    One driver thread per group of methods that share a feature cache file (they run one
+    after another, so the features are computed once); the threads only submit work, wait
+    and write their own methods' files. Ctrl-C cancels the outstanding tasks, lets the
+    threads save what finished, then stops the run.
+    """
+    groups: dict[str, list[str]] = {}
+    for name in method_names:
+        groups.setdefault(_feature_cache_key(name, options), []).append(name)
+    outcomes: dict[str, MethodOutcome] = {}
+    with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="method") as threads:
+        futures = [threads.submit(lambda names: {n: run_one(n) for n in names}, names) for names in groups.values()]
+        try:
+            for future in futures:
+                while True:  # a timed wait keeps the main thread responsive to Ctrl-C
+                    try:
+                        outcomes.update(future.result(timeout=0.5))
+                        break
+                    except FutureTimeout:
+                        pass
+        except BaseException:
+            executor.cancel()
+            raise
+    return [outcomes[name] for name in method_names]
+
+
+def _feature_cache_key(name: str, options: RunOptions) -> str:
+    """The feature cache a method reads and writes (its own name if none)."""
+    try:
+        info = get_method_info(name)
+        if issubclass(info.cls, FeatureMethod):
+            return "features:" + info.cls(**method_config(info, options)).feature_key
+    except Exception:  # the same error is reported when the method runs
+        pass
+    return "method:" + name
 
 
 def method_config(info: MethodInfo, options: RunOptions, dataset: str | None = None) -> dict:
@@ -93,9 +138,8 @@ def _run_method(info, dataset, splits, context, options, executor) -> MethodOutc
     if not todo:
         manifests.save_if_changed(out_dir, manifest)
         return MethodOutcome(info.name, "up-to-date")
-    for asset in info.assets if info.cls.needs_assets(config) else ():  # e.g. random init needs none
-        from bench.assets import resolve
-
+    manifest["executor"] = getattr(executor, "name", "local")  # what produced the timings below
+    for asset in create_method(info.name, **config).required_assets():
         resolve(asset)  # AssetMissing names the file, URL and cache path
 
     frame = dataset.frame
@@ -107,7 +151,8 @@ def _run_method(info, dataset, splits, context, options, executor) -> MethodOutc
     tasks = [_split_task(info, config, frame, splits, k, targets, features) for k in todo]
     bar = tqdm(total=len(tasks), desc=f"{info.name} splits", unit="split", leave=False)
     try:
-        for _, outcome in executor.map(fit_predict, [(t,) for t in tasks], kind="split", resources=info.resources):
+        for _, outcome in executor.map(fit_predict, [(t,) for t in tasks], kind="split",
+                                       resources=info.resources, family=info.family):
             if isinstance(outcome, Exception):
                 raise MethodFailed(_describe(outcome))
             write_predictions(split_path(options.results_dir, dataset.name, info.name, outcome.split), outcome.predictions)
@@ -147,7 +192,8 @@ def _features(info, config, dataset, options, executor, manifest) -> np.ndarray:
         items = [(info.name, config, [frame["path"][j] for j in c], [prompts[j] for j in c]) for c in chunks]
         bar = tqdm(total=len(missing), desc=f"{info.name} features", unit="img", leave=False)
         try:
-            for i, result in executor.map(extract_features, items, kind="features", resources=info.resources):
+            for i, result in executor.map(extract_features, items, kind="features",
+                                          resources=info.resources, family=info.family):
                 if isinstance(result, Exception):
                     raise MethodFailed(_describe(result))
                 cache.add([keys[j] for j in chunks[i]], result)

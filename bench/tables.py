@@ -106,6 +106,8 @@ def render(summary: pd.DataFrame, fmt: str = "markdown", paper: bool = False, ta
     style = "github" if fmt == "markdown" else "latex_booktabs"
     title = {1: "Table 1: perceptual quality", 2: "Table 2: text-to-image alignment"}[table]
     n = ", ".join(f"{d}: {int(rows[rows['dataset'] == d]['n_splits'].max())} splits" for d in datasets)
+    if "srcc_ci_low" in rows:
+        n += "; [95% t-interval of the mean]"
     text = tabulate(body, headers=headers, tablefmt=style, disable_numparse=True)
     if fmt == "markdown":
         return f"### {title} (mean ± std over splits; {n})\n\n{text}\n"
@@ -118,7 +120,10 @@ def _mean_std(cell: pd.DataFrame, metric: str) -> str:
     mean, std = cell[f"{metric}_mean"].iloc[0], cell[f"{metric}_std"].iloc[0]
     if pd.isna(mean):
         return "NaN"
-    return f"{mean:.4f}" if pd.isna(std) else f"{mean:.4f} ± {std:.4f}"
+    text = f"{mean:.4f}" if pd.isna(std) else f"{mean:.4f} ± {std:.4f}"
+    if f"{metric}_ci_low" in cell and pd.notna(cell[f"{metric}_ci_low"].iloc[0]):  # table --ci
+        text += f" [{cell[f'{metric}_ci_low'].iloc[0]:.4f}, {cell[f'{metric}_ci_high'].iloc[0]:.4f}]"
+    return text
 
 
 def _number(cell: pd.DataFrame, column: str, signed: bool = False) -> str:
@@ -133,4 +138,5 @@ def csv_table(summary: pd.DataFrame, paper: bool = False) -> str:
         columns += [f"{metric}_mean", f"{metric}_std"]
     if paper:
         columns += [f"paper_{m}" for m in SUMMARY_METRICS] + [f"delta_{m}" for m in SUMMARY_METRICS]
+    columns += [c for m in SUMMARY_METRICS for c in (f"{m}_ci_low", f"{m}_ci_high") if c in summary]
     return summary[columns].to_csv(index=False, lineterminator="\n", float_format="%.6g")

@@ -72,3 +72,40 @@ def load_tinyfiles(root=None):
 @register_dataset("rooted", "a dataset that needs --root (tests only)")
 def load_rooted(root):
     return load_tinyfiles(root)
+
+
+# Executor fault tests (tests/test_ray_executor.py): with a `death_marker` path in their
+# config these end the process that runs them, as a killed worker would; without one (the
+# default, so that no other test can kill pytest) they are ordinary methods.
+@register_method("test-dies-once-svr", family="svr", trains=True)
+class DiesOnceSVR(SharpnessSVR):
+    """Kills its own process on the first fit that finds no `death_marker` file (tests only)."""
+
+    def __init__(self, death_marker=""):
+        super().__init__()  # the SVR defaults, as test-sharpness-svr
+        self.death_marker = death_marker
+
+    def fit_features(self, X, Y, groups):
+        if self.death_marker:
+            try:
+                fd = os.open(self.death_marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                pass
+            else:
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                os._exit(1)
+        return super().fit_features(X, Y, groups)
+
+
+@register_method("test-dies-always", family="handcrafted")
+class DiesAlways(ScoreMethod):
+    """Kills its own process on every image when given a `death_marker` (tests only)."""
+
+    def __init__(self, death_marker=""):
+        self.death_marker = death_marker
+
+    def score(self, image, prompt):
+        if self.death_marker:
+            os._exit(1)
+        return float(sharpness(image)[0])

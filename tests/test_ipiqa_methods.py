@@ -40,10 +40,10 @@ def test_demo_preset_uses_the_stand_in_and_needs_no_download():
     info = get_method_info("ipiqa")
     demo = method_config(info, RunOptions(overrides={"epochs": 7}), "demo")
     assert demo["clip"] == "small" and demo["image_size"] == 64 and demo["lr"] == 3e-4 and demo["epochs"] == 7
-    assert not info.cls.needs_assets(demo)
+    assert info.cls(**demo).required_assets() == ()
     real = method_config(info, RunOptions(), "agiqa3k")
-    assert real["clip"] == "RN50" and info.cls.needs_assets(real)
-    assert not info.cls.needs_assets({**real, "pretrained": False})
+    assert real["clip"] == "RN50" and info.cls(**real).required_assets() == info.assets
+    assert info.cls(**{**real, "pretrained": False}).required_assets() == ()
 
 
 def test_missing_image2prompt_checkpoint_says_how_to_make_it(tmp_path):

@@ -73,9 +73,8 @@ class IPIQAMethod(TorchMethod):
     def dataset_preset(cls, dataset: str) -> dict:
         return {"clip": "small"} if dataset == "demo" else {}
 
-    @classmethod
-    def needs_assets(cls, config: dict) -> bool:
-        return config.get("clip", "RN50") == "RN50" and super().needs_assets(config)
+    def required_assets(self):
+        return super().required_assets() if self.clip == "RN50" else ()  # the stand-in is built locally
 
     def train_config(self):
         from bench.training import IPIQA_STANDIN

@@ -1,0 +1,127 @@
+"""CLIPScore (Hessel et al., EMNLP 2021): w · max(cos(E_image, E_text), 0), w = 2.5.
+
+As in the authors' reference code (github.com/jmhessel/clipscore): OpenAI CLIP ViT-B/32,
+CLIP's evaluation preprocessing, every text prefixed with "A photo depicts ", truncated
+to CLIP's 77 tokens. Any open_clip architecture can be used instead (``model``), with a
+local checkpoint (``pretrained=<path>``), e.g. a CLIP trained on the demo dataset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.assets import Asset, register_asset
+from bench.errors import BenchError
+from bench.registry import register_method
+from methods.alignment._scorer import PromptScorer, clip_transform, image_batch, load_torch_checkpoint, torch_device
+
+# The OpenAI release file Hessel et al. load (clip.load("ViT-B/32")); its URL carries its sha256.
+OPENAI_CLIP = {
+    "ViT-B-32": register_asset(Asset(
+        name="clip-vit-b-32-openai",
+        filename="ViT-B-32.pt",
+        url="https://openaipublic.azureedge.net/clip/models/"
+            "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt",
+        sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
+        description="OpenAI CLIP ViT-B/32 (TorchScript archive of the original release)",
+    )),
+}
+WEIGHT = 2.5
+PREFIX = "A photo depicts "
+
+
+class OpenClipScorer(PromptScorer):
+    """A scorer on an open_clip model (weights: the "pretrained" option); ``transform`` is
+    its image preprocessing; ``score_batch`` gets (network, tokenizer, transform, device)."""
+
+    def transform(self, size: int):
+        return clip_transform(size)
+
+    def build(self):
+        import open_clip
+
+        device = torch_device(self.device)
+        network = load_open_clip(self.model, self.weight_path("pretrained"), device)
+        return network, open_clip.get_tokenizer(self.model), self.transform(input_size(network)), device
+
+
+@register_method("clipscore", family="alignment", display="CLIPScore", uses_prompt=True,
+                 targets=("alignment", "mos"), assets=(OPENAI_CLIP["ViT-B-32"].name,))
+class CLIPScore(OpenClipScorer):
+    """CLIPScore (Hessel et al., EMNLP 2021): 2.5 · max(cos(CLIP image, CLIP text), 0)."""
+
+    def __init__(self, model="ViT-B-32", pretrained="openai", prefix=PREFIX, w=WEIGHT, batch_size=16,
+                 device="auto"):
+        self.model = model
+        self.pretrained = pretrained
+        self.prefix = prefix
+        self.w = w
+        self.batch_size = batch_size
+        self.device = device
+
+    def weight_files(self):
+        if self.pretrained not in ("openai", True):
+            return {"pretrained": (self.pretrained, None)}
+        if self.model not in OPENAI_CLIP:
+            raise BenchError(f"no OpenAI weights are registered for {self.model!r} (only "
+                             f"{', '.join(OPENAI_CLIP)}); pass pretrained=<local checkpoint>")
+        return {"pretrained": (True, OPENAI_CLIP[self.model])}
+
+    def score_batch(self, model, images, prompts):
+        import torch
+
+        network, tokenizer, transform, device = model
+        with torch.no_grad():
+            cosine = clip_cosine(network, image_batch(images, transform).to(device),
+                                 tokenizer([self.prefix + p for p in prompts]).to(device))
+        return self.w * np.clip(cosine, 0, None)
+
+
+def load_open_clip(name: str, path: str | None, device):
+    """An open_clip model in eval mode, float32, from a local checkpoint (an OpenAI
+    TorchScript release file or a state dict) or, with ``path=None``, randomly initialised."""
+    import open_clip
+    import torch
+
+    if name not in open_clip.list_models():
+        raise BenchError(f"unknown open_clip model {name!r}")
+    if path is None:
+        network = open_clip.create_model(name, pretrained=None)
+    else:
+        try:  # OpenAI's release files are TorchScript archives; open_clip rebuilds them exactly
+            torch.jit.load(path, map_location="cpu")
+            network = open_clip.load_openai_model(path, precision="fp32", device="cpu")
+        except RuntimeError:
+            network = open_clip.create_model(name, pretrained=None)
+            load_weights(network, path, name)
+    return network.float().eval().to(device)
+
+
+def load_weights(network, path: str, name: str) -> None:
+    """Load a published state dict strictly: every weight of the architecture, nothing else."""
+    checkpoint = load_torch_checkpoint(path)
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else checkpoint
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    missing, unexpected = network.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise BenchError(f"{path} does not fit the {name} architecture: missing {_preview(missing)}, "
+                         f"unexpected {_preview(unexpected)}")
+
+
+def _preview(keys, n: int = 4) -> str:
+    keys = list(keys)
+    return "none" if not keys else ", ".join(keys[:n]) + (f" and {len(keys) - n} more" if len(keys) > n else "")
+
+
+def input_size(network) -> int:
+    size = network.visual.image_size  # an int for ResNet towers, a pair for ViTs
+    return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+
+def clip_cosine(network, pixels, tokens) -> np.ndarray:
+    """Cosine similarity of each image with its own text, as in the reference code."""
+    import torch.nn.functional as F
+
+    image = F.normalize(network.encode_image(pixels).float(), dim=-1)
+    text = F.normalize(network.encode_text(tokens).float(), dim=-1)
+    return (image * text).sum(-1).cpu().numpy()
