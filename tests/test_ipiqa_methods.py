@@ -44,6 +44,7 @@ def test_demo_preset_uses_the_stand_in_and_needs_no_download():
     real = method_config(info, RunOptions(), "agiqa3k")
     assert real["clip"] == "RN50" and info.cls(**real).required_assets() == info.assets
     assert info.cls(**{**real, "pretrained": False}).required_assets() == ()
+    assert info.cls(**{**real, "clip_weights": "RN50-local.pt"}).required_assets() == ()
 
 
 def test_missing_image2prompt_checkpoint_says_how_to_make_it(tmp_path):

@@ -74,7 +74,8 @@ class IPIQAMethod(TorchMethod):
         return {"clip": "small"} if dataset == "demo" else {}
 
     def required_assets(self):
-        return super().required_assets() if self.clip == "RN50" else ()  # the stand-in is built locally
+        # the stand-in is built locally; a given clip_weights file replaces the download
+        return super().required_assets() if self.clip == "RN50" and self.clip_weights is None else ()
 
     def train_config(self):
         from bench.training import IPIQA_STANDIN
