@@ -11,8 +11,7 @@ from conftest import run_cli, write_image_set
 
 from bench.errors import AssetMissing
 from bench.registry import create_method, get_method_info
-from bench.runner import RunOptions, method_config, run_benchmark
-from bench.splits import SplitConfig
+from bench.runner import RunOptions, method_config
 from methods.ipiqa import standin
 from methods.ipiqa.standin import StandinSpec
 
@@ -45,6 +44,7 @@ def test_demo_preset_uses_the_stand_in_and_needs_no_download():
     real = method_config(info, RunOptions(), "agiqa3k")
     assert real["clip"] == "RN50" and info.cls(**real).required_assets() == info.assets
     assert info.cls(**{**real, "pretrained": False}).required_assets() == ()
+    assert info.cls(**{**real, "clip_weights": "RN50-local.pt"}).required_assets() == ()
 
 
 def test_missing_image2prompt_checkpoint_says_how_to_make_it(tmp_path):
@@ -54,36 +54,25 @@ def test_missing_image2prompt_checkpoint_says_how_to_make_it(tmp_path):
         create_method("ipiqa", i2p_checkpoint=str(tmp_path / "elsewhere.pt"))._i2p_path()
 
 
-@pytest.fixture
-def micro(tmp_path, monkeypatch):
-    root = tmp_path / "micro"
-    frame = write_image_set(root, n_groups=5, per_group=4)
-    frame.drop(columns="path").to_csv(root / "labels.csv", index=False)
-    monkeypatch.setenv("TEST_TINY_ROOT", str(root))
-    return frame
+def _run(results_dir, *extra):
+    return run_cli("run", "--methods", "ipiqa-i2p-prompt", "--dataset", "tinyfiles", "--splits", "1", "--epochs", "1",
+                   "--batch-size", "8", "--image-size", "32", "--device", "cpu", "--results-dir", str(results_dir),
+                   *extra)
 
 
-def _run(names, overrides, results_dir):
-    from bench.datasets import load_dataset
-    from bench.executors import LocalExecutor
+def test_rn50_without_weights_fails_clearly_and_random_init_runs(tiny_dataset, results_dir):
+    failed = _run(results_dir)
+    assert failed.exit_code == 1
+    assert "ipiqa-i2p-prompt failed: pretrained file 'RN50.pt' (clip-rn50-openai) is not available" in failed.stderr
 
-    options = RunOptions(results_dir=results_dir, splits=SplitConfig(n_splits=1), device="cpu",
-                         overrides={"epochs": 1, "batch_size": 8, "image_size": 32, "num_workers": 0, **overrides})
-    return {o.method: o for o in run_benchmark(list(names), load_dataset("tinyfiles"), options, LocalExecutor())}
-
-
-def test_rn50_without_weights_fails_clearly_and_random_init_runs(micro, results_dir):
-    failed = _run(["ipiqa"], {}, results_dir)["ipiqa"]
-    assert failed.status == "failed" and "RN50.pt" in failed.message and "download it from" in failed.message
-
-    done = _run(["ipiqa", "ipiqa-base"], {"pretrained": False}, results_dir / "random")
-    assert {o.status for o in done.values()} == {"done"}, done
-    manifest = json.loads((results_dir / "random" / "tinyfiles" / "ipiqa" / "run.json").read_text())
+    assert _run(results_dir / "random", "--random-init").exit_code == 0
+    manifest = json.loads((results_dir / "random" / "tinyfiles" / "ipiqa-i2p-prompt" / "run.json").read_text())
     assert manifest["config"]["clip"] == "RN50" and manifest["config"]["pretrained"] is False
     report = manifest["splits"]["0"]["report"]
     assert report["backbone"] == {"clip": "RN50", "random_init": True, "seed": 0}
+    assert report["models"]["mos"]["train_images_per_s"] > 0
     table = run_cli("table", "--ablation", "--results-dir", str(results_dir / "random")).output
-    assert "IP-IQA [random init]" in table and "IP-IQA baseline (CLIP RN50 image tower) [random init]" in table
+    assert "| 4     | IP-IQA +Image2Prompt +prompt [random init]" in table  # no i2p checkpoint loaded
 
 
 def test_stand_in_fit_predict_checkpoint(tmp_path, monkeypatch):

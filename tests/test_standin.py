@@ -25,6 +25,8 @@ def test_stages_are_built_once_and_cached(offline_cache):
     assert len(clip_record["losses"]) == 2
     assert set(clip_record["retrieval"]) == {"top1", "n", "colour", "object", "count"}
     assert i2p_record["filter"]["pairs"] == 24 and i2p_record["filter"]["kept"] == 24  # threshold -1 keeps all
+    wrong = i2p_record["filter"]["wrong_prompts"]  # ~30% of the pairs got a wrong prompt, all kept here
+    assert 0 < wrong["total"] < 24 and wrong["kept"] == wrong["total"] and wrong["removed"] == 0
     assert (folders["i2p"] / "i2p-pairs" / "metadata.parquet").exists()  # DiffusionDB's layout
 
     # stage 2 started from stage 1 and changed the image tower only
@@ -74,3 +76,18 @@ def test_retrieval_accuracy_scores_a_perfect_and_a_blind_model():
     torch.manual_seed(0)
     blind = retrieval_accuracy(build_clip("small"), images, prompts)
     assert blind["top1"] < 1.0 and all(0 <= blind[k] <= 1 for k in ("colour", "object", "count"))
+
+
+def test_corrupted_pairs_change_exactly_the_named_attribute():
+    from bench.demo_generator import generate_pairs
+    from methods.ipiqa.standin import _prompt_parts, corrupted_pairs
+
+    parts_of = _prompt_parts()
+    originals = [p for _, p in generate_pairs(40, 3, 16)]
+    items = list(corrupted_pairs(generate_pairs(40, 3, 16), 0.5, seed=3))
+    wrong = [extra["wrong_attribute"] for _, _, extra in items]
+    assert 5 < sum(w is not None for w in wrong) < 35
+    for original, (_, prompt, extra) in zip(originals, items):
+        before, after = parts_of[original], parts_of[prompt]
+        changed = {k for k in before if before[k] != after[k]}
+        assert changed == ({extra["wrong_attribute"]} if extra["wrong_attribute"] else set())

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from bench.errors import BenchError
 from bench.images import ImageReadError, load_pil
+from bench.training import _autocast  # fp16 autocast on CUDA, nothing elsewhere
 from bench.store import atomic_write_bytes, atomic_write_text
 from methods.ipiqa.base_clip import BaseClip
 from methods.ipiqa.distributed import DistContext
@@ -102,10 +103,6 @@ def _loader(dataset, batch_size, workers, sampler=None, shuffle=False, drop_last
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=shuffle and sampler is None,
                       num_workers=workers, drop_last=drop_last, generator=generator,
                       persistent_workers=False, pin_memory=torch.cuda.is_available())
-
-
-def _autocast(device: str, enabled: bool):
-    return torch.autocast("cuda", dtype=torch.float16, enabled=enabled and device.startswith("cuda"))
 
 
 # --------------------------------------------------------------------------- filter

@@ -24,7 +24,7 @@ Backbone (``clip``):
 * ``small``: the demo's stand-in (methods.ipiqa.standin), the default on the demo dataset:
   a small CLIP trained contrastively on generated pairs and its Image2Prompt stage, both
   built on first use and cached; each split's report in the manifest records their paths
-  and hashes. It trains with ``bench.training.IPIQA_STANDIN`` (64 px, lr 3e-4, 30 epochs).
+  and hashes. It trains with ``bench.training.IPIQA_STANDIN`` (64 px, lr 3e-4, 30 epochs, batch 16).
 
 ``prompt_mode`` (``ipiqa``): ``qa_token``, the paper's single learnable [QA] vector in place
 of end-of-text, or ``code``, the public code's variant (the whole token-embedding table
@@ -74,7 +74,8 @@ class IPIQAMethod(TorchMethod):
         return {"clip": "small"} if dataset == "demo" else {}
 
     def required_assets(self):
-        return super().required_assets() if self.clip == "RN50" else ()  # the stand-in is built locally
+        # the stand-in is built locally; a given clip_weights file replaces the download
+        return super().required_assets() if self.clip == "RN50" and self.clip_weights is None else ()
 
     def train_config(self):
         from bench.training import IPIQA_STANDIN
@@ -168,7 +169,7 @@ def _register(name: str, display: str, uses_prompt: bool):
                            targets=TARGETS, assets=(CLIP_RN50_OPENAI.name,), resources=RESOURCES)
 
 
-@_register("ipiqa-base", "IP-IQA baseline (CLIP RN50 image tower)", uses_prompt=False)
+@_register("ipiqa-base", "IP-IQA baseline (CLIP image tower)", uses_prompt=False)
 class IPIQABase(IPIQAMethod):
     """Table 3 row 1: the CLIP-initialised ResNet50 image tower and the MLP head, no prompt."""
 
