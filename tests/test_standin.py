@@ -91,3 +91,39 @@ def test_corrupted_pairs_change_exactly_the_named_attribute():
         before, after = parts_of[original], parts_of[prompt]
         changed = {k for k in before if before[k] != after[k]}
         assert changed == ({extra["wrong_attribute"]} if extra["wrong_attribute"] else set())
+
+
+def test_clipscore_on_the_demo_scores_with_the_stand_in_clip(offline_cache, monkeypatch):
+    """No pretrained CLIP offline: on the demo CLIPScore takes the stand-in (stage 1), needs
+    no download (so `offline` selects it), and computes Hessel et al.'s formula on it."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    import methods.ipiqa.standin as standin
+    from bench.runner import RunOptions, method_config
+    from bench.registry import get_method_info
+    from methods.alignment.clipscore import PREFIX, STANDIN
+    from methods.ipiqa.image2prompt import image_transform
+    from methods.ipiqa.model import get_tokenizer
+
+    monkeypatch.setattr(standin, "DEFAULT_SPEC", TINY)
+    info = get_method_info("clipscore")
+    config = method_config(info, RunOptions(results_dir=offline_cache, device="cpu"), "demo")
+    assert config["model"] == STANDIN
+    assert method_config(info, RunOptions(results_dir=offline_cache), "agiqa3k")["model"] == "ViT-B-32"
+    method = info.cls(**config)
+    assert method.required_assets() == ()
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (80, 96, 3), dtype=np.uint8) for _ in range(3)]
+    prompts = ["two red circles on a plain background", "a blue star", "three green squares"]
+    scores = [method.score(image, prompt) for image, prompt in zip(images, prompts)]
+
+    clip = build_clip("small", str(ensure_standin(TINY).clip)).eval()
+    from PIL import Image
+
+    pixels = torch.stack([image_transform(clip.visual.image_size, train=False)(Image.fromarray(x)) for x in images])
+    with torch.no_grad():
+        cosine = (F.normalize(clip.encode_image(pixels), dim=-1)
+                  * F.normalize(clip.encode_text(get_tokenizer(clip)([PREFIX + p for p in prompts])), dim=-1)).sum(-1)
+    np.testing.assert_allclose(scores, 2.5 * cosine.clamp(min=0).numpy(), atol=1e-5)

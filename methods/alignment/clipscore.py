@@ -3,7 +3,9 @@
 As in the authors' reference code (github.com/jmhessel/clipscore): OpenAI CLIP ViT-B/32,
 CLIP's evaluation preprocessing, every text prefixed with "A photo depicts ", truncated
 to CLIP's 77 tokens. Any open_clip architecture can be used instead (``model``), with a
-local checkpoint (``pretrained=<path>``), e.g. a CLIP trained on the demo dataset.
+local checkpoint (``pretrained=<path>``). On the demo dataset the default model is
+``demo-standin``: the small CLIP the demo trains contrastively on its own generated pairs
+(methods.ipiqa.standin, stage 1), since no pretrained CLIP can be had offline.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ OPENAI_CLIP = {
 }
 WEIGHT = 2.5
 PREFIX = "A photo depicts "
+STANDIN = "demo-standin"  # the demo's own small CLIP: built locally, nothing to download
 
 
 class OpenClipScorer(PromptScorer):
@@ -59,13 +62,38 @@ class CLIPScore(OpenClipScorer):
         self.batch_size = batch_size
         self.device = device
 
+    @classmethod
+    def dataset_preset(cls, dataset: str) -> dict:
+        return {"model": STANDIN} if dataset == "demo" else {}
+
+    @property
+    def feature_version(self) -> str:
+        if self.model != STANDIN:
+            return "1"
+        from methods.ipiqa.standin import STANDIN_VERSION
+
+        return f"1-standin{STANDIN_VERSION}"  # a retrained stand-in scores anew
+
     def weight_files(self):
+        if self.model == STANDIN:
+            return {}
         if self.pretrained not in ("openai", True):
             return {"pretrained": (self.pretrained, None)}
         if self.model not in OPENAI_CLIP:
             raise BenchError(f"no OpenAI weights are registered for {self.model!r} (only "
                              f"{', '.join(OPENAI_CLIP)}); pass pretrained=<local checkpoint>")
         return {"pretrained": (True, OPENAI_CLIP[self.model])}
+
+    def build(self):
+        if self.model != STANDIN:
+            return super().build()
+        from methods.ipiqa.base_clip import load_base_clip
+        from methods.ipiqa.model import get_tokenizer
+        from methods.ipiqa.standin import ensure_standin
+
+        device = torch_device(self.device)
+        network = load_base_clip("small", ensure_standin().clip).model.float().eval().to(device)
+        return network, get_tokenizer(network), self.transform(input_size(network)), device
 
     def score_batch(self, model, images, prompts):
         import torch
