@@ -43,7 +43,8 @@ class NIQE(ScoreMethod):
     def score(self, image, prompt):
         import torch
 
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
+        # torch.tensor copies: decoded images may be read-only arrays
+        tensor = torch.tensor(np.asarray(image)).permute(2, 0, 1)[None].float() / 255.0
         with torch.no_grad():
             return float(self._metric()(tensor).item())
 

@@ -104,3 +104,23 @@ def test_loop_trains_is_seeded_and_restores_the_selected_epoch(tmp_path):
     assert report["selected_epoch"] == 2 and report["selection_scores"] == [0, 1, 0, 0, 0, 0]
     assert np.array_equal(predict_model(selected, _forward, eval_loader, "cpu"), snapshots[1])
     assert not np.array_equal(snapshots[1], snapshots[-1])
+
+
+def test_train_crop_is_an_option_and_resnet50_trains_on_native_crops_on_the_demo(tmp_path):
+    from PIL import Image
+
+    import methods  # noqa: F401  (registers the adapters)
+    from bench.registry import create_method, get_method_info
+    from bench.runner import RunOptions, method_config
+
+    info = get_method_info("resnet50")
+    demo = method_config(info, RunOptions(results_dir=tmp_path), "demo")
+    assert (demo["image_size"], demo["train_crop"]) == (256, 64)
+    assert method_config(info, RunOptions(results_dir=tmp_path), "agiqa3k")["train_crop"] is None
+    overridden = method_config(info, RunOptions(results_dir=tmp_path, overrides={"train_crop": 96}), "demo")
+    method = create_method("resnet50", **overridden)
+    config = method.train_config()
+    assert config.train_crop == 96
+    image = Image.new("RGB", (256, 256))
+    assert method.transform(config, train=True)(image).shape == (3, 96, 96)
+    assert method.transform(config, train=False)(image).shape == (3, 256, 256)  # inference: the whole image
