@@ -115,7 +115,7 @@ def test_train_crop_is_an_option_and_resnet50_trains_on_native_crops_on_the_demo
 
     info = get_method_info("resnet50")
     demo = method_config(info, RunOptions(results_dir=tmp_path), "demo")
-    assert (demo["image_size"], demo["train_crop"]) == (256, 64)
+    assert (demo["image_size"], demo["train_crop"], demo["joint_targets"]) == (256, 64, True)
     assert method_config(info, RunOptions(results_dir=tmp_path), "agiqa3k")["train_crop"] is None
     overridden = method_config(info, RunOptions(results_dir=tmp_path, overrides={"train_crop": 96}), "demo")
     method = create_method("resnet50", **overridden)
