@@ -86,7 +86,7 @@ class RayExecutor:
 
         has_gpus = self._resources.get("GPU", 0) > 0
         request = task_resources(resources, family, has_gpus)
-        if not has_gpus and (family in GPU_FAMILIES or (resources or {}).get("num_gpus")):
+        if not has_gpus and task_resources(resources, family, True).get("num_gpus"):
             log.warning("ray: the cluster has no GPU; %s tasks run on one CPU each", family)
         self._check_feasible(request)
         remote = self._remote.options(max_retries=self.max_retries, retry_exceptions=False, **request)

@@ -197,7 +197,8 @@ def _optimizer(param_groups: list[dict], config: TrainConfig):
     return cls(groups, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _autocast(device: str, enabled: bool):
+def autocast(device: str, enabled: bool):
+    """fp16 autocast on CUDA when enabled; nothing elsewhere (shared with Image2Prompt)."""
     import torch
 
     if enabled and device.startswith("cuda"):
@@ -228,7 +229,7 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
         for batch in loader:
             batch = {**batch, "image": batch["image"].to(device, non_blocking=True)}
             target = batch["target"].to(device, non_blocking=True)
-            with _autocast(device, amp):
+            with autocast(device, amp):
                 pred = forward(model, batch)
             loss = loss_fn(pred.float(), target)
             optimizer.zero_grad(set_to_none=True)
@@ -263,7 +264,7 @@ def predict_model(model, forward: Forward, loader, device: str, amp: bool = True
     with torch.inference_mode():
         for batch in loader:
             batch = {**batch, "image": batch["image"].to(device, non_blocking=True)}
-            with _autocast(device, amp):
+            with autocast(device, amp):
                 out.append(forward(model, batch).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 1))
 

@@ -32,8 +32,8 @@ from tqdm import tqdm
 
 from bench.errors import BenchError
 from bench.images import ImageReadError, load_pil
-from bench.training import _autocast  # fp16 autocast on CUDA, nothing elsewhere
 from bench.store import atomic_write_bytes, atomic_write_text
+from bench.training import autocast
 from methods.ipiqa.base_clip import BaseClip
 from methods.ipiqa.distributed import DistContext
 from methods.ipiqa.model import (
@@ -170,7 +170,7 @@ def score_pairs(base: BaseClip, pairs: pd.DataFrame, work: Path, config: I2PConf
         position = 0
         with _open_for_append(work / f"similarity-rank{context.rank}.csv") as out:
             for images, tokens, ok in loader:
-                with _autocast(device, config.amp):
+                with autocast(device, config.amp):
                     img = clip.encode_image(images.to(device), normalize=True)
                     txt = clip.encode_text(tokens.to(device), normalize=True)
                 sims = (img.float() * txt.float()).sum(-1).cpu().numpy()
@@ -277,7 +277,7 @@ def train_image2prompt(base: BaseClip, kept: pd.DataFrame, work: Path, config: I
             if not ok.any():
                 continue
             images, tokens = images[ok].to(device), tokens[ok].to(device)
-            with _autocast(device, config.amp):
+            with autocast(device, config.amp):
                 image_emb = net(images)
                 prompt_emb = model.prompt_embeddings(tokens)
             loss = image2prompt_loss(image_emb.float(), prompt_emb.float())
