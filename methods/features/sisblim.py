@@ -11,9 +11,15 @@ an APPROXIMATION that keeps the six-step structure with training-free stand-ins:
 1. noise sigma: PCA noise estimation (after Pyatykh et al., IEEE TIP 2013), the smallest
    eigenvalue of the covariance of 5x5 patches from the lower-variance half of the patches,
    floored at the uint8 quantisation noise (variance 1/12);
-2. denoising: local 5x5 adaptive Wiener filter with that sigma (stands in for BM3D); its mean
-   gain E[max(v - sigma^2, 0) / v] (v = local variance), the share of local energy that is
-   signal, is the noise-quality factor q_noise in [0, 1];
+2. denoising: local 5x5 adaptive Wiener filter with that sigma (stands in for BM3D); the
+   noise-quality factor q_noise is the product of two shares measured on the 5x5 local
+   variances v, with n = sigma^2 - 1/12 the noise variance above quantisation:
+   extent  1 - mean(min(v, n) / (v + 1/12)), the share of the image where noise does not
+           dominate (flat, clean regions count as clean: n = 0 there adds nothing), and
+   energy  sum(max(v - sigma^2, 0)) / sum(v), the share of local energy that is signal.
+   The extent saturates once noise dominates everywhere; the energy share keeps falling,
+   but alone it barely moves on textured images. (Version 1 used the mean Wiener gain,
+   which rates flat, clean regions as all noise: on flat synthetic content it rose with noise);
 3. blur: free energy as in Zhai et al. (IEEE TIP 2012), the entropy of the residual of a
    linear autoregressive predictor (8 neighbours; one least-squares fit per image instead of
    per-pixel local fits), in bits, in its Gaussian form 0.5 log2(2 pi e var). The residual
@@ -40,9 +46,9 @@ from scipy import ndimage
 
 from ._common import rgb2gray
 
-VERSION = "1"
+VERSION = "2"
 HIGHER_IS_BETTER = True
-NAMES = ("noise_sigma", "q_noise", "free_energy", "jpeg_blockiness", "jpeg_activity",
+NAMES = ("noise_sigma", "noise_extent", "noise_energy", "q_noise", "free_energy", "jpeg_blockiness", "jpeg_activity",
          "jpeg_zero_crossing", "jpeg_score", "score")
 PATCH = 5
 WIENER_SIZE = 5
@@ -71,11 +77,20 @@ def _cov(x: np.ndarray) -> np.ndarray:
 
 
 def wiener(gray: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Local adaptive Wiener filter; returns (denoised image, per-pixel gain in [0, 1])."""
+    """Local adaptive Wiener filter; returns (denoised image, local variance)."""
     mu = ndimage.uniform_filter(gray, WIENER_SIZE, mode="reflect")
     var = np.maximum(ndimage.uniform_filter(gray * gray, WIENER_SIZE, mode="reflect") - mu * mu, 0)
     gain = np.clip((var - sigma**2) / (var + _TINY), 0, 1)
-    return mu + gain * (gray - mu), gain
+    return mu + gain * (gray - mu), var
+
+
+def noise_shares(var: np.ndarray, sigma: float) -> tuple[float, float]:
+    """(extent, energy): the clean share of the image and the signal share of its local
+    energy, both in [0, 1], 1 = no noise above quantisation (see the module docstring)."""
+    excess = max(sigma**2 - QUANT_VAR, 0.0)
+    extent = 1 - float(np.mean(np.minimum(var, excess) / (var + QUANT_VAR)))
+    energy = float(np.maximum(var - sigma**2, 0).sum() / (var.sum() + _TINY)) if var.any() else 1.0
+    return extent, energy
 
 
 def free_energy(gray: np.ndarray, sigma: float) -> float:
@@ -111,12 +126,13 @@ def jpeg_quality(gray: np.ndarray) -> tuple[float, float, float, float]:
 def extract(image: np.ndarray) -> np.ndarray:
     gray = rgb2gray(image)
     sigma = noise_sigma(gray)
-    den, gain = wiener(gray, sigma)
-    q_noise = float(gain.mean())
+    den, var = wiener(gray, sigma)
+    extent, energy = noise_shares(var, sigma)
+    q_noise = extent * energy
     fe = free_energy(gray, sigma)
     b, a, z, s = jpeg_quality(den)
     q_jpeg = float(np.clip(s, 1, 10) / 10)
-    return np.array([sigma, q_noise, fe, b, a, z, s, q_noise * fe * q_jpeg])
+    return np.array([sigma, extent, energy, q_noise, fe, b, a, z, s, q_noise * fe * q_jpeg])
 
 
 def score(image: np.ndarray) -> float:
