@@ -52,6 +52,13 @@ def test_registered_as_tables_deep_rows():
     assert set(get_method_info("dbcnn").assets) == {"vgg16-imagenet", "dbcnn-scnn"}
 
 
+def test_resnet50_from_scratch_starts_each_residual_block_as_the_identity():
+    scratch = create_method("resnet50").build_model(1, pretrained=False)
+    last_norms = [block.bn3.weight for layer in (scratch.layer1, scratch.layer4) for block in layer]
+    assert all(torch.count_nonzero(w) == 0 for w in last_norms)
+    assert torch.count_nonzero(scratch.bn1.weight) == scratch.bn1.weight.numel()
+
+
 @pytest.mark.parametrize("name", DEEP)
 def test_random_init_build_learns_a_fixed_batch(name, tmp_path):
     """Each network, built with random weights, lowers its loss on one repeated batch."""
