@@ -41,6 +41,7 @@ def test_demo_preset_uses_the_stand_in_and_needs_no_download():
     demo = method_config(info, RunOptions(overrides={"epochs": 7}), "demo")
     assert demo["clip"] == "small" and demo["image_size"] == 64 and demo["lr"] == 3e-4 and demo["epochs"] == 7
     assert info.cls(**demo).required_assets() == ()
+    assert info.cls(**demo).get_config()["dropout"] == 0.1 and info.cls(**{**demo, "dropout": 0.3}).dropout == 0.3
     real = method_config(info, RunOptions(), "agiqa3k")
     assert real["clip"] == "RN50" and info.cls(**real).required_assets() == info.assets
     assert info.cls(**{**real, "pretrained": False}).required_assets() == ()
