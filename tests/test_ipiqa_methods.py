@@ -39,7 +39,7 @@ def test_registered_rows():
 def test_demo_preset_uses_the_stand_in_and_needs_no_download():
     info = get_method_info("ipiqa")
     demo = method_config(info, RunOptions(overrides={"epochs": 7}), "demo")
-    assert demo["clip"] == "small" and demo["image_size"] == 64 and demo["lr"] == 3e-4 and demo["epochs"] == 7
+    assert demo["clip"] == "small" and demo["image_size"] == 128 and demo["lr"] == 3e-4 and demo["epochs"] == 7
     assert info.cls(**demo).required_assets() == ()
     assert info.cls(**demo).get_config()["dropout"] == 0.1 and info.cls(**{**demo, "dropout": 0.3}).dropout == 0.3
     real = method_config(info, RunOptions(), "agiqa3k")
@@ -81,7 +81,7 @@ def test_stand_in_fit_predict_checkpoint(tmp_path, monkeypatch):
     frame = write_image_set(tmp_path, n_groups=4, per_group=3).assign(
         mos_align=lambda f: np.arange(len(f)) % 3, prompt=lambda f: "two red stars on a plain background, flat style")
     method = create_method("ipiqa", clip="small", epochs=1, batch_size=4, num_workers=0, device="cpu")
-    assert method.train_config().image_size == 64
+    assert method.train_config().image_size == 128
     method.fit(frame, ["mos", "mos_align"])
     backbone = method.report_["backbone"]
     paths = standin.ensure_standin()

@@ -24,7 +24,7 @@ Backbone (``clip``):
 * ``small``: the demo's stand-in (methods.ipiqa.standin), the default on the demo dataset:
   a small CLIP trained contrastively on generated pairs and its Image2Prompt stage, both
   built on first use and cached; each split's report in the manifest records their paths
-  and hashes. It trains with ``bench.training.IPIQA_STANDIN`` (64 px, lr 3e-4, 30 epochs, batch 16) and
+  and hashes. It trains with ``bench.training.IPIQA_STANDIN`` (128 px, lr 3e-4, 30 epochs, batch 16) and
   head dropout 0.1 (``dropout``; 0.5 on RN50, as the public configs).
 
 ``prompt_mode`` (``ipiqa``): ``qa_token``, the paper's single learnable [QA] vector in place

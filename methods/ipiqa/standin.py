@@ -53,7 +53,7 @@ ATTRIBUTES = ("colour", "object", "count")
 
 @dataclass(frozen=True)
 class StandinSpec:
-    image_size: int = 64  # the small CLIP's own resolution; the demo fine-tunes at it too
+    image_size: int = 64  # the small CLIP's own resolution (the demo fine-tunes at twice it)
     render_size: int = 128  # pairs are rendered larger and resized, like the demo images
     clip_pairs: int = 8000
     clip_epochs: int = 4
