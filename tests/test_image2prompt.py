@@ -164,6 +164,10 @@ def test_missing_weights_are_one_line_errors(pairs_root, tmp_path):
         result = run_cli(*base, *args)
         lines = result.stderr.strip().splitlines()
         assert result.exit_code != 0 and len(lines) == 1 and fragment in lines[0], result.stderr
+    # a wrong pair folder is reported first, before the (here missing) RN50 weights
+    result = run_cli("pretrain", "image2prompt", "--pairs", str(tmp_path / "absent"), "--out", str(tmp_path / "x.pt"))
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code != 0 and len(lines) == 1 and "does not exist" in lines[0], result.stderr
     torch.save({"x": 1}, tmp_path / "foreign.pt")
     with pytest.raises(BenchError, match="not an Image2Prompt checkpoint"):
         load_checkpoint(tmp_path / "foreign.pt", "small")

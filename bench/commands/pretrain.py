@@ -53,15 +53,17 @@ def image2prompt_command(pairs, out, threshold, filter_only, work_dir, clip_conf
     from methods.ipiqa.assets import default_i2p_checkpoint
     from methods.ipiqa.distributed import init_distributed, shutdown_distributed
     from methods.ipiqa.image2prompt import I2PConfig, run_image2prompt
+    from methods.ipiqa.pairs import read_pairs
 
     out = out or default_i2p_checkpoint(clip_config)
+    pair_frame = read_pairs(pairs)  # a wrong --pairs fails before CLIP is downloaded and loaded
     context, device = init_distributed(resolve_device(device))
     try:
         base = load_base_clip(clip_config, clip_weights, random_init, seed)
         config = I2PConfig(threshold=threshold, epochs=epochs, batch_size=batch_size, lr=lr, image_size=image_size,
                            workers=workers, seed=seed, amp=not no_amp)
         work = work_dir or out.with_name(out.name + ".work")
-        record = run_image2prompt(base, pairs, out, work, config, device, context, filter_only)
+        record = run_image2prompt(base, pairs, out, work, config, device, context, filter_only, pair_frame)
     finally:
         shutdown_distributed(context)
     if context.is_main:

@@ -339,8 +339,10 @@ def load_checkpoint(path: str | Path, clip_config: str) -> dict:
 
 
 def run_image2prompt(base: BaseClip, pairs_root: Path, out: Path, work: Path, config: I2PConfig,
-                     device: str, context: DistContext, filter_only: bool = False) -> dict:
-    """Read pairs, filter them, train, write the checkpoint; returns the run's record."""
+                     device: str, context: DistContext, filter_only: bool = False,
+                     pairs: pd.DataFrame | None = None) -> dict:
+    """Read pairs (unless the caller already read ``pairs_root`` into ``pairs``), filter them,
+    train, write the checkpoint; returns the run's record."""
     from methods.ipiqa.pairs import read_pairs
 
     if config.image_size is None:
@@ -350,7 +352,7 @@ def run_image2prompt(base: BaseClip, pairs_root: Path, out: Path, work: Path, co
         raise BenchError(f"--image-size must be a multiple of 32, got {config.image_size}")
     work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    pairs = read_pairs(pairs_root)
+    pairs = read_pairs(pairs_root) if pairs is None else pairs
     kept = filter_pairs(base, pairs, work, config, device, context)
     filter_record = json.loads((work / FILTER_RECORD).read_text())
     if filter_only:
