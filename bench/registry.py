@@ -136,6 +136,8 @@ def create_method(name: str, **config):
 def resolve_method_names(spec: str, needs_download=None) -> list[str]:
     """Expand ``all``, ``offline``, family names and comma-separated method names, keeping order.
 
+    A family name wins over a method of the same name (``ipiqa`` is all five Table 3 rows);
+    ``method:NAME`` selects that one method (``method:ipiqa``, the full model alone).
     ``offline`` picks the methods that need no downloaded file; ``needs_download(info)``
     decides it for a given dataset and run (default: the method declares no asset)."""
     names: list[str] = []
@@ -146,6 +148,8 @@ def resolve_method_names(spec: str, needs_download=None) -> list[str]:
             picked = [m.name for m in list_methods()]
         elif token == "offline":  # everything that needs no downloaded file
             picked = [m.name for m in list_methods() if not (needs_download or _declares_assets)(m)]
+        elif token.startswith("method:"):
+            picked = [get_method_info(token.removeprefix("method:").strip()).name]
         elif token in FAMILIES:
             picked = [m.name for m in list_methods() if m.family == token]
         else:

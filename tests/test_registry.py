@@ -29,6 +29,15 @@ def test_selection_by_family_and_name():
     assert registry.resolve_method_names("niqe,gmlf,niqe") == ["niqe", "gmlf"]
     with pytest.raises(BenchError, match="unknown method 'nope'"):
         registry.resolve_method_names("nope")
+    with pytest.raises(BenchError, match="unknown method 'svr'"):
+        registry.resolve_method_names("method:svr")  # a family, not a method
+
+
+def test_a_family_wins_over_its_namesake_method_unless_method_prefix_says_otherwise():
+    table3 = ["ipiqa-base", "ipiqa-i2p", "ipiqa-prompt", "ipiqa-i2p-prompt", "ipiqa"]
+    assert sorted(registry.resolve_method_names("ipiqa")) == sorted(table3)
+    assert registry.resolve_method_names("method:ipiqa") == ["ipiqa"]
+    assert registry.resolve_method_names("method:ipiqa,ipiqa-base,method:ipiqa") == ["ipiqa", "ipiqa-base"]
 
 
 def test_offline_selector_excludes_methods_needing_weights():
