@@ -107,6 +107,8 @@ def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_i
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs (trainable methods).")
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Training batch size.")
 @click.option("--lr", type=float, default=None, help="Learning rate.")
+@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default=None,
+              help="constant (the paper's) or cosine annealing to 0 over the epochs.")
 @click.option("--image-size", type=click.IntRange(16), default=None, help="Training/inference image size.")
 @click.option("--train-crop", type=click.IntRange(16), default=None,
               help="Train on random crops of this size (after resizing); inference sees the whole image.")
@@ -115,8 +117,8 @@ def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_i
 @click.option("--random-init", is_flag=True,
               help="Build pretrained networks with random weights instead (smoke tests; labelled [random init]).")
 def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, device, force, plcc_mapping,
-                drop_invalid, executor, jobs, ray_address, epochs, batch_size, lr, image_size, train_crop,
-                selection, random_init):
+                drop_invalid, executor, jobs, ray_address, epochs, batch_size, lr, lr_schedule, image_size,
+                train_crop, selection, random_init):
     """Fit and evaluate methods on every split; results go to <results>/<dataset>/<method>/."""
     from bench.datasets import load_dataset
     from bench.devices import resolve_device
@@ -131,7 +133,7 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
     data = prepare_for_run(load_dataset(dataset, root), drop_invalid)
     options = RunOptions(results_dir=results_dir, splits=SplitConfig(n_splits, seed, test_size), force=force,
                          plcc_mapping=plcc_mapping, device=device,
-                         overrides={"epochs": epochs, "batch_size": batch_size, "lr": lr,
+                         overrides={"epochs": epochs, "batch_size": batch_size, "lr": lr, "lr_schedule": lr_schedule,
                                     "image_size": image_size, "train_crop": train_crop, "selection": selection,
                                     "pretrained": False if random_init else None})
     names = resolve_method_names(methods, needs_download=lambda info: bool(

@@ -36,7 +36,7 @@ from bench.training import (
 )
 
 # Constructor arguments that are TrainConfig fields: None means the method's default.
-TRAIN_PARAMS = ("epochs", "batch_size", "lr", "image_size", "train_crop", "selection", "num_workers", "amp", "seed")
+TRAIN_PARAMS = ("epochs", "batch_size", "lr", "lr_schedule", "image_size", "train_crop", "selection", "num_workers", "amp", "seed")
 CHECKPOINT_FORMAT = 1
 DEMO_TRAINING = {"image_size": 64, "epochs": 5, "lr": 3e-4, "batch_size": 16}
 
@@ -47,11 +47,12 @@ class TorchMethod(Method):
     # rebuilt from the method's initialisation when a checkpoint is loaded.
     state_covers_model: bool = True
 
-    def __init__(self, epochs=None, batch_size=None, lr=None, image_size=None, train_crop=None, selection=None,
-                 device="auto", num_workers=None, amp=None, seed=None):
+    def __init__(self, epochs=None, batch_size=None, lr=None, lr_schedule=None, image_size=None, train_crop=None,
+                 selection=None, device="auto", num_workers=None, amp=None, seed=None):
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.image_size = image_size
         self.train_crop = train_crop
         self.selection = selection

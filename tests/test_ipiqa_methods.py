@@ -33,6 +33,7 @@ def test_registered_rows():
         assert (config["image2prompt"], config["use_prompt"], config["prompt_mode"]) == (i2p, prompt, mode)
         assert config["clip"] == "RN50" and config["dropout"] == 0.5
         assert (config["lr"], config["epochs"], config["image_size"]) == (1e-5, 100, 512)  # the paper's protocol
+        assert config["lr_schedule"] == "constant"
     assert get_method_info("ipiqa").display == "IP-IQA"  # the name in the paper's tables
 
 
@@ -40,6 +41,9 @@ def test_demo_preset_uses_the_stand_in_and_needs_no_download():
     info = get_method_info("ipiqa")
     demo = method_config(info, RunOptions(overrides={"epochs": 7}), "demo")
     assert demo["clip"] == "small" and demo["image_size"] == 128 and demo["lr"] == 3e-4 and demo["epochs"] == 7
+    assert demo["lr_schedule"] == "cosine" and method_config(info, RunOptions(), "demo")["epochs"] == 60
+    constant = method_config(info, RunOptions(overrides={"lr_schedule": "constant"}), "demo")
+    assert info.cls(**constant).train_config().lr_schedule == "constant"
     assert info.cls(**demo).required_assets() == ()
     assert info.cls(**demo).get_config()["dropout"] == 0.1 and info.cls(**{**demo, "dropout": 0.3}).dropout == 0.3
     real = method_config(info, RunOptions(), "agiqa3k")

@@ -1,5 +1,7 @@
 """The shared training loop: config, data, seeding, epoch selection (tiny CPU models)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,7 +31,8 @@ def test_defaults_are_the_papers_protocol_with_documented_departures():
     assert PAPER.with_overrides(epochs=3, lr=None).epochs == 3 and PAPER.with_overrides(lr=None).lr == 1e-5
 
 
-@pytest.mark.parametrize("field, value", [("selection", "best"), ("optimizer", "rmsprop"), ("loss", "huber")])
+@pytest.mark.parametrize("field, value", [("selection", "best"), ("optimizer", "rmsprop"), ("loss", "huber"),
+                                         ("lr_schedule", "step")])
 def test_config_rejects_unknown_choices(field, value):
     with pytest.raises(BenchError, match=f"unknown {field}"):
         TrainConfig(**{field: value})
@@ -104,6 +107,16 @@ def test_loop_trains_is_seeded_and_restores_the_selected_epoch(tmp_path):
     assert report["selected_epoch"] == 2 and report["selection_scores"] == [0, 1, 0, 0, 0, 0]
     assert np.array_equal(predict_model(selected, _forward, eval_loader, "cpu"), snapshots[1])
     assert not np.array_equal(snapshots[1], snapshots[-1])
+
+
+def test_cosine_schedule_anneals_every_group_to_zero_and_constant_keeps_the_lr(tmp_path):
+    frame, y = _frame(tmp_path)
+    config = TrainConfig(epochs=3, batch_size=4, image_size=16, lr=0.05, num_workers=0)
+    assert config.lr_schedule == "constant"  # the paper's
+    assert _fit(frame, y, config)[1]["lr_end"] == [0.05]
+    report = _fit(frame, y, replace(config, lr_schedule="cosine"))[1]
+    assert report["lr_end"][0] == pytest.approx(0.0, abs=1e-12)
+    assert report["epoch_loss"][-1] < report["epoch_loss"][0]
 
 
 def test_train_crop_is_an_option_and_resnet50_trains_on_native_crops_on_the_demo(tmp_path):

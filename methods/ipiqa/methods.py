@@ -24,8 +24,9 @@ Backbone (``clip``):
 * ``small``: the demo's stand-in (methods.ipiqa.standin), the default on the demo dataset:
   a small CLIP trained contrastively on generated pairs and its Image2Prompt stage, both
   built on first use and cached; each split's report in the manifest records their paths
-  and hashes. It trains with ``bench.training.IPIQA_STANDIN`` (128 px, lr 3e-4, 30 epochs, batch 16) and
-  head dropout 0.1 (``dropout``; 0.5 on RN50, as the public configs).
+  and hashes. It trains with ``bench.training.IPIQA_STANDIN`` (128 px, lr 3e-4 cosine-annealed
+  over 60 epochs, batch 16) and head dropout 0.1 (``dropout``; 0.5 on RN50, as the public
+  configs).
 
 ``prompt_mode`` (``ipiqa``): ``qa_token``, the paper's single learnable [QA] vector in place
 of end-of-text, or ``code``, the public code's variant (the whole token-embedding table
