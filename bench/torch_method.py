@@ -36,7 +36,8 @@ from bench.training import (
 )
 
 # Constructor arguments that are TrainConfig fields: None means the method's default.
-TRAIN_PARAMS = ("epochs", "batch_size", "lr", "lr_schedule", "image_size", "train_crop", "selection", "num_workers", "amp", "seed")
+TRAIN_PARAMS = ("epochs", "batch_size", "lr", "lr_schedule", "image_size", "train_crop", "selection", "num_workers",
+                "amp", "seed")
 CHECKPOINT_FORMAT = 1
 DEMO_TRAINING = {"image_size": 64, "epochs": 5, "lr": 3e-4, "batch_size": 16}
 
