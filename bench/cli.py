@@ -91,7 +91,9 @@ def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_i
 
 @main.command("run")
 @click.option("--methods", default="all", show_default=True,
-              help="'all', 'offline' (methods needing no downloaded weights), family names (handcrafted, svr, deep, alignment, ipiqa) or method names, comma-separated.")
+              help="'all', 'offline' (methods needing no downloaded weights), family names (handcrafted, svr, deep, "
+                   "alignment, ipiqa) or method names, comma-separated; a family wins over a method of the same "
+                   "name, 'method:NAME' selects that one method (method:ipiqa: the full IP-IQA alone).")
 @dataset_options
 @split_options
 @click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), help=RESULTS_HELP)

@@ -231,7 +231,8 @@ Forward = Callable[["object", dict], "object"]
 def train_model(model, forward: Forward, param_groups: list[dict], loader, config: TrainConfig, device: str,
                 select: Callable[[object], float] | None = None, desc: str = "train") -> dict:
     """Train in place; with ``select`` (epoch -> score, higher is better) the best epoch's
-    weights are restored at the end. Returns the report: losses, images/s, selected epoch."""
+    weights are restored at the end. Returns the report: losses, images/s, the lr each group
+    ended at, selected epoch."""
     import torch
     from tqdm import tqdm
 
