@@ -52,9 +52,23 @@ def split_options(f):
 
 
 @main.command("list")
-def list_command():
+@click.option("--config", "config_of", metavar="METHOD", default=None,
+              help="Print METHOD's resolved config: each value, its source and where it is declared.")
+@click.option("--dataset", default=None, help="With --config: the dataset (selects its preset).")
+@click.option("--preset", default=None, help="With --config: a named preset instead of the dataset's.")
+def list_command(config_of, dataset, preset):
     """List every registered method, its metadata and whether its assets are present."""
     from tabulate import tabulate
+
+    if config_of is not None:
+        from bench.config import resolve_config
+
+        resolved = resolve_config(config_of, dataset, preset)
+        rows = [[k, repr(v), resolved.sources[k], resolved.origins[k]] for k, v in resolved.values.items()]
+        click.echo(f"{resolved.method}" + (f" on {dataset}" if dataset else "")
+                   + f" (preset: {resolved.preset or 'none'})")
+        click.echo(tabulate(rows, headers=["key", "value", "source", "declared in"]))
+        return
 
     from bench.assets import get_asset, is_present
     from bench.registry import list_methods
@@ -89,6 +103,28 @@ def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_i
     click.echo(str(path))
 
 
+def _click_type(f):
+    spec = f.metadata
+    if spec.get("choices"):
+        return click.Choice(list(spec["choices"]))
+    kind = int if "int" in str(f.type) else float if "float" in str(f.type) else str
+    if kind is str or (spec.get("low") is None and spec.get("high") is None):
+        return kind
+    ranged = click.IntRange if kind is int else click.FloatRange
+    return ranged(spec.get("low"), spec.get("high"), min_open=spec.get("low_open", False),
+                  max_open=spec.get("high_open", False))
+
+
+def train_options(f):
+    """One option per ``TrainConfig`` field that has a help text (bench.train_config)."""
+    from bench.train_config import cli_options
+
+    for field in reversed(cli_options()):
+        f = click.option(f"--{field.name.replace('_', '-')}", field.name, type=_click_type(field), default=None,
+                         help=field.metadata["help"])(f)
+    return f
+
+
 @main.command("run")
 @click.option("--methods", default="all", show_default=True,
               help="'all', 'offline' (methods needing no downloaded weights), family names (handcrafted, svr, deep, "
@@ -106,51 +142,24 @@ def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_i
 @click.option("--jobs", type=click.IntRange(1), default=None,
               help="Parallel workers (default: 1 locally; with ray, every CPU of the local Ray).")
 @click.option("--ray-address", default=None, help="Existing Ray cluster (default: $RAY_ADDRESS or a local Ray).")
-@click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs (trainable methods).")
-@click.option("--batch-size", type=click.IntRange(1), default=None, help="Training batch size.")
-@click.option("--lr", type=float, default=None, help="Learning rate.")
-@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default=None,
-              help="constant (the paper's) or cosine annealing to 0 over the epochs.")
-@click.option("--image-size", type=click.IntRange(16), default=None, help="Training/inference image size.")
-@click.option("--train-crop", type=click.IntRange(16), default=None,
-              help="Train on random crops of this size (after resizing); inference sees the whole image.")
-@click.option("--selection", type=click.Choice(["final", "val", "best-on-test"]), default=None,
-              help="Epoch selection policy (best-on-test selects on the test set and is labelled so).")
+@click.option("--preset", default=None,
+              help="A named config preset of the methods that declare it (default: the one named after the "
+                   "dataset, e.g. the demo's miniature training; 'default': none). See `list --config METHOD`.")
+@train_options
 @click.option("--random-init", is_flag=True,
               help="Build pretrained networks with random weights instead (smoke tests; labelled [random init]).")
 def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, device, force, plcc_mapping,
-                drop_invalid, executor, jobs, ray_address, epochs, batch_size, lr, lr_schedule, image_size,
-                train_crop, selection, random_init):
+                drop_invalid, executor, jobs, ray_address, preset, random_init, **train):
     """Fit and evaluate methods on every split; results go to <results>/<dataset>/<method>/."""
-    from bench.datasets import load_dataset
-    from bench.devices import resolve_device
-    from bench.executors import make_executor
-    from bench.registry import create_method, resolve_method_names
-    from bench.runner import RunOptions, method_config, run_benchmark
-    from bench.splits import SplitConfig
-    from bench.validation import prepare_for_run
+    from bench import api
 
-    resolve_method_names(methods)  # an unknown method fails before the dataset is loaded
-    resolve_device(device)  # fail early on an unknown or absent device
-    data = prepare_for_run(load_dataset(dataset, root), drop_invalid)
-    options = RunOptions(results_dir=results_dir, splits=SplitConfig(n_splits, seed, test_size), force=force,
-                         plcc_mapping=plcc_mapping, device=device,
-                         overrides={"epochs": epochs, "batch_size": batch_size, "lr": lr, "lr_schedule": lr_schedule,
-                                    "image_size": image_size, "train_crop": train_crop, "selection": selection,
-                                    "pretrained": False if random_init else None})
-    names = resolve_method_names(methods, needs_download=lambda info: bool(
-        create_method(info.name, **method_config(info, options, data.name)).required_assets()))
-    pool = make_executor(executor, jobs, ray_address)
-    try:
-        outcomes = run_benchmark(names, data, options, pool)
-    finally:
-        pool.close()
+    outcomes = api.run(methods, dataset, root=root, splits=n_splits, seed=seed, test_size=test_size,
+                       results_dir=results_dir, device=device, force=force, plcc_mapping=plcc_mapping,
+                       drop_invalid=drop_invalid, executor=executor, jobs=jobs, ray_address=ray_address,
+                       preset=preset, overrides=train, random_init=random_init)
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         click.echo(f"ipiqa-bench: {o.method} failed: {o.message}", err=True)
-    log.info("%d method(s): %d done, %d up to date, %d skipped, %d failed", len(outcomes),
-             sum(o.status == "done" for o in outcomes), sum(o.status == "up-to-date" for o in outcomes),
-             sum(o.status == "skipped" for o in outcomes), len(failed))
     sys.exit(1 if failed else 0)
 
 
@@ -211,12 +220,25 @@ def score_command(method, prompt, checkpoint, device, images):
     click.echo(frame.to_csv(index=False, lineterminator="\n", float_format="%.10g"), nl=False)
 
 
+COMMANDS_ENTRY_POINT_GROUP = "ipiqa_bench.commands"
+
+
 def _load_command_modules() -> None:
-    """Commands added by other modules (bench/commands/*.py) attach themselves to ``main``."""
+    """Commands added by other modules attach themselves to ``main``: the harness's own
+    (bench/commands/*.py) and those of packages, through the entry-point group
+    ``ipiqa_bench.commands`` (IP-IQA's ``pretrain`` is one). A plugin that fails to import
+    is reported once; every other command stays usable."""
+    from importlib.metadata import entry_points
+
     import bench.commands as package
 
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"bench.commands.{module.name}")
+    for ep in entry_points(group=COMMANDS_ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as exc:  # noqa: BLE001  (a broken plugin must not break the CLI)
+            log.warning("command plugin %s (%s) failed to import: %s: %s", ep.name, ep.value, type(exc).__name__, exc)
 
 
 _load_command_modules()

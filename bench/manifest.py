@@ -26,13 +26,22 @@ IDENTITY = ("method", "dataset", "targets", "config", "splits_hash", "dataset_si
 NOT_IDENTITY_CONFIG = ("device",)  # where it ran does not change what was computed
 
 
-def _identity(manifest: dict) -> dict:
+def _identity(manifest: dict, known_keys=None) -> dict:
     ident = {k: manifest.get(k) for k in IDENTITY}
-    ident["config"] = {k: v for k, v in (ident["config"] or {}).items() if k not in NOT_IDENTITY_CONFIG}
+    ident["config"] = {k: v for k, v in (ident["config"] or {}).items()
+                       if k not in NOT_IDENTITY_CONFIG and (known_keys is None or k in known_keys)}
     return ident
 
 
-def prepare(out_dir: Path, info, dataset, config: dict, targets: list[str], context: dict, options) -> dict:
+def _comparable_keys(existing: dict, sources: dict | None):
+    """Config keys an older manifest did not record are compared only if this run sets them
+    away from the method's defaults (a new option at its default computes what it did)."""
+    old = set((existing.get("config") or {}))
+    return None if sources is None else old | {k for k, s in sources.items() if s != "default"}
+
+
+def prepare(out_dir: Path, info, dataset, config: dict, targets: list[str], context: dict, options,
+            sources: dict | None = None) -> dict:
     existing = read_manifest(out_dir)
     fresh = {
         "method": info.name,
@@ -58,13 +67,15 @@ def prepare(out_dir: Path, info, dataset, config: dict, targets: list[str], cont
     }
     if existing is None or options.force:
         return fresh
-    if _identity(existing) != _identity(fresh):
-        changed = sorted(k for k, v in _identity(fresh).items() if _identity(existing)[k] != v)
+    keys = _comparable_keys(existing, sources)
+    if _identity(existing, keys) != _identity(fresh, keys):
+        changed = sorted(k for k, v in _identity(fresh, keys).items() if _identity(existing, keys)[k] != v)
         raise BenchError(
             f"{out_dir} holds results made with a different {', '.join(changed)}; "
             "rerun with --force to replace them, or use another --results-dir"
         )
     merged = copy.deepcopy(existing)
+    merged["config"] = fresh["config"]  # now with every key, older manifests' missing ones filled in
     merged["plcc_mapping"] = options.plcc_mapping
     merged["n_splits"] = max(existing.get("n_splits", 0), options.splits.n_splits)
     merged.setdefault("splits", {})

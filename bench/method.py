@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-import inspect
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -21,10 +21,44 @@ from bench.images import load_rgb
 class Method:
     method_name: str = ""  # set by @register_method
 
+    # The config is declared beside the class (bench.config resolves it, with sources):
+    # departures from the constructor's defaults, merged along the class chain;
+    defaults: ClassVar[dict] = {}
+    # defaults that hold when other keys have given values: ((when, values), ...);
+    defaults_when: ClassVar[tuple] = ()
+    # named presets; a dataset's name selects its preset by default (e.g. "demo").
+    presets: ClassVar[dict] = {}
+
+    @classmethod
+    def config_keys(cls) -> list[str]:
+        from bench.config import constructor_keys
+
+        return constructor_keys(cls)
+
+    @classmethod
+    def default_layers(cls) -> list[tuple[str, dict]]:
+        """(origin, values) layers of plain defaults, lowest precedence first."""
+        from bench.config import constructor_defaults
+
+        layers = constructor_defaults(cls)
+        for klass in reversed(cls.__mro__):
+            if klass.__dict__.get("defaults"):
+                layers.append((f"{klass.__name__}.defaults", dict(klass.__dict__["defaults"])))
+        return layers
+
+    @classmethod
+    def conditional_defaults(cls) -> list[tuple[str, dict, dict]]:
+        return [(klass.__name__, dict(when), dict(values)) for klass in reversed(cls.__mro__)
+                for when, values in klass.__dict__.get("defaults_when", ())]
+
     def get_config(self) -> dict:
-        """The constructor arguments, as scikit-learn's ``get_params``."""
-        params = inspect.signature(type(self).__init__).parameters
-        return {name: getattr(self, name) for name in params if name != "self" and hasattr(self, name)}
+        """The constructor arguments, as scikit-learn's ``get_params``; an argument left at None
+        takes the value the class declares for it (``defaults``, ``defaults_when``)."""
+        from bench.config import OVERRIDE, resolve_layers
+
+        given = {k: getattr(self, k) for k in self.config_keys() if getattr(self, k, None) is not None}
+        values = resolve_layers(type(self), [(OVERRIDE, OVERRIDE, given)]).values
+        return {k: values.get(k) for k in self.config_keys() if hasattr(self, k)}
 
     def required_assets(self) -> tuple[str, ...]:
         """The pretrained files this configuration needs (default: the registered ones);
@@ -45,10 +79,12 @@ class Method:
 
     @classmethod
     def dataset_preset(cls, dataset: str) -> dict:
-        """Constructor arguments this method defaults to on ``dataset`` (e.g. the demo's
-        stand-in backbone); the runner applies them before the CLI overrides, so the run's
-        manifest records what was actually used."""
-        return {}
+        """The preset named after ``dataset`` (``presets``), if any. Kept for plugins written
+        before presets were declared: one that overrides it is still honoured."""
+        from bench.config import preset_values
+
+        found = preset_values(cls, dataset)
+        return found[0] if found else {}
 
     def checkpoint(self) -> bytes | None:
         """The fitted state as bytes, written by the runner as the split's checkpoint."""

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from bench import manifest as manifests
 from bench.assets import resolve
+from bench.config import ResolvedConfig, resolve_config
 from bench.datasets import TARGET_KINDS, Dataset
 from bench.errors import BenchError
 from bench.feature_cache import FeatureCache, fingerprint
@@ -42,6 +43,8 @@ class RunOptions:
     device: str = "auto"
     # Per-method constructor overrides from the CLI (epochs, lr...); applied where accepted.
     overrides: dict = field(default_factory=dict)
+    # A named preset every method that declares it uses (default: the one named after the dataset).
+    preset: str | None = None
 
 
 @dataclass
@@ -73,11 +76,11 @@ def run_benchmark(method_names: list[str], dataset: Dataset, options: RunOptions
         return outcome
 
     if getattr(executor, "concurrent", False) and len(method_names) > 1:
-        return _run_concurrently(method_names, run_one, options, executor)
+        return _run_concurrently(method_names, run_one, options, executor, dataset.name)
     return [run_one(name) for name in method_names]
 
 
-def _run_concurrently(method_names, run_one, options, executor) -> list[MethodOutcome]:
+def _run_concurrently(method_names, run_one, options, executor, dataset_name) -> list[MethodOutcome]:
     """Keep every method's tasks in flight at once, so a scheduler (Ray) can fill its workers.
 
     One driver thread per group of methods that share a feature cache file (they run one
@@ -87,7 +90,7 @@ def _run_concurrently(method_names, run_one, options, executor) -> list[MethodOu
     """
     groups: dict[str, list[str]] = {}
     for name in method_names:
-        groups.setdefault(_feature_cache_key(name, options), []).append(name)
+        groups.setdefault(_feature_cache_key(name, options, dataset_name), []).append(name)
     outcomes: dict[str, MethodOutcome] = {}
     with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="method") as threads:
         futures = [threads.submit(lambda names: {n: run_one(n) for n in names}, names) for names in groups.values()]
@@ -105,33 +108,40 @@ def _run_concurrently(method_names, run_one, options, executor) -> list[MethodOu
     return [outcomes[name] for name in method_names]
 
 
-def _feature_cache_key(name: str, options: RunOptions) -> str:
+def _feature_cache_key(name: str, options: RunOptions, dataset: str) -> str:
     """The feature cache a method reads and writes (its own name if none)."""
     try:
         info = get_method_info(name)
         if issubclass(info.cls, FeatureMethod):
-            return "features:" + info.cls(**method_config(info, options)).feature_key
+            return "features:" + info.cls(**method_config(info, options, dataset)).feature_key
     except Exception:  # the same error is reported when the method runs
         pass
     return "method:" + name
 
 
+def resolved_config(info: MethodInfo, options: RunOptions, dataset: str | None = None) -> ResolvedConfig:
+    """The method's config for this run and the source of every value (bench.config)."""
+    overrides = dict(options.overrides)
+    if options.device not in (None, "auto"):
+        overrides["device"] = options.device
+    return resolve_config(info, dataset, options.preset, overrides)
+
+
 def method_config(info: MethodInfo, options: RunOptions, dataset: str | None = None) -> dict:
-    """The method's full config: defaults (with its preset for ``dataset``, if it has one)
-    with the CLI overrides it accepts."""
-    preset = info.cls.dataset_preset(dataset) if dataset is not None else {}
-    defaults = info.cls(**preset).get_config()
-    extra = {"device": options.device, **options.overrides}
-    return {**defaults, **{k: v for k, v in extra.items() if k in defaults and v is not None}}
+    """The method's full config: defaults, its preset for ``dataset`` (or the run's preset),
+    and the run's overrides it accepts."""
+    return resolved_config(info, options, dataset).values
 
 
 def _run_method(info, dataset, splits, context, options, executor) -> MethodOutcome:
     targets = [t for t in dataset.targets if TARGET_KINDS[t] in info.targets]
     if not targets:
         return MethodOutcome(info.name, "skipped", f"predicts none of {list(dataset.targets)}")
-    config = method_config(info, options, dataset.name)
+    resolved = resolved_config(info, options, dataset.name)
+    config = resolved.values
     out_dir = method_dir(options.results_dir, dataset.name, info.name)
-    manifest = manifests.prepare(out_dir, info, dataset, config, targets, context, options)
+    manifest = manifests.prepare(out_dir, info, dataset, config, targets, context, options, resolved.sources)
+    manifest.update(config_sources=resolved.sources, preset=resolved.preset)
     n_splits = len(split_columns(splits))
     done = set() if options.force else set(completed_splits(out_dir))
     todo = [k for k in range(n_splits) if k not in done]

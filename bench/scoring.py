@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.config import resolve_config
 from bench.errors import BenchError
 from bench.method import FeatureMethod, ScoreMethod
 from bench.registry import create_method, get_method_info
@@ -14,8 +15,7 @@ from bench.registry import create_method, get_method_info
 def score_images(method: str, images: list[Path], prompt: str = "", checkpoint: Path | None = None,
                  device: str = "auto") -> pd.DataFrame:
     info = get_method_info(method)
-    defaults = info.cls().get_config()
-    instance = create_method(method, **({"device": device} if "device" in defaults else {}))
+    instance = create_method(method, **resolve_config(info, overrides={"device": device}).values)
     if checkpoint is not None:
         try:
             instance.load_checkpoint(Path(checkpoint).read_bytes())

@@ -1,9 +1,9 @@
 """The one training loop for every trainable torch method.
 
-* ``TrainConfig``: optimiser, learning rate, batch size, epochs, image size... Its defaults
-  are the IP-IQA paper's protocol (Sec. 4.1.2: Adam, batch 40, lr 1e-5 constant, 100 epochs,
-  images at their native 512x512); ``DEFAULTS`` lists, in this one place, where a method
-  departs from it and why. The CLI overrides any of them per run.
+* ``TrainConfig`` (``bench.train_config``): optimiser, learning rate, batch size, epochs,
+  image size... Its defaults are the IP-IQA paper's protocol; a method's departures are
+  declared beside its class (``defaults``, ``presets``), and ``bench.config`` resolves them
+  with the run's overrides, recording the source of every value.
 * ``ImageDataset`` / ``make_loader``: images, prompts and targets of a frame, batched.
 * ``train_model``: the loop (mixed precision on CUDA, seeded, deterministic on CPU) with an
   epoch-selection hook; ``predict_model``: inference.
@@ -23,7 +23,6 @@ import contextlib
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -31,84 +30,26 @@ import pandas as pd
 
 from bench.errors import BenchError
 from bench.images import load_pil
+from bench.train_config import (  # noqa: F401  (re-exported: the public names of the training loop)
+    LOSSES,
+    LR_SCHEDULES,
+    OPTIMIZERS,
+    PAPER,
+    SELECTIONS,
+    TRAIN_FIELDS,
+    TrainConfig,
+)
 
 log = logging.getLogger("ipiqa_bench")
 
-SELECTIONS = ("final", "val", "best-on-test")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-# constant: the paper's (lr fixed for all epochs); cosine: annealed to 0 over the epochs, per step.
-LR_SCHEDULES = ("constant", "cosine")
-LOSSES = ("mse", "l1")
 IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    optimizer: str = "adam"
-    lr: float = 1e-5
-    lr_schedule: str = "constant"
-    weight_decay: float = 0.0
-    momentum: float = 0.9  # sgd only
-    batch_size: int = 40
-    epochs: int = 100
-    image_size: int = 512  # images are resized to image_size x image_size
-    train_crop: int | None = None  # random crop after resizing (training only)
-    hflip: bool = True
-    loss: str = "mse"
-    selection: str = "final"
-    val_fraction: float = 0.1  # of the training side's content groups, for selection="val"
-    eval_batch_size: int | None = None  # None: batch_size
-    amp: bool = True  # mixed precision (CUDA only)
-    num_workers: int = 2
-    seed: int = 0
-
-    def __post_init__(self):
-        for name, value, allowed in (("selection", self.selection, SELECTIONS),
-                                     ("optimizer", self.optimizer, OPTIMIZERS), ("loss", self.loss, LOSSES),
-                                     ("lr_schedule", self.lr_schedule, LR_SCHEDULES)):
-            if value not in allowed:
-                raise BenchError(f"unknown {name} {value!r}; expected one of {', '.join(allowed)}")
-        if not 0 < self.val_fraction < 1:
-            raise BenchError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
-
-    def with_overrides(self, **overrides) -> "TrainConfig":
-        """A copy with every override that is not None."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-PAPER = TrainConfig()
-
-# Where a method departs from the paper's protocol, and why. Everything else is PAPER.
-DEFAULTS: dict[str, TrainConfig] = {
-    # HyperIQA's target network takes 224x224 patches (train: random crops; test: 25 crops
-    # averaged, as its authors); its hyper network learns at lr x10 (authors' lr_ratio).
-    "hypernet": replace(PAPER, train_crop=224, eval_batch_size=4),
-    # CLIP-IQA+ trains only its 2x16 prompt-context vectors, CLIP frozen; its authors use
-    # plain SGD at lr 2e-3 (configs/clipiqa/clipiqa_coop_koniq.py). Adam at 1e-5 is tuned for
-    # fine-tuning whole networks and barely moves a prompt.
-    "clipiqa": replace(PAPER, optimizer="sgd", lr=2e-3, momentum=0.0),
-}
-
-
-# IP-IQA's stand-in on the demo (methods/ipiqa: a small CLIP pretrained at 64 px, ~480 training
-# images a split, the cross-modality pool learnt from scratch): the paper's lr and 100 epochs
-# at 512 px would take hours on a CPU and barely move that pool, so lr 3e-4 (head x10), batch
-# 16 (more steps for that pool), 60 epochs annealed to 0 (cosine). It fine-tunes at 128 px,
-# twice the stand-in's pretraining size with the pools' positional embedding interpolated
-# (2x2 -> 4x4), as the paper goes from CLIP's 224 px to 512 px. Chosen on held-out splits
-# (seed 1; ipiqa): 128 px instead of 64 lifted mos_quality SRCC 0.49 -> 0.68 with mos_align
-# level; with a constant lr, mos_align still rose after 30 epochs but swung +-0.05 from epoch
-# to epoch; 60 cosine-annealed epochs instead of 30 constant ones gave mos_align 0.37 -> 0.45
-# and 0.46 -> 0.56 on splits 0 and 1 (split 2: 0.49; mean 0.50, mos_quality 0.71), for twice
-# the time. Used whenever an ipiqa method runs on the stand-in backbone.
-IPIQA_STANDIN = replace(PAPER, image_size=128, batch_size=16, lr=3e-4, lr_schedule="cosine", epochs=60)
-
-
 def default_config(method: str) -> TrainConfig:
-    return DEFAULTS.get(method, PAPER)
+    """The training config a registered method uses by default (its declared departures from PAPER)."""
+    from bench.registry import create_method
+
+    return create_method(method).train_config()
 
 
 # --------------------------------------------------------------------------- data

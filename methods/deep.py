@@ -157,6 +157,10 @@ class CNNIQA(_JointTargets):
 class HyperNet(TorchMethod):
     """HyperIQA: a hyper network generating a quality regressor per image (Su et al., CVPR 2020), via pyiqa."""
 
+    # Its target network takes 224x224 patches (train: random crops; test: 25 crops averaged,
+    # as its authors); evaluation in small batches, since each image is 25 crops.
+    defaults = {"train_crop": 224, "eval_batch_size": 4}
+
     mean_std = None  # pyiqa's HyperNet normalises its input itself
     patch_size = 224  # its target network's fixed input size
     hyper_lr_ratio = 10  # the authors' lr_ratio for everything but the backbone
@@ -197,6 +201,10 @@ class CLIPIQA(TorchMethod):
     """CLIP-IQA+: CLIP RN50 with learned antonym prompts (Wang et al., AAAI 2023), via pyiqa."""
 
     mean_std = None  # pyiqa's CLIPIQA applies CLIP's normalisation itself
+    # It trains only its 2x16 prompt-context vectors, CLIP frozen; its authors use plain SGD
+    # at lr 2e-3 (configs/clipiqa/clipiqa_coop_koniq.py). Adam at 1e-5 is tuned for
+    # fine-tuning whole networks and barely moves a prompt.
+    defaults = {"optimizer": "sgd", "lr": 2e-3, "momentum": 0.0}
     state_covers_model = False  # pyiqa keeps the frozen CLIP out of the state dict
 
     def __init__(self, pretrained=True, **common):
@@ -239,17 +247,13 @@ def _resnet50(n_outputs: int, pretrained: bool):
 class ResNet50(_JointTargets):
     """ResNet-50 (He et al., CVPR 2016) trained from scratch with a regression head."""
 
-    @classmethod
-    def dataset_preset(cls, dataset):
-        # The demo's defects (blur, noise, 8x8 JPEG blocks) vanish when its 256-px images are
-        # shrunk to 64 px, and a network from scratch then learns next to nothing (SRCC ~0.1-0.3
-        # in our trials). Random 64-px crops at native resolution cost the same per step and
-        # keep them; inference sees the whole 256-px image. One model for both of the demo's
-        # targets (mos_quality, mos) halves the demo's longest job. Batch 16 and 20 epochs:
-        # 600 steps a split (batch 32 x 10 epochs, 150 steps, underfit: loss above the
-        # targets' variance).
-        return {"image_size": 256, "train_crop": 64, "epochs": 20, "lr": 3e-4, "batch_size": 16,
-                "joint_targets": True} if dataset == "demo" else super().dataset_preset(dataset)
+    # The demo's defects (blur, noise, 8x8 JPEG blocks) vanish when its 256-px images are
+    # shrunk to 64 px, and a network from scratch then learns next to nothing. Random 64-px
+    # crops at native resolution cost the same per step and keep them; inference sees the
+    # whole 256-px image. One model for both of the demo's targets halves the demo's longest
+    # job. Batch 16 and 20 epochs: 600 steps a split (docs/decisions.md has the trials).
+    presets = {"demo": {"image_size": 256, "train_crop": 64, "epochs": 20, "lr": 3e-4, "batch_size": 16,
+                        "joint_targets": True}}
 
     def build_model(self, n_outputs, pretrained):
         return _resnet50(n_outputs, pretrained=False)

@@ -53,6 +53,8 @@ class OpenClipScorer(PromptScorer):
 class CLIPScore(OpenClipScorer):
     """CLIPScore (Hessel et al., EMNLP 2021): 2.5 · max(cos(CLIP image, CLIP text), 0)."""
 
+    presets = {"demo": {"model": STANDIN}}
+
     def __init__(self, model="ViT-B-32", pretrained="openai", prefix=PREFIX, w=WEIGHT, batch_size=16,
                  device="auto"):
         self.model = model
@@ -62,17 +64,14 @@ class CLIPScore(OpenClipScorer):
         self.batch_size = batch_size
         self.device = device
 
-    @classmethod
-    def dataset_preset(cls, dataset: str) -> dict:
-        return {"model": STANDIN} if dataset == "demo" else {}
 
     @property
     def feature_version(self) -> str:
         if self.model != STANDIN:
             return "1"
-        from methods.ipiqa.standin import STANDIN_VERSION
+        from methods.ipiqa.demo_clip import demo_clip_version
 
-        return f"1-standin{STANDIN_VERSION}"  # a retrained stand-in scores anew
+        return f"1-standin{demo_clip_version()}"  # a retrained stand-in scores anew
 
     def weight_files(self):
         if self.model == STANDIN:
@@ -87,13 +86,11 @@ class CLIPScore(OpenClipScorer):
     def build(self):
         if self.model != STANDIN:
             return super().build()
-        from methods.ipiqa.base_clip import load_base_clip
-        from methods.ipiqa.model import get_tokenizer
-        from methods.ipiqa.standin import ensure_standin
+        from methods.ipiqa.demo_clip import load_demo_clip
 
         device = torch_device(self.device)
-        network = load_base_clip("small", ensure_standin().clip).model.float().eval().to(device)
-        return network, get_tokenizer(network), self.transform(input_size(network)), device
+        network, tokenizer = load_demo_clip(device)
+        return network, tokenizer, self.transform(input_size(network)), device
 
     def score_batch(self, model, images, prompts):
         import torch

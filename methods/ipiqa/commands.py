@@ -1,4 +1,5 @@
-"""``ipiqa-bench pretrain``: IP-IQA's pretraining stages.
+"""``ipiqa-bench pretrain``: IP-IQA's pretraining stages, attached to the CLI through the
+entry-point group ``ipiqa_bench.commands`` (pyproject.toml), as a plugin's commands would be.
 
 ``image2prompt`` runs on one process, or on several GPUs under PyTorch's launcher:
 

@@ -1,0 +1,101 @@
+"""The Python API; the ``ipiqa-bench`` CLI only wraps it.
+
+    from bench import api
+    outcomes = api.run(methods="handcrafted", dataset="demo", splits=3, results_dir="results")
+    frame = api.table(results_dir="results")              # a pandas DataFrame, one row per cell group
+    scores = api.score("niqe", ["a.png", "b.png"])         # one row per image
+    config = api.config("hypernet", dataset="agiqa3k")     # values and where each came from
+
+Results are files (``results/<dataset>/<method>/``); ``table`` always recomputes from them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from bench.config import ResolvedConfig, resolve_config
+from bench.errors import BenchError
+
+log = logging.getLogger("ipiqa_bench")
+
+
+def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | Path | None = None,
+        splits: int = 10, seed: int = 0, test_size: float = 0.2, results_dir: str | Path = "results",
+        device: str = "auto", force: bool = False, plcc_mapping: str = "logistic", drop_invalid: bool = False,
+        executor: str = "local", jobs: int | None = None, ray_address: str | None = None,
+        preset: str | None = None, overrides: dict | None = None, random_init: bool = False):
+    """Fit and evaluate ``methods`` on every split of ``dataset``; returns one outcome per method
+    (``.method``, ``.status`` in done / up-to-date / skipped / failed, ``.message``).
+
+    ``methods``: a spec as on the CLI (``"all"``, ``"offline"``, families, names,
+    ``"method:NAME"``) or a list of names. ``overrides``: config values every method that
+    takes them uses (e.g. ``{"epochs": 3}``; any ``TrainConfig`` field for trainable methods).
+    ``preset``: a named preset (default: the one named after the dataset, where a method has it).
+    """
+    from bench.datasets import load_dataset
+    from bench.devices import resolve_device
+    from bench.executors import make_executor
+    from bench.registry import create_method, resolve_method_names
+    from bench.runner import RunOptions, method_config, run_benchmark
+    from bench.splits import SplitConfig
+    from bench.validation import prepare_for_run
+
+    spec = ",".join(methods) if isinstance(methods, (list, tuple)) else methods
+    resolve_method_names(spec)  # an unknown method fails before the dataset is loaded
+    resolve_device(device)  # fail early on an unknown or absent device
+    data = prepare_for_run(load_dataset(dataset, root), drop_invalid)
+    given = dict(overrides or {})
+    if random_init:
+        given["pretrained"] = False
+    options = RunOptions(results_dir=Path(results_dir), splits=SplitConfig(splits, seed, test_size), force=force,
+                         plcc_mapping=plcc_mapping, device=device, overrides=given, preset=preset)
+    names = resolve_method_names(spec, needs_download=lambda info: bool(
+        create_method(info.name, **method_config(info, options, data.name)).required_assets()))
+    pool = make_executor(executor, jobs, ray_address)
+    try:
+        outcomes = run_benchmark(names, data, options, pool)
+    finally:
+        pool.close()
+    log.info("%d method(s): %d done, %d up to date, %d skipped, %d failed", len(outcomes),
+             *(sum(o.status == s for o in outcomes) for s in ("done", "up-to-date", "skipped", "failed")))
+    return outcomes
+
+
+def table(results_dir: str | Path = "results", dataset: str | None = None, *, which: str | int = "all",
+          paper: bool = False, ci: bool = False) -> pd.DataFrame:
+    """Every (method, dataset, target) row of Tables 1 and 2 (``which``: 1, 2 or "all"),
+    mean and std of each metric over the splits, recomputed from the split files."""
+    from bench import tables
+    from bench.results import load_results, split_metrics
+
+    results = load_results(Path(results_dir), dataset)
+    if not results:
+        raise BenchError(f"no results under {results_dir}" + (f" for {dataset}" if dataset else "")
+                         + "; run `ipiqa-bench run` first")
+    summary = tables.summarise_splits(split_metrics(results))
+    if paper:
+        summary = tables.with_paper(summary, {r.method: r.manifest.get("sign", 1) for r in results})
+    if ci:
+        from bench.significance import confidence_intervals
+
+        summary = confidence_intervals(summary)
+    if str(which) != "all":
+        summary = tables.layout_rows(summary, int(which))
+    return summary.reset_index(drop=True)
+
+
+def score(method: str, images: list[str | Path], prompt: str = "", *, checkpoint: str | Path | None = None,
+          device: str = "auto") -> pd.DataFrame:
+    """Score single images with ``method`` (a trained one needs a split ``checkpoint``)."""
+    from bench.scoring import score_images
+
+    return score_images(method, [Path(p) for p in images], prompt, Path(checkpoint) if checkpoint else None, device)
+
+
+def config(method: str, dataset: str | None = None, preset: str | None = None,
+           overrides: dict | None = None) -> ResolvedConfig:
+    """The config ``method`` would run with, and the source and origin of every value."""
+    return resolve_config(method, dataset, preset, overrides)

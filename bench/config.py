@@ -1,0 +1,151 @@
+"""One resolver for a method's config, recording where every value came from.
+
+A method declares its config beside its class (as timm keeps ``default_cfgs`` beside the
+model; see ``bench.method.Method``): constructor defaults, ``defaults`` (departures from
+them, e.g. HyperNet's 224-px crops), ``defaults_when`` (defaults that hold for a given
+value of another key, e.g. IP-IQA on the stand-in CLIP) and named ``presets`` (a dataset's
+name selects its preset by default, e.g. the demo's miniature training). ``resolve_config``
+layers them, then the run's overrides, and says for each value:
+
+* its *source*: ``default``, ``preset:<name>`` or ``override`` (recorded in the manifest's
+  ``config_sources``; a table row shows the overrides);
+* its *origin*: where the value is written, e.g. ``HyperNet.defaults``
+  (``ipiqa-bench list --config METHOD``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+DEFAULT, OVERRIDE = "default", "override"
+# Preset names with a meaning of their own: the method's plain defaults, whatever the dataset.
+NO_PRESET = ("default", "none")
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    method: str
+    values: dict
+    sources: dict  # key -> "default" | "preset:<name>" | "override"
+    origins: dict  # key -> where the value is declared
+    preset: str | None  # the preset applied, if the method has it
+
+    def overrides(self) -> dict:
+        return {k: v for k, v in self.values.items() if self.sources[k] == OVERRIDE}
+
+
+def _init_chain(cls) -> list[type]:
+    """The classes whose ``__init__`` a construction runs through, most derived first: the
+    chain goes on while an ``__init__`` forwards ``**kwargs`` to its parent."""
+    chain = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        chain.append(klass)
+        params = inspect.signature(init).parameters.values()
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return chain
+
+
+def _named_params(klass):
+    return [(name, p) for name, p in inspect.signature(klass.__dict__["__init__"]).parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def constructor_keys(cls) -> list[str]:
+    """Named constructor arguments along the ``__init__`` chain, base classes first."""
+    keys: list[str] = []
+    for klass in reversed(_init_chain(cls)):
+        keys += [name for name, _ in _named_params(klass) if name not in keys]
+    return keys
+
+
+def constructor_defaults(cls) -> list[tuple[str, dict]]:
+    """(origin, values) of each constructor's defaults, base classes first."""
+    return [(f"{klass.__name__}.__init__", {name: p.default for name, p in _named_params(klass)
+                                            if p.default is not p.empty})
+            for klass in reversed(_init_chain(cls))]
+
+
+def declared_defaults(cls) -> dict[str, tuple[object, str]]:
+    """key -> (value, origin) before presets and overrides, conditions not yet applied."""
+    out: dict[str, tuple[object, str]] = {}
+    for origin, values in cls.default_layers():
+        for key, value in values.items():
+            # A constructor's None means "the declared default": it does not hide one.
+            if not (value is None and origin.endswith(".__init__") and key in out):
+                out[key] = (value, origin)
+    return out
+
+
+def preset_values(cls, name: str | None) -> tuple[dict, str] | None:
+    """The preset ``name`` of ``cls`` (the most derived class declaring it) and its origin."""
+    if name is None or name in NO_PRESET:
+        return None
+    for klass in cls.__mro__:
+        presets = klass.__dict__.get("presets") or {}
+        if name in presets:
+            return dict(presets[name]), f"{klass.__name__}.presets[{name!r}]"
+    legacy = getattr(cls, "dataset_preset", None)  # plugins written before presets were declared
+    if legacy is not None and getattr(legacy, "__func__", None) is not _base_dataset_preset():
+        values = legacy(name)
+        if values:
+            return dict(values), f"{cls.__name__}.dataset_preset({name!r})"
+    return None
+
+
+def _base_dataset_preset():
+    from bench.method import Method
+
+    return Method.dataset_preset.__func__
+
+
+def resolve_layers(cls, explicit: list[tuple[str, str, dict]], method: str = "", preset: str | None = None
+                   ) -> ResolvedConfig:
+    """Defaults, then conditional defaults, then each explicit (source, origin, values) layer."""
+    values, sources, origins = {}, {}, {}
+    for key, (value, origin) in declared_defaults(cls).items():
+        values[key], sources[key], origins[key] = value, DEFAULT, origin
+    probe = dict(values)
+    for _, _, layer in explicit:
+        probe.update(layer)
+    for owner, when, conditional in cls.conditional_defaults():
+        if all(probe.get(k) == v for k, v in when.items()):
+            condition = ", ".join(f"{k}={v!r}" for k, v in when.items())
+            for key, value in conditional.items():
+                values[key], origins[key] = value, f"{owner}.defaults_when[{condition}]"
+    for source, origin, layer in explicit:
+        for key, value in layer.items():
+            values[key], sources[key], origins[key] = value, source, origin
+    return ResolvedConfig(method, values, sources, origins, preset)
+
+
+def resolve_config(method, dataset: str | None = None, preset: str | None = None,
+                   overrides: dict | None = None) -> ResolvedConfig:
+    """The config a method runs with: defaults, the preset (``preset``, else the one named
+    after ``dataset`` if the method has it), then ``overrides`` (None values and keys the
+    method does not take are ignored: one set of run options serves every method)."""
+    from bench.registry import get_method_info
+
+    info = get_method_info(method) if isinstance(method, str) else method
+    cls = info.cls
+    found = preset_values(cls, preset if preset is not None else dataset)
+    keys = set(cls.config_keys())
+    given = {k: v for k, v in (overrides or {}).items() if v is not None and k in keys}
+    layers = []
+    name = None
+    if found is not None:
+        name = preset if preset is not None else dataset
+        layers.append((f"preset:{name}", found[1], found[0]))
+    layers.append((OVERRIDE, OVERRIDE, given))
+    return resolve_layers(cls, layers, info.name, name)
+
+
+def preset_names(cls) -> list[str]:
+    names: list[str] = []
+    for klass in cls.__mro__:
+        names += [n for n in (klass.__dict__.get("presets") or {}) if n not in names]
+    return sorted(names)

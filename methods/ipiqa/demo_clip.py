@@ -1,0 +1,22 @@
+"""The demo's stand-in CLIP, for methods other than IP-IQA (CLIPScore on the demo): the one
+place they reach it through, so none depends on how the stand-in is built or stored."""
+
+from __future__ import annotations
+
+
+def demo_clip_version() -> str:
+    """Changes whenever the stand-in is retrained differently (cached scores go stale)."""
+    from methods.ipiqa.standin import STANDIN_VERSION
+
+    return STANDIN_VERSION
+
+
+def load_demo_clip(device):
+    """(network, tokenizer): the stand-in CLIP in float32, eval mode, on ``device``; built
+    and cached on first use."""
+    from methods.ipiqa.base_clip import load_base_clip
+    from methods.ipiqa.model import get_tokenizer
+    from methods.ipiqa.standin import ensure_standin
+
+    network = load_base_clip("small", ensure_standin().clip).model.float().eval().to(device)
+    return network, get_tokenizer(network)

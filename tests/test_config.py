@@ -1,0 +1,118 @@
+"""The config resolver (bench.config): declared defaults, presets, overrides, and their sources."""
+
+import json
+
+import pytest
+from conftest import run_cli
+
+from bench import api
+from bench.config import resolve_config
+from bench.errors import BenchError
+from bench.method import ScoreMethod
+from bench.registry import create_method, list_methods
+from bench.train_config import TRAIN_FIELDS, TrainConfig, cli_options
+
+
+def test_every_value_has_a_source_and_an_origin():
+    hypernet = resolve_config("hypernet", "agiqa3k")
+    assert hypernet.values["train_crop"] == 224 and hypernet.origins["train_crop"] == "HyperNet.defaults"
+    assert hypernet.values["epochs"] == 100 and hypernet.origins["epochs"] == "TrainConfig (the paper's protocol)"
+    assert set(hypernet.sources.values()) == {"default"} and hypernet.preset is None
+    demo = resolve_config("hypernet", "demo", overrides={"epochs": 3, "lr": None, "not_an_option": 1})
+    assert demo.preset == "demo" and demo.values["image_size"] == 64 and demo.sources["image_size"] == "preset:demo"
+    assert demo.origins["image_size"] == "TorchMethod.presets['demo']"
+    assert demo.sources["epochs"] == "override" and demo.overrides() == {"epochs": 3}
+    assert "not_an_option" not in demo.values and demo.sources["lr"] == "preset:demo"
+
+
+def test_a_subclass_preset_replaces_its_parents_and_conditional_defaults_follow_the_config():
+    resnet = resolve_config("resnet50", "demo")
+    assert (resnet.values["image_size"], resnet.values["train_crop"], resnet.values["joint_targets"]) == (256, 64, True)
+    assert resnet.origins["train_crop"] == "ResNet50.presets['demo']"
+    ipiqa = resolve_config("ipiqa", "demo")
+    assert ipiqa.sources["clip"] == "preset:demo" and ipiqa.values["image_size"] == 128
+    assert ipiqa.origins["lr"] == "IPIQAMethod.defaults_when[clip='small']" and ipiqa.sources["lr"] == "default"
+    on_rn50 = resolve_config("ipiqa", "demo", overrides={"clip": "RN50"})
+    assert (on_rn50.values["image_size"], on_rn50.values["dropout"]) == (512, 0.5)
+    assert resolve_config("ipiqa", "demo", preset="default").values["clip"] == "RN50"
+
+
+@pytest.mark.parametrize("dataset", [None, "demo"])
+def test_every_method_builds_from_its_resolved_config_and_reports_it_back(dataset):
+    for info in list_methods():
+        resolved = resolve_config(info.name, dataset)
+        assert create_method(info.name, **resolved.values).get_config() == resolved.values, info.name
+        assert set(resolved.sources) == set(resolved.values) == set(resolved.origins), info.name
+
+
+def test_direct_construction_takes_the_declared_defaults():
+    assert create_method("hypernet").train_config().train_crop == 224
+    assert create_method("clipiqa").train_config().optimizer == "sgd"
+    assert create_method("ipiqa-base").get_config()["use_prompt"] is False
+    assert create_method("ipiqa", clip="small").get_config()["dropout"] == 0.1
+    with pytest.raises(TypeError, match="unexpected training option"):
+        create_method("cnniqa", epoch=3)
+
+
+def test_train_config_constraints_are_declared_once():
+    with pytest.raises(BenchError, match=r"lr must be in \(0, inf\]"):
+        TrainConfig(lr=0)
+    with pytest.raises(BenchError, match=r"val_fraction must be in \(0, 1\)"):
+        TrainConfig(val_fraction=1.0)
+    assert {f.name for f in cli_options()} <= set(TRAIN_FIELDS)
+
+
+def test_cli_options_are_generated_from_the_train_config():
+    help_text = run_cli("run", "--help").output
+    for field in cli_options():
+        assert f"--{field.name.replace('_', '-')}" in help_text
+    refused = run_cli("run", "--dataset", "demo", "--lr", "-1")
+    assert refused.exit_code == 2 and "--lr" in refused.output
+
+
+def test_list_config_prints_values_sources_and_origins():
+    out = run_cli("list", "--config", "hypernet", "--dataset", "demo").output
+    assert "hypernet on demo (preset: demo)" in out
+    line = next(l for l in out.splitlines() if l.startswith("train_crop"))
+    assert "224" in line and "default" in line and "HyperNet.defaults" in line
+    line = next(l for l in out.splitlines() if l.startswith("image_size"))
+    assert "64" in line and "preset:demo" in line
+
+
+def test_a_plugin_with_the_old_dataset_preset_hook_is_still_honoured():
+    class Legacy(ScoreMethod):
+        def __init__(self, size=8):
+            self.size = size
+
+        @classmethod
+        def dataset_preset(cls, dataset):
+            return {"size": 16} if dataset == "demo" else {}
+
+    from bench.registry import MethodInfo
+
+    info = MethodInfo("legacy", Legacy, "handcrafted", "Legacy", False, False, ("quality",), True, ())
+    resolved = resolve_config(info, "demo")
+    assert resolved.values == {"size": 16} and resolved.origins["size"] == "Legacy.dataset_preset('demo')"
+
+
+def test_the_manifest_records_config_sources_and_the_preset(tiny_dataset, results_dir):
+    outcomes = api.run("test-sharpness-svr,test-lap-var", "tinyfiles", splits=2, results_dir=results_dir,
+                       overrides={"epsilon": 0.2, "epochs": 7})
+    assert [o.status for o in outcomes] == ["done", "done"]
+    manifest = json.loads((results_dir / "tinyfiles" / "test-sharpness-svr" / "run.json").read_text())
+    assert manifest["config"]["epsilon"] == 0.2 and manifest["config_sources"]["epsilon"] == "override"
+    assert set(manifest["config_sources"].values()) == {"default", "override"} and manifest["preset"] is None
+    table = api.table(results_dir=results_dir)
+    assert set(table["method"]) == {"test-sharpness-svr", "test-lap-var"} and table["srcc_mean"].notna().all()
+    scores = api.score("test-lap-var", [tiny_dataset["path"][0], tiny_dataset["path"][1]])
+    assert list(scores.columns) == ["image", "score"] and len(scores) == 2
+    assert api.config("test-sharpness-svr", overrides={"epsilon": 0.3}).sources["epsilon"] == "override"
+
+
+def test_the_feature_cache_key_of_a_run_uses_the_datasets_preset():
+    from bench.runner import RunOptions, _feature_cache_key
+
+    options = RunOptions()
+    on_demo = _feature_cache_key("clipscore", options, "demo")
+    assert on_demo != _feature_cache_key("clipscore", options, "agiqa3k")
+    assert on_demo == "features:" + create_method("clipscore", **resolve_config("clipscore", "demo").values).feature_key
