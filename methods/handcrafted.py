@@ -8,6 +8,7 @@ from bench.assets import Asset, register_asset, resolve
 from bench.method import ScoreMethod
 from bench.registry import register_method
 from methods._feature_sets import ModuleFeatures
+from methods.features import niqe
 
 NIQE_PARAMS = register_asset(Asset(
     name="niqe-params",
@@ -21,32 +22,21 @@ NIQE_PARAMS = register_asset(Asset(
 @register_method("niqe", family="handcrafted", display="NIQE", higher_is_better=False,
                  targets=("quality", "alignment", "mos"), assets=(NIQE_PARAMS.name,))
 class NIQE(ScoreMethod):
-    """NIQE (Mittal et al., IEEE SPL 2013) through pyiqa, on the luminance channel."""
+    """NIQE (Mittal et al., IEEE SPL 2013) as the authors' MATLAB release computes it, with its pristine model."""
 
     feature_key = "niqe"  # shared with niqe-svr
-    feature_version = "pyiqa-1"
+    feature_version = niqe.VERSION
 
-    def __init__(self, device="cpu"):
-        self.device = device
+    def _pristine(self):
+        if not hasattr(self, "pristine_"):
+            from scipy.io import loadmat
 
-    def _metric(self):
-        if not hasattr(self, "metric_"):
-            import pyiqa
-
-            from bench.devices import resolve_device
-
-            # pyiqa would download the parameters itself; hand it the resolved file instead.
-            self.metric_ = pyiqa.create_metric("niqe", device=resolve_device(self.device),
-                                               pretrained_model_path=str(resolve(NIQE_PARAMS.name)))
-        return self.metric_
+            params = loadmat(resolve(NIQE_PARAMS.name))
+            self.pristine_ = (params["mu_prisparam"], params["cov_prisparam"])
+        return self.pristine_
 
     def score(self, image, prompt):
-        import torch
-
-        # torch.tensor copies: decoded images may be read-only arrays
-        tensor = torch.tensor(np.asarray(image)).permute(2, 0, 1)[None].float() / 255.0
-        with torch.no_grad():
-            return float(self._metric()(tensor).item())
+        return niqe.score(np.asarray(image), *self._pristine())
 
 
 def _score(name: str, display: str, module: str, column: int, doc: str):

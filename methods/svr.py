@@ -30,8 +30,7 @@ SISBLIM_SVR = _svr("sisblim-svr", "SISBLIM-SVR", "sisblim",
 class NIQESVR(NIQE, SVRFeatureMethod):
     """The NIQE score regressed per split with an SVR (a learned monotone remapping)."""
 
-    def __init__(self, device="cpu", C=(1.0, 10.0, 100.0), gamma=("scale",), epsilon=0.1, cv_folds=3):
-        NIQE.__init__(self, device)
+    def __init__(self, C=(1.0, 10.0, 100.0), gamma=("scale",), epsilon=0.1, cv_folds=3):
         SVRFeatureMethod.__init__(self, C, gamma, epsilon, cv_folds)
 
     fit_features = SVRFeatureMethod.fit_features
