@@ -8,7 +8,7 @@ from bench.assets import Asset, register_asset, resolve
 from bench.method import ScoreMethod
 from bench.registry import register_method
 from methods._feature_sets import ModuleFeatures
-from methods.features import niqe
+from methods.features import ceiq, niqe
 
 NIQE_PARAMS = register_asset(Asset(
     name="niqe-params",
@@ -39,6 +39,42 @@ class NIQE(ScoreMethod):
         return niqe.score(np.asarray(image), *self._pristine())
 
 
+CEIQ_MODEL = register_asset(Asset(
+    name="ceiq-model",
+    filename="model.mat",
+    url="https://raw.githubusercontent.com/mtobeiyf/CEIQ/master/data/model.mat",
+    sha256="f2c2300adbf6fbe09dfa46c5b05e47e8fb96c810f7b582344f6c3bf201e93d6d",
+    description="CEIQ's regressor of the original release (LIBSVM epsilon-SVR, linear kernel, trained on CCID2014)",
+))
+
+
+@register_method("ceiq-release", family="handcrafted", display="CEIQ",
+                 targets=("quality", "alignment", "mos"), assets=(CEIQ_MODEL.name,))
+class CEIQRelease(ScoreMethod):
+    """CEIQ (Yan et al., 2019) as released: its five contrast features through the authors' trained SVR."""
+
+    feature_key = "ceiq-release"
+    feature_version = f"{ceiq.VERSION}-{CEIQ_MODEL.sha256[:8]}"
+
+    def _linear_model(self):
+        """LIBSVM's linear-kernel SVR is w.x - rho with w = sv_coef' * SVs."""
+        if not hasattr(self, "weights_"):
+            from scipy.io import loadmat
+
+            model = loadmat(resolve(CEIQ_MODEL.name), squeeze_me=True)["model"]
+            kernel = int(model["Parameters"].item()[1])
+            if kernel != 0:
+                raise ValueError(f"CEIQ's model.mat has kernel type {kernel}; only the linear kernel (0) is supported")
+            svs = model["SVs"].item()
+            svs = svs.toarray() if hasattr(svs, "toarray") else np.asarray(svs)
+            self.weights_ = (np.ravel(model["sv_coef"].item()) @ svs, -float(model["rho"].item()))
+        return self.weights_
+
+    def score(self, image, prompt):
+        w, b = self._linear_model()
+        return float(ceiq.extract(np.asarray(image)) @ w + b)
+
+
 def _score(name: str, display: str, module: str, column: int, doc: str):
     """A training-free score read from column ``column`` of a feature module's vector."""
     cls = type(display, (ModuleFeatures, ScoreMethod),
@@ -47,8 +83,8 @@ def _score(name: str, display: str, module: str, column: int, doc: str):
                            targets=("quality", "alignment", "mos"))(cls)
 
 
-CEIQ = _score("ceiq", "CEIQ", "ceiq", 0,
-              "CEIQ (Yan et al., 2019): SSIM between the image and its histogram-equalised version, training-free.")
+CEIQ_F1 = _score("ceiq", "CEIQ (f1)", "ceiq", 0,
+                 "CEIQ's first feature alone: SSIM between the image and its histogram-equalised version.")
 DSIQA = _score("dsiqa", "DSIQA", "cpbd", 0,
                "DSIQA as the paper cites it: CPBD sharpness (Narvekar & Karam, QoMEX 2009).")
 SISBLIM = _score("sisblim", "SISBLIM", "sisblim", -1,

@@ -9,6 +9,11 @@ The original releases are not part of this repository; pass the folders that hol
         --desique DIR   # gaussian_para_esti.m (DESIQUE helper that HIGRADE calls, not in its release)
         --niqe DIR      # computequality.m, computefeature.m, estimateaggdparam.m,
                         # modelparameters.mat (NIQE release, Mittal et al.)
+        [--ceiq DIR]    # CEIQ release (github.com/mtobeiyf/CEIQ): data/model.mat, images/1-3.png
+                        # and README.md, whose table gives MATLAB's scores of those images
+
+With ``--ceiq`` it also prints the harness's CEIQ (``ceiq-release``) beside the scores that
+the CEIQ README reports from MATLAB (no Octave needed: the release's SVR is linear).
 
 It runs them under GNU Octave (packages image and statistics) with
 ``scripts/reference_values/matlab_shims`` first on the path. Octave is not MATLAB
@@ -104,11 +109,29 @@ def check_octave_builtins(cwd: Path) -> None:
         sys.exit("an Octave built-in disagrees with MATLAB's documented definition; add a shim")
 
 
+def check_ceiq(release: Path) -> None:
+    """The harness's CEIQ with the release's model.mat against the README's MATLAB scores."""
+    import os
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the harness, run from a checkout
+    from methods.handcrafted import CEIQRelease
+
+    os.environ["IPIQA_BENCH_CACHE"] = str(release / "data")  # model.mat is found under it
+    method = CEIQRelease()
+    readme = (release / "README.md").read_text()
+    for image, score in re.findall(r"images/(\d+\.png)[^|]*\|\s*([0-9.]+)", readme):
+        ours = method.score(np.asarray(Image.open(release / "images" / image).convert("RGB")), "")
+        print(f"ceiq {image}: MATLAB (README) {score}, harness {ours:.6f}, |diff| {abs(ours - float(score)):.1e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in ("gmlf", "higrade", "desique", "niqe"):
+    for name in ("gmlf", "higrade", "desique", "niqe"):  # required
         parser.add_argument(f"--{name}", type=Path, required=True, help=f"folder with the original {name} code")
+    parser.add_argument("--ceiq", type=Path, help="folder with the CEIQ release (optional)")
     args = parser.parse_args()
+    if args.ceiq:
+        check_ceiq(args.ceiq)
     images_dir = OUT / "images"
     images_dir.mkdir(parents=True, exist_ok=True)
     for name, image in fixture_images().items():

@@ -90,3 +90,25 @@ def test_the_former_zero_mean_ggd_fit_is_outside_the_tolerance(monkeypatch):
     monkeypatch.setattr(higrade, "ggd_fit", zero_mean_fit)
     image, row = next(iter(_reference("higrade").iterrows()))
     assert not np.allclose(higrade.extract(_image(image)), row.to_numpy(), rtol=RTOL["higrade"], atol=ATOL)
+
+
+def test_ceiq_release_is_the_linear_libsvm_model_of_its_model_mat(tmp_path, monkeypatch):
+    """LIBSVM's struct as MATLAB saves it; the README check of the real model is in the script."""
+    from scipy.io import savemat
+
+    import methods.handcrafted as handcrafted
+    from methods.features import ceiq
+
+    rng = np.random.default_rng(0)
+    svs, coef, rho = rng.normal(size=(7, 5)), rng.normal(size=7), 0.3
+    path = tmp_path / "model.mat"
+    savemat(path, {"model": {"Parameters": np.array([3.0, 0, 3, 0.2, 0]), "SVs": svs,
+                             "sv_coef": coef[:, None], "rho": rho}})
+    monkeypatch.setattr(handcrafted, "resolve", lambda name: path)
+    image = _image("texture.png")
+    by_kernel = sum(c * float(sv @ ceiq.extract(image)) for c, sv in zip(coef, svs)) - rho
+    assert handcrafted.CEIQRelease().score(image, "") == pytest.approx(by_kernel, rel=1e-12)
+    savemat(path, {"model": {"Parameters": np.array([3.0, 2, 3, 0.2, 0]), "SVs": svs,
+                             "sv_coef": coef[:, None], "rho": rho}})
+    with pytest.raises(ValueError, match="linear kernel"):
+        handcrafted.CEIQRelease().score(image, "")
