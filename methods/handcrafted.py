@@ -20,7 +20,9 @@ NIQE_PARAMS = register_asset(Asset(
 
 
 @register_method("niqe", family="handcrafted", display="NIQE", higher_is_better=False,
-                 targets=("quality", "alignment", "mos"), assets=(NIQE_PARAMS.name,))
+                 targets=("quality", "alignment", "mos"), assets=(NIQE_PARAMS.name,),
+                 fidelity="faithful: equals the release run under Octave (6 images, 1e-13); within 0.6% of "
+                          "MATLAB's own scores on 4 of pyiqa's calibration images, 5.7% on one with flat areas")
 class NIQE(ScoreMethod):
     """NIQE (Mittal et al., IEEE SPL 2013) as the authors' MATLAB release computes it, with its pristine model."""
 
@@ -49,7 +51,8 @@ CEIQ_MODEL = register_asset(Asset(
 
 
 @register_method("ceiq-release", family="handcrafted", display="CEIQ",
-                 targets=("quality", "alignment", "mos"), assets=(CEIQ_MODEL.name,))
+                 targets=("quality", "alignment", "mos"), assets=(CEIQ_MODEL.name,),
+                 fidelity="faithful: reproduces the MATLAB scores in the release's README (3 images, 1.4e-5)")
 class CEIQRelease(ScoreMethod):
     """CEIQ (Yan et al., 2019) as released: its five contrast features through the authors' trained SVR."""
 
@@ -75,17 +78,21 @@ class CEIQRelease(ScoreMethod):
         return float(ceiq.extract(np.asarray(image)) @ w + b)
 
 
-def _score(name: str, display: str, module: str, column: int, doc: str):
+def _score(name: str, display: str, module: str, column: int, doc: str, fidelity: str):
     """A training-free score read from column ``column`` of a feature module's vector."""
-    cls = type(display, (ModuleFeatures, ScoreMethod),
+    cls = type(name.upper().replace("-", "_"), (ModuleFeatures, ScoreMethod),
                {"feature_module": module, "score_column": column, "__doc__": doc})
     return register_method(name, family="handcrafted", display=display,
-                           targets=("quality", "alignment", "mos"))(cls)
+                           targets=("quality", "alignment", "mos"), fidelity=fidelity)(cls)
 
 
 CEIQ_F1 = _score("ceiq", "CEIQ (f1)", "ceiq", 0,
-                 "CEIQ's first feature alone: SSIM between the image and its histogram-equalised version.")
+                 "CEIQ's first feature alone: SSIM between the image and its histogram-equalised version.",
+                 "approximation: one of CEIQ's five features, no regressor (the published CEIQ is ceiq-release)")
 DSIQA = _score("dsiqa", "DSIQA", "cpbd", 0,
-               "DSIQA as the paper cites it: CPBD sharpness (Narvekar & Karam, QoMEX 2009).")
-SISBLIM = _score("sisblim", "SISBLIM", "sisblim", -1,
-                 "SISBLIM (Gu et al., TBC 2014) approximation: noise, free-energy blur and JPEG measures fused.")
+               "DSIQA as the paper cites it: CPBD sharpness (Narvekar & Karam, QoMEX 2009).",
+               "reimplementation: equals the cpbd PyPI package (a port of the MATLAB release), not MATLAB")
+SISBLIM = _score("sisblim", "SISBLIM (approx.)", "sisblim", -1,
+                 "SISBLIM (Gu et al., TBC 2014) approximation: noise, free-energy blur and JPEG measures fused.",
+                 "approximation: SISBLIM's six-step structure with stand-in components and our own fusion; "
+                 "the original is MATLAB p-code")
