@@ -96,7 +96,7 @@ def test_ceiq_release_is_the_linear_libsvm_model_of_its_model_mat(tmp_path, monk
     """LIBSVM's struct as MATLAB saves it; the README check of the real model is in the script."""
     from scipy.io import savemat
 
-    import methods.handcrafted as handcrafted
+    from methods import handcrafted
     from methods.features import ceiq
 
     rng = np.random.default_rng(0)
