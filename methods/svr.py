@@ -19,7 +19,7 @@ def _svr(name: str, display: str, module: str, doc: str, fidelity: str = VARIANT
 
 GMLF = _svr("gmlf", "GMLF", "gmlf",
             "Gradient-magnitude and Laplacian-of-Gaussian joint statistics (Xue et al., TIP 2014) + SVR.",
-            "faithful: features equal Grad_LOG_CP_TIP.m run under Octave (6 images, 1e-15); SVR fitted per split")
+            "faithful: features equal Grad_LOG_CP_TIP.m run under Octave (6 images, 6e-17); SVR fitted per split")
 HIGRADE = _svr("higrade", "HIGRADE", "higrade",
                "HIGRADE-1 gradient and log-derivative NSS in LAB at two scales (Kundu et al., TIP 2017) + SVR.",
                "faithful: features equal higrade_1.m run under Octave (6 images, 1.5e-6); SVR fitted per split")
