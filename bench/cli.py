@@ -77,9 +77,13 @@ def list_command(config_of, dataset, preset):
     for m in list_methods():
         assets = ", ".join(f"{get_asset(a).filename} ({'present' if is_present(a) else 'missing'})"
                            for a in m.assets) or "-"
-        rows.append([m.name, m.family, "yes" if m.uses_prompt else "no", "yes" if m.trains else "no",
-                     ",".join(m.targets), "higher" if m.higher_is_better else "lower", assets])
-    click.echo(tabulate(rows, headers=["method", "family", "prompt", "trains", "targets", "better", "assets"]))
+        rows.append([m.name, m.display, m.family, "yes" if m.uses_prompt else "no", "yes" if m.trains else "no",
+                     ",".join(m.targets), "higher" if m.higher_is_better else "lower", m.fidelity_kind, assets])
+    click.echo(tabulate(rows, headers=["method", "row name", "family", "prompt", "trains", "targets", "better",
+                                       "fidelity", "assets"]))
+    click.echo("\nWhat each method is, and how close to the published method (fidelity):")
+    for m in list_methods():
+        click.echo(f"{m.name}: {m.description or '(no description)'}\n    {m.fidelity}")
 
 
 @main.command("splits")

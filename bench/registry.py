@@ -19,8 +19,18 @@ from bench.errors import BenchError
 FAMILIES = ("handcrafted", "svr", "deep", "alignment", "ipiqa")
 # What a method can predict. A dataset maps each of its target columns to one of these.
 TARGET_KINDS = ("quality", "alignment", "mos")
+# How close a row is to the published method, the first word of a method's ``fidelity``:
+# faithful (checked against the original code's outputs), reimplementation (the published
+# method, not checked against its code), approximation (departs from it: its display name
+# says so and it gets no paper delta), variant (no row of the paper: a harness extension).
+FIDELITY_KINDS = ("faithful", "reimplementation", "approximation", "variant")
 ENTRY_POINT_GROUP = "ipiqa_bench.methods"
 PLUGINS_ENV = "IPIQA_BENCH_PLUGINS"
+
+
+def fidelity_kind(fidelity: str) -> str:
+    """The kind a fidelity text starts with ("faithful: ..." -> "faithful")."""
+    return fidelity.split(":")[0].split(",")[0].strip()
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,11 @@ class MethodInfo:
     # Resources one (method, split) task asks of a scheduler, e.g. {"num_gpus": 1}.
     resources: dict = field(default_factory=dict)
     description: str = ""
+    fidelity: str = "unstated"
+
+    @property
+    def fidelity_kind(self) -> str:
+        return fidelity_kind(self.fidelity)
 
     @property
     def sign(self) -> int:
@@ -60,13 +75,19 @@ def register_method(
     higher_is_better: bool = True,
     assets: tuple[str, ...] = (),
     resources: dict | None = None,
+    fidelity: str = "unstated",
 ):
-    """Class decorator registering a method under ``name``."""
+    """Class decorator registering a method under ``name``.
+
+    ``fidelity``: "<kind>: <how>", kind one of FIDELITY_KINDS, e.g. "faithful: matches the
+    release run under Octave to 1e-9"; "unstated" for plugins that say nothing."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; expected one of {FAMILIES}")
     unknown = set(targets) - set(TARGET_KINDS)
     if unknown:
         raise ValueError(f"unknown target kinds {sorted(unknown)}")
+    if fidelity != "unstated" and fidelity_kind(fidelity) not in FIDELITY_KINDS:
+        raise ValueError(f"fidelity {fidelity!r} must start with one of {FIDELITY_KINDS}")
 
     def decorator(cls):
         if name in _REGISTRY and _REGISTRY[name].cls is not cls:
@@ -84,6 +105,7 @@ def register_method(
             assets=tuple(assets),
             resources=dict(resources or {}),
             description=doc[0] if doc else "",
+            fidelity=fidelity,
         )
         cls.method_name = name
         return cls

@@ -105,7 +105,9 @@ class _JointTargets(TorchMethod):
 
 
 @register_method("dbcnn", family="deep", display="DBCNN", trains=True, targets=TARGETS,
-                 assets=(VGG16_IMAGENET.name, DBCNN_SCNN.name))
+                 assets=(VGG16_IMAGENET.name, DBCNN_SCNN.name),
+                 fidelity="reimplementation: pyiqa's DBCNN with its published S-CNN and VGG-16 weights, "
+                          "fine-tuned per split by the harness's loop")
 class DBCNN(_JointTargets):
     """DBCNN: bilinear pooling of a VGG-16 and an S-CNN branch (Zhang et al., TCSVT 2020), via pyiqa."""
 
@@ -136,7 +138,8 @@ class DBCNN(_JointTargets):
         return model
 
 
-@register_method("cnniqa", family="deep", display="CNNIQA", trains=True, targets=TARGETS)
+@register_method("cnniqa", family="deep", display="CNNIQA", trains=True, targets=TARGETS,
+                 fidelity="reimplementation: pyiqa's CNNIQA, trained from scratch per split")
 class CNNIQA(_JointTargets):
     """CNNIQA: one conv layer, min/max pooling, two fc layers (Kang et al., CVPR 2014), via pyiqa, from scratch."""
 
@@ -153,7 +156,8 @@ class CNNIQA(_JointTargets):
 
 
 @register_method("hypernet", family="deep", display="HyperNet", trains=True, targets=TARGETS,
-                 assets=(RESNET50_IMAGENET.name,))
+                 assets=(RESNET50_IMAGENET.name,),
+                 fidelity="reimplementation: pyiqa's HyperIQA from ImageNet ResNet-50, trained per split")
 class HyperNet(TorchMethod):
     """HyperIQA: a hyper network generating a quality regressor per image (Su et al., CVPR 2020), via pyiqa."""
 
@@ -196,7 +200,8 @@ class HyperNet(TorchMethod):
 
 
 @register_method("clipiqa", family="deep", display="CLIPIQA", trains=True, targets=TARGETS,
-                 assets=(CLIP_RN50_OPENAI.name,))
+                 assets=(CLIP_RN50_OPENAI.name,),
+                 fidelity="reimplementation: pyiqa's CLIP-IQA+ (CLIP RN50, learned prompts), trained per split")
 class CLIPIQA(TorchMethod):
     """CLIP-IQA+: CLIP RN50 with learned antonym prompts (Wang et al., AAAI 2023), via pyiqa."""
 
@@ -243,7 +248,8 @@ def _resnet50(n_outputs: int, pretrained: bool):
     return net
 
 
-@register_method("resnet50", family="deep", display="ResNet50", trains=True, targets=TARGETS)
+@register_method("resnet50", family="deep", display="ResNet50", trains=True, targets=TARGETS,
+                 fidelity="reimplementation: torchvision ResNet-50 and a regression head, from scratch")
 class ResNet50(_JointTargets):
     """ResNet-50 (He et al., CVPR 2016) trained from scratch with a regression head."""
 
@@ -260,7 +266,8 @@ class ResNet50(_JointTargets):
 
 
 @register_method("resnet50-imagenet", family="deep", display="ResNet50* (ImageNet)", trains=True,
-                 targets=TARGETS, assets=(RESNET50_IMAGENET.name,))
+                 targets=TARGETS, assets=(RESNET50_IMAGENET.name,),
+                 fidelity="reimplementation: torchvision ResNet-50 from its ImageNet weights and a regression head")
 class ResNet50ImageNet(_JointTargets):
     """ResNet-50 from torchvision's ImageNet weights with a regression head (the paper's ResNet50*)."""
 

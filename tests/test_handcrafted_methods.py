@@ -9,7 +9,8 @@ from scipy import ndimage
 
 from bench.registry import get_method_info, resolve_method_names
 
-PAPER_ROWS = {"ceiq": "CEIQ", "niqe": "NIQE", "dsiqa": "DSIQA", "sisblim": "SISBLIM", "gmlf": "GMLF", "higrade": "HIGRADE"}
+PAPER_ROWS = {"ceiq": "CEIQ (f1)", "ceiq-release": "CEIQ", "niqe": "NIQE", "dsiqa": "DSIQA", "sisblim": "SISBLIM (approx.)",
+              "gmlf": "GMLF", "higrade": "HIGRADE"}
 
 
 def test_every_feature_set_has_a_training_free_or_svr_row_and_an_svr_variant():

@@ -19,9 +19,9 @@ def test_builtin_methods_have_complete_metadata():
 
 
 def test_factory_builds_by_name_with_config():
-    method = registry.create_method("niqe", device="cpu")
-    assert method.get_config() == {"device": "cpu"}
-    assert method.method_name == "niqe"
+    method = registry.create_method("niqe-svr", epsilon=0.2)
+    assert method.get_config() == {"C": (1.0, 10.0, 100.0), "gamma": ("scale",), "epsilon": 0.2, "cv_folds": 3}
+    assert method.method_name == "niqe-svr"
 
 
 def test_selection_by_family_and_name():

@@ -49,7 +49,8 @@ class OpenClipScorer(PromptScorer):
 
 
 @register_method("clipscore", family="alignment", display="CLIPScore", uses_prompt=True,
-                 targets=("alignment", "mos"), assets=(OPENAI_CLIP["ViT-B-32"].name,))
+                 targets=("alignment", "mos"), assets=(OPENAI_CLIP["ViT-B-32"].name,),
+                 fidelity="faithful: equals Hessel et al.'s formula on OpenAI's CLIP release files (tests/test_alignment.py)")
 class CLIPScore(OpenClipScorer):
     """CLIPScore (Hessel et al., EMNLP 2021): 2.5 · max(cos(CLIP image, CLIP text), 0)."""
 

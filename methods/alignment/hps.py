@@ -41,7 +41,8 @@ HPS_V2 = {
 
 
 @register_method("hps", family="alignment", display="HPS", uses_prompt=True, targets=("alignment", "mos"),
-                 assets=(HPC.name,))
+                 assets=(HPC.name,),
+                 fidelity="faithful: equals align_sd's evaluate_hps scoring (tests/test_alignment.py)")
 class HPS(OpenClipScorer):
     """HPS v1 (Wu et al., ICCV 2023): cos(image, prompt) under the preference-tuned CLIP ViT-L/14."""
 
@@ -63,7 +64,8 @@ class HPS(OpenClipScorer):
 
 
 @register_method("hpsv2", family="alignment", display="HPS v2", uses_prompt=True, targets=("alignment", "mos"),
-                 assets=(HPS_V2["v2.0"].name,))
+                 assets=(HPS_V2["v2.0"].name,),
+                 fidelity="variant: not in the paper (its HPS is v1); equals the published hpsv2 package's score")
 class HPSv2(HPS):
     """HPS v2 (Wu et al., 2023): cos(image, prompt) under the preference-tuned open_clip ViT-H-14."""
 

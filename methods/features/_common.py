@@ -91,16 +91,20 @@ def imresize_half(image: np.ndarray) -> np.ndarray:
     return _half_axis0(_half_axis0(image).T).T
 
 
-# Moment-matching generalised-Gaussian fit (BRISQUE / DESIQUE ``*_para_esti``).
+# Moment-matching generalised-Gaussian fit (DESIQUE's ``gaussian_para_esti``, used by HIGRADE).
 _GGD_SHAPES = np.arange(0.2, 10.0005, 0.001)
 _GGD_RATIO = _gamma(1 / _GGD_SHAPES) * _gamma(3 / _GGD_SHAPES) / _gamma(2 / _GGD_SHAPES) ** 2
 
 
 def ggd_fit(x: np.ndarray) -> tuple[float, float]:
-    """Zero-mean GGD fit by moment matching: returns (sigma = sqrt(E[x^2]), shape)."""
+    """GGD fit by moment matching about the sample mean: returns (standard deviation, shape).
+
+    The mean is removed first, as DESIQUE's estimator does (a zero-mean fit differs on
+    MSCN maps, whose mean is not exactly 0)."""
     x = np.ravel(x)
-    ms, ma = float(np.einsum("i,i->", x, x) / x.size), float(np.mean(np.abs(x)))
-    rho = ms / ma**2 if ma > 0 else 0.0  # degenerate (all-zero) input -> largest shape
+    centred = x - x.mean()
+    ms, ma = float(np.einsum("i,i->", centred, centred) / x.size), float(np.mean(np.abs(centred)))
+    rho = ms / ma**2 if ma > 0 else 0.0  # degenerate (constant) input -> largest shape
     return float(np.sqrt(ms)), float(_GGD_SHAPES[np.argmin(np.abs(rho - _GGD_RATIO))])
 
 

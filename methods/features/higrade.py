@@ -17,10 +17,11 @@ the authors' release (github.com/utlive/higrade: ``higrade_1.m``, ``higrade_grad
     3x3 second-order filters;
   => 3 channels x {image, gradient} x 2 scales x 18 = 216 features.
 
-Approximations: the release's ``gaussian_para_esti.m`` is not in it (it is a DESIQUE helper);
-we use the usual moment-matching estimator (shape grid 0.2..10, step 0.001). MATLAB's ICC
-sRGB profile may differ from our analytic D50 conversion in the last uint8 level now and
-then. Degenerate (constant) maps give finite placeholder values instead of NaN/inf.
+The release lacks ``gaussian_para_esti.m`` (a DESIQUE helper); we follow DESIQUE's
+(moment matching about the sample mean, shape grid 0.2..10, step 0.001). Verified against
+the release run under GNU Octave (tests/test_reference_values.py); the sRGB->Lab step there
+follows MATLAB's documented definition, not MATLAB itself. Degenerate (constant) maps give
+finite placeholder values instead of NaN/inf.
 The release ships an SVR trained on ESPL-LIVE HDR; the benchmark trains its own regressor.
 """
 from __future__ import annotations
@@ -30,7 +31,7 @@ from scipy import ndimage
 
 from ._common import check_rgb, gaussian_filter2, ggd_fit, imresize_half, weighted_channels
 
-VERSION = "1"
+VERSION = "2"  # 2: GGD fits about the sample mean, as DESIQUE's estimator
 SCALES = 2
 _SHIFTS = ((0, 1), (1, 0), (1, 1), (-1, 1))
 

@@ -169,9 +169,16 @@ class IPIQAMethod(TorchMethod):
         return self
 
 
+# The paper's own method: its text and public code (github.com/Coobiw/IP-IQA) disagree in
+# places; shared/design/IPIQA_NOTES.md lists where, and which one each option follows.
+IPIQA_FIDELITY = ("reimplementation: the paper (defaults) and its public code (options), "
+                  "no published checkpoint to compare with")
+
+
 def _register(name: str, display: str, uses_prompt: bool):
     return register_method(name, family="ipiqa", display=display, uses_prompt=uses_prompt, trains=True,
-                           targets=TARGETS, assets=(CLIP_RN50_OPENAI.name,), resources=RESOURCES)
+                           targets=TARGETS, assets=(CLIP_RN50_OPENAI.name,), resources=RESOURCES,
+                           fidelity=IPIQA_FIDELITY)
 
 
 @_register("ipiqa-base", "IP-IQA baseline (CLIP image tower)", uses_prompt=False)
