@@ -36,6 +36,29 @@ def main(verbose):
                         format="ipiqa-bench: %(message)s", stream=sys.stderr)
 
 
+class RegistryChoice(click.Choice):
+    """A choice among a registry's names, read when the option is used (plugins included),
+    not when this module is imported."""
+
+    def __init__(self, names):
+        super().__init__([])
+        self._names = names
+
+    @property
+    def choices(self):
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, value):
+        pass
+
+
+def _executor_names():
+    from bench.executors import executor_names
+
+    return executor_names()
+
+
 def dataset_options(f):
     f = click.option("--root", type=click.Path(path_type=Path), help="Dataset folder (default: datasets/<name> or $IPIQA_DATA/<name>).")(f)
     return click.option("--dataset", required=True, help="Dataset name (demo, agiqa1k, agiqa3k, ...).")(f)
@@ -102,7 +125,8 @@ def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_i
 @click.option("--plcc-mapping", type=click.Choice(["logistic", "none"]), default="logistic", show_default=True,
               help="PLCC/RMSE after the 4-parameter logistic mapping, or on raw predictions.")
 @drop_invalid_option
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--executor", type=RegistryChoice(_executor_names), default="local", show_default=True,
+              help="What runs the work: local, ray, or an executor a plugin registers.")
 @click.option("--jobs", type=click.IntRange(1), default=None,
               help="Parallel workers (default: 1 locally; with ray, every CPU of the local Ray).")
 @click.option("--ray-address", default=None, help="Existing Ray cluster (default: $RAY_ADDRESS or a local Ray).")
