@@ -26,15 +26,16 @@ T = TypeVar("T")
 _failed: dict[str, str] = {}  # plugin -> why it did not import
 
 
-def import_plugin(label: str, load: Callable[[], object]) -> bool:
-    """Run ``load`` (an import); a failure is logged once per plugin, never raised."""
-    if label in _failed:
+def import_plugin(name: str, load: Callable[[], object], source: str) -> bool:
+    """Run ``load`` (the import of plugin ``name``, named by ``source``); a failure is
+    logged once per plugin, whatever number of groups name it, and never raised."""
+    if name in _failed:
         return False
     try:
         load()
     except Exception as exc:  # a broken plugin must not break the harness
-        _failed[label] = f"{type(exc).__name__}: {exc}"
-        log.warning("plugin %s failed to import and is left out: %s", label, _failed[label])
+        _failed[name] = f"{type(exc).__name__}: {exc}"
+        log.warning("plugin %s (%s) failed to import and is left out: %s", name, source, _failed[name])
         return False
     return True
 
@@ -45,12 +46,12 @@ def failed_plugins() -> dict[str, str]:
 
 def load_entry_points(group: str) -> None:
     for ep in entry_points(group=group):
-        import_plugin(f"{ep.value} (entry point {group})", ep.load)
+        import_plugin(ep.value, ep.load, f"entry point {group}")
 
 
 def load_env_plugins() -> None:
     for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
-        import_plugin(f"{module} (${PLUGINS_ENV})", lambda module=module: importlib.import_module(module))
+        import_plugin(module, lambda module=module: importlib.import_module(module), f"${PLUGINS_ENV}")
 
 
 class Registry(Generic[T]):

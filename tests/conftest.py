@@ -95,6 +95,30 @@ def results_dir(tmp_path) -> Path:
     return tmp_path / "results"
 
 
+def write_results(results_dir: Path, dataset: str, method: str, display: str, pred_noise: float,
+                  family: str = "alignment", target: str = "mos_align") -> None:
+    """Result files as the runner writes them, for rendering tests (3 splits of 50 images)."""
+    from bench import manifest as manifests
+    from bench.splits import SplitConfig, ensure_splits, splits_hash
+    from bench.store import write_manifest, write_predictions
+
+    rng = np.random.default_rng(0)
+    images = [f"img{i:03d}.png" for i in range(50)]
+    groups = [str(i // 2) for i in range(50)]
+    mos = rng.normal(3, 1, 50)
+    path = ensure_splits(results_dir / dataset, pd.Series(images), pd.Series(groups), SplitConfig(3, 0, 0.2))
+    splits = pd.read_csv(path)
+    for k in range(3):
+        test = splits[f"split_{k}"] == "test"
+        write_predictions(results_dir / dataset / method / f"split_{k}.csv", pd.DataFrame({
+            "image": splits.loc[test, "image"], "group": splits.loc[test, "group"], "target": target,
+            "mos": mos[test.to_numpy()], "pred": mos[test.to_numpy()] + rng.normal(0, pred_noise, int(test.sum()))}))
+    write_manifest(results_dir / dataset / method, {
+        "method": method, "display": display, "family": family, "dataset": dataset, "targets": [target],
+        "sign": 1, "config": {}, "plcc_mapping": "logistic", "splits_hash": splits_hash(path), "n_splits": 3,
+        "versions": manifests.package_versions()})
+
+
 def run_cli(*args: str):
     """Run the CLI in-process; returns click's Result (exit_code, stdout, stderr)."""
     from click.testing import CliRunner
