@@ -69,6 +69,10 @@ class TorchMethod(Method):
         # and briefly (recorded in each run's manifest; CLI overrides still win).
         return dict(DEMO_TRAINING) if dataset == "demo" else {}
 
+    @classmethod
+    def smoke_config(cls) -> dict:
+        return {"epochs": 1, "batch_size": 2, "image_size": 32, "num_workers": 0, "device": "cpu"}
+
     # ----------------------------------------------------------------- adapter hooks
 
     def build_model(self, n_outputs: int, pretrained: bool):

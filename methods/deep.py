@@ -110,6 +110,7 @@ class DBCNN(_JointTargets):
     """DBCNN: bilinear pooling of a VGG-16 and an S-CNN branch (Zhang et al., TCSVT 2020), via pyiqa."""
 
     mean_std = None  # pyiqa's DBCNN normalises its input itself
+    smoke_slow = True  # builds a VGG-16 per model
 
     def __init__(self, pretrained=True, **common):
         super().__init__(**common)
@@ -157,6 +158,7 @@ class CNNIQA(_JointTargets):
 class HyperNet(TorchMethod):
     """HyperIQA: a hyper network generating a quality regressor per image (Su et al., CVPR 2020), via pyiqa."""
 
+    smoke_slow = True  # 224-px ResNet-50 steps, whatever the smoke config
     mean_std = None  # pyiqa's HyperNet normalises its input itself
     patch_size = 224  # its target network's fixed input size
     hyper_lr_ratio = 10  # the authors' lr_ratio for everything but the backbone
@@ -165,6 +167,10 @@ class HyperNet(TorchMethod):
         super().__init__(**common)
         self.pretrained = pretrained
         self.test_crops = test_crops
+
+    @classmethod
+    def smoke_config(cls):
+        return {**super().smoke_config(), "image_size": cls.patch_size, "test_crops": 1}
 
     def build_model(self, n_outputs, pretrained):
         import timm
@@ -197,6 +203,7 @@ class CLIPIQA(TorchMethod):
     """CLIP-IQA+: CLIP RN50 with learned antonym prompts (Wang et al., AAAI 2023), via pyiqa."""
 
     mean_std = None  # pyiqa's CLIPIQA applies CLIP's normalisation itself
+    smoke_slow = True  # builds OpenAI's RN50 CLIP (and its 12-layer text tower) per model
     state_covers_model = False  # pyiqa keeps the frozen CLIP out of the state dict
 
     def __init__(self, pretrained=True, **common):
