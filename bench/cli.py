@@ -75,9 +75,15 @@ def split_options(f):
 
 
 @main.command("list")
-def list_command():
+@click.option("--extensions", is_flag=True,
+              help="List the method families, metrics, executors and dataset target columns instead.")
+def list_command(extensions):
     """List every registered method, its metadata and whether its assets are present."""
     from tabulate import tabulate
+
+    if extensions:
+        click.echo(_extensions_listing())
+        return
 
     from bench.assets import get_asset, is_present
     from bench.registry import list_methods
@@ -89,6 +95,28 @@ def list_command():
         rows.append([m.name, m.family, "yes" if m.uses_prompt else "no", "yes" if m.trains else "no",
                      ",".join(m.targets), "higher" if m.higher_is_better else "lower", assets])
     click.echo(tabulate(rows, headers=["method", "family", "prompt", "trains", "targets", "better", "assets"]))
+
+
+def _extensions_listing() -> str:
+    """The open registries' entries (bench.plugins), plugins included."""
+    from tabulate import tabulate
+
+    from bench.datasets.base import TARGET_COLUMNS
+    from bench.executors import EXECUTOR_REGISTRY
+    from bench.metrics import list_metrics
+    from bench.registry import list_families
+
+    blocks = [
+        tabulate([[f.name, f.order, ",".join(map(str, f.tables)) or "-",
+                   ", ".join(f"{k}={v}" for k, v in f.resources.items()) or "-", f.description]
+                  for f in list_families()], headers=["family", "order", "tables", "resources", "description"]),
+        tabulate([[m.name, "higher" if m.higher_is_better else "lower", "yes" if m.in_tables else "no"]
+                  for m in list_metrics()], headers=["metric", "better", "in tables"]),
+        tabulate([[e.name, e.description] for e in EXECUTOR_REGISTRY.entries()], headers=["executor", "description"]),
+        tabulate([[c.name, c.kind, c.description] for c in TARGET_COLUMNS.entries()],
+                 headers=["target column", "kind", "description"]),
+    ]
+    return "\n\n".join(blocks)
 
 
 @main.command("splits")

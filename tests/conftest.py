@@ -78,6 +78,24 @@ def tiny_dataset(tmp_path, monkeypatch):
     return frame
 
 
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any download attempt (socket, torch hub, pyiqa's downloader) fails the test."""
+    import socket
+
+    import pyiqa.utils.download_util as pyiqa_download
+    import torch
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args[:2]}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    monkeypatch.setattr(pyiqa_download, "load_file_from_url", refuse)
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One intra-op thread for a module's torch work: on a shared 2-core box, threads

@@ -34,7 +34,7 @@ from bench.runner import RunOptions, run_benchmark
 from bench.splits import SplitConfig, load_splits
 from bench.store import read_manifest, read_predictions
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = pytest.mark.usefixtures("one_torch_thread", "no_network")  # nothing downloads unasked
 # 96 px: NIQE's blocks are 96 px; networks resize to their smoke image size anyway.
 IMAGE_SIZE, GROUPS, PER_GROUP = 96, 8, 2
 # AGIQA-3k's targets (one model per target for most networks: two are enough); a method
@@ -150,6 +150,7 @@ def test_method_contract(name, contract_frame, shared_assets, tmp_path, capsys):
     assert f"| {row_label(manifest)} " in rendered  # a row under its display name, "[random init]" if so
 
     checkpoint = out / "checkpoints" / "split_0.pt"
+    assert checkpoint.exists() == info.trains  # what `score --checkpoint` needs of a trained method
     if checkpoint.exists():  # a restored method predicts what the run wrote
         restored = create_method(name, **manifest["config"]).load_checkpoint(checkpoint.read_bytes())
         predicted = _predict(restored, test_side)

@@ -58,6 +58,8 @@ def test_a_plugin_family_sets_order_resources_and_tables(scratch_registries, res
     names = [m.name for m in list_methods()]
     assert names.index("test-plus") > names.index("resnet50") and names.index("test-plus") < names.index("clipscore")
     assert task_resources(None, "nets-plus", True) == {"num_cpus": 2}
+    listing = run_cli("list", "--extensions").output
+    assert "nets-plus" in listing and "num_cpus=2" in listing and "mos_align        alignment" in listing
     assert task_resources(None, "deep", True) == {"num_gpus": 1} and task_resources(None, "svr", True) == {"num_cpus": 1}
     with pytest.raises(ValueError, match="unknown family 'nope'"):
         register_method("test-nope", family="nope")

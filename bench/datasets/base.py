@@ -52,7 +52,7 @@ def register_target_column(name: str, kind: str, description: str = "") -> Targe
 # The columns the built-in datasets share (AIGCIQA2023's correspondence MOS is read as mos_align).
 register_target_column("mos_quality", "quality", "perceptual quality MOS")
 register_target_column("mos_align", "alignment", "text-to-image alignment MOS")
-register_target_column("mos", "mos", "a single MOS (AGIQA-1k's, or the mean of quality and alignment)")
+register_target_column("mos", "mos", "one overall MOS (AGIQA-1k's; the demo's is the mean of the other two)")
 
 
 def target_column_kinds() -> dict[str, str]:
