@@ -3,6 +3,7 @@ own module; a plugin that fails to import is reported once and leaves the rest u
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from importlib.metadata import EntryPoint
@@ -167,8 +168,8 @@ def test_a_broken_entry_point_plugin_is_reported_once_and_the_rest_works(scratch
 def test_a_broken_env_plugin_does_not_break_the_cli(tmp_path):
     """In a fresh process, as a user meets it: `list` still lists everything else."""
     (tmp_path / "broken_plugin.py").write_text(BROKEN)
-    env = {**__import__("os").environ, "IPIQA_BENCH_PLUGINS": "plugin_fixtures,broken_plugin",
-           "PYTHONPATH": f"{tmp_path}:{__import__('os').environ['PYTHONPATH']}"}
+    env = {**os.environ, "IPIQA_BENCH_PLUGINS": "plugin_fixtures,broken_plugin",
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ["PYTHONPATH"]])}
     result = subprocess.run([sys.executable, "-m", "bench", "list"], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert "niqe" in result.stdout and "test-lap-var" in result.stdout
