@@ -17,7 +17,7 @@ from importlib import resources
 import pandas as pd
 from tabulate import tabulate
 
-from bench.tables import SUMMARY_METRICS, TABLE2_TARGET, _mean_std, _number, table1_target
+from bench.tables import SUMMARY_METRICS, TABLE2_TARGET, _mean_std, _number, paper_columns, table1_target
 
 FLAGS = ("image2prompt", "integral_prompt", "qa_token")
 FLAG_TITLES = {"image2prompt": "Image2Prompt", "integral_prompt": "Integral prompt", "qa_token": "[QA] token"}
@@ -57,7 +57,7 @@ def ablation_summary(summary: pd.DataFrame, configs: dict[str, dict]) -> pd.Data
         wanted = [t for t in (table1_target(dataset, targets), TABLE2_TARGET) if t in targets]
         shown.append(part[part["target"].isin(list(dict.fromkeys(wanted)))])
     rows = pd.concat(shown)
-    paper = paper_ablation().rename(columns={m: f"paper_{m}" for m in SUMMARY_METRICS})
+    paper = paper_columns(paper_ablation())
     row_of = {tuple(r[list(FLAGS)]): r["row"] for _, r in paper.iterrows()}  # a row is its three flags
     rows["row"] = pd.array([row_of.get(tuple(r[list(FLAGS)])) for _, r in rows.iterrows()], dtype="Int64")
     rows = rows.merge(paper.drop(columns=list(FLAGS)), on=["row", "dataset", "target"], how="left")

@@ -36,6 +36,29 @@ def main(verbose):
                         format="ipiqa-bench: %(message)s", stream=sys.stderr)
 
 
+class RegistryChoice(click.Choice):
+    """A choice among a registry's names, read when the option is used (plugins included),
+    not when this module is imported."""
+
+    def __init__(self, names):
+        super().__init__([])
+        self._names = names
+
+    @property
+    def choices(self):
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, value):
+        pass
+
+
+def _executor_names():
+    from bench.executors import executor_names
+
+    return executor_names()
+
+
 def dataset_options(f):
     f = click.option("--root", type=click.Path(path_type=Path), help="Dataset folder (default: datasets/<name> or $IPIQA_DATA/<name>).")(f)
     return click.option("--dataset", required=True, help="Dataset name (demo, agiqa1k, agiqa3k, ...).")(f)
@@ -56,10 +79,15 @@ def split_options(f):
               help="Print METHOD's resolved config: each value, its source and where it is declared.")
 @click.option("--dataset", default=None, help="With --config: the dataset (selects its preset).")
 @click.option("--preset", default=None, help="With --config: a named preset instead of the dataset's.")
-def list_command(config_of, dataset, preset):
+@click.option("--extensions", is_flag=True,
+              help="List the method families, metrics, executors and dataset target columns instead.")
+def list_command(config_of, dataset, preset, extensions):
     """List every registered method, its metadata and whether its assets are present."""
     from tabulate import tabulate
 
+    if extensions:
+        click.echo(_extensions_listing())
+        return
     if config_of is not None:
         from bench.config import resolve_config
 
@@ -84,6 +112,28 @@ def list_command(config_of, dataset, preset):
     click.echo("\nWhat each method is, and how close to the published method (fidelity):")
     for m in list_methods():
         click.echo(f"{m.name}: {m.description or '(no description)'}\n    {m.fidelity}")
+
+
+def _extensions_listing() -> str:
+    """The open registries' entries (bench.plugins), plugins included."""
+    from tabulate import tabulate
+
+    from bench.datasets.base import TARGET_COLUMNS
+    from bench.executors import EXECUTOR_REGISTRY
+    from bench.metrics import list_metrics
+    from bench.registry import list_families
+
+    blocks = [
+        tabulate([[f.name, f.order, ",".join(map(str, f.tables)) or "-",
+                   ", ".join(f"{k}={v}" for k, v in f.resources.items()) or "-", f.description]
+                  for f in list_families()], headers=["family", "order", "tables", "resources", "description"]),
+        tabulate([[m.name, "higher" if m.higher_is_better else "lower", "yes" if m.in_tables else "no"]
+                  for m in list_metrics()], headers=["metric", "better", "in tables"]),
+        tabulate([[e.name, e.description] for e in EXECUTOR_REGISTRY.entries()], headers=["executor", "description"]),
+        tabulate([[c.name, c.kind, c.description] for c in TARGET_COLUMNS.entries()],
+                 headers=["target column", "kind", "description"]),
+    ]
+    return "\n\n".join(blocks)
 
 
 @main.command("splits")
@@ -142,7 +192,8 @@ def train_options(f):
 @click.option("--plcc-mapping", type=click.Choice(["logistic", "none"]), default="logistic", show_default=True,
               help="PLCC/RMSE after the 4-parameter logistic mapping, or on raw predictions.")
 @drop_invalid_option
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--executor", type=RegistryChoice(_executor_names), default="local", show_default=True,
+              help="What runs the work: local, ray, or an executor a plugin registers.")
 @click.option("--jobs", type=click.IntRange(1), default=None,
               help="Parallel workers (default: 1 locally; with ray, every CPU of the local Ray).")
 @click.option("--ray-address", default=None, help="Existing Ray cluster (default: $RAY_ADDRESS or a local Ray).")

@@ -2,14 +2,45 @@
 
 ``LocalExecutor`` runs in-process, or in a pool of worker processes for training-free
 work. Other executors (Ray) implement the same ``map`` and plug into the runner unchanged.
+Executors are an open registry (bench.plugins): a module registers a factory with
+``register_executor`` (third-party ones through the entry-point group
+``ipiqa_bench.executors``) and `run --executor NAME` offers it.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 from bench.errors import BenchError
+from bench.plugins import Registry
+
+
+@dataclass(frozen=True)
+class ExecutorEntry:
+    name: str
+    # ``factory(jobs, address)``: jobs is --jobs (None: the executor's default), address
+    # --ray-address or another scheduler's address (None if not given).
+    factory: Callable[[int | None, str | None], object]
+    description: str = ""
+
+
+EXECUTOR_REGISTRY: Registry[ExecutorEntry] = Registry("executor", "ipiqa_bench.executors", ("bench.ray_executor",))
+
+
+def register_executor(name: str, description: str = ""):
+    """Decorator for ``factory(jobs, address) -> executor``."""
+
+    def decorator(factory):
+        EXECUTOR_REGISTRY.register(name, ExecutorEntry(name, factory, description))
+        return factory
+
+    return decorator
+
+
+def executor_names() -> list[str]:
+    return EXECUTOR_REGISTRY.names()
 
 
 class LocalExecutor:
@@ -52,14 +83,13 @@ class LocalExecutor:
         pass
 
 
+@register_executor("local", "in this process (--jobs N: N worker processes for training-free work)")
+def _local(jobs: int | None, address: str | None) -> LocalExecutor:
+    if address:
+        raise BenchError("--ray-address needs --executor ray")
+    return LocalExecutor(jobs or 1)
+
+
 def make_executor(name: str, jobs: int | None = None, address: str | None = None):
     """``jobs``: worker count (local default 1; Ray default: every CPU of a local Ray)."""
-    if name == "local":
-        if address:
-            raise BenchError("--ray-address needs --executor ray")
-        return LocalExecutor(jobs or 1)
-    if name == "ray":
-        from bench.ray_executor import RayExecutor  # optional dependency
-
-        return RayExecutor(jobs=jobs, address=address)
-    raise ValueError(f"unknown executor {name!r}")
+    return EXECUTOR_REGISTRY.get(name).factory(jobs, address)

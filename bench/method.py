@@ -20,6 +20,7 @@ from bench.images import load_rgb
 
 class Method:
     method_name: str = ""  # set by @register_method
+    smoke_slow: bool = False  # its smoke_config() run still takes many seconds (the contract test marks it slow)
 
     # The config is declared beside the class (bench.config resolves it, with sources):
     # departures from the constructor's defaults, merged along the class chain;
@@ -76,6 +77,12 @@ class Method:
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """One column per fitted target, index aligned with ``frame``."""
         raise NotImplementedError
+
+    @classmethod
+    def smoke_config(cls) -> dict:
+        """Constructor arguments that make the method tiny and fast for the contract test
+        (tests/test_method_contract.py): small images, one epoch, a small architecture."""
+        return {}
 
     @classmethod
     def dataset_preset(cls, dataset: str) -> dict:

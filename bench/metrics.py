@@ -10,17 +10,59 @@ standard IQA mapping (VQEG): a monotonic logistic
 fitted by least squares on the evaluated split. The choice is the run's ``plcc_mapping``.
 The logistic may decrease, so the mapped PLCC measures the fit whatever its direction
 (it is positive even for an inversely related score); SRCC and KRCC keep the sign.
+
+Metrics are an open registry (bench.plugins): ``register_metric`` adds one, computed on
+every split by ``evaluate`` and, if ``in_tables``, shown as a column of the tables; a
+third-party module registers through the entry-point group ``ipiqa_bench.metrics``.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy import optimize, stats
 
+from bench.plugins import NamesView, Registry
+
 MAPPINGS = ("logistic", "none")
-METRICS = ("srcc", "plcc", "krcc", "rmse")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    higher_is_better: bool = True
+    in_tables: bool = True  # a mean ± std column of the tables (and of `table --format csv`)
+    # ``compute(pred, mos) -> float`` on sign-adjusted predictions of a non-degenerate split;
+    # None for the four evaluate() computes itself (PLCC and RMSE share one logistic fit).
+    compute: Callable[[np.ndarray, np.ndarray], float] | None = None
+
+
+METRIC_REGISTRY: Registry[Metric] = Registry("metric", "ipiqa_bench.metrics")
+for _name, _higher, _shown in (("srcc", True, True), ("plcc", True, True), ("krcc", True, True),
+                               ("rmse", False, False)):
+    METRIC_REGISTRY.register(_name, Metric(_name, _higher, _shown))
+
+
+def register_metric(name: str, *, higher_is_better: bool = True, in_tables: bool = True):
+    """Decorator for ``compute(pred, mos) -> float``, registering it as metric ``name``."""
+
+    def decorator(compute):
+        METRIC_REGISTRY.register(name, Metric(name, higher_is_better, in_tables, compute))
+        return compute
+
+    return decorator
+
+
+def list_metrics() -> list[Metric]:
+    return METRIC_REGISTRY.entries()
+
+
+# Every metric's name, and those shown in the tables (views: plugin metrics join once registered).
+METRICS = NamesView(lambda: [m.name for m in list_metrics()])
+TABLE_METRICS = NamesView(lambda: [m.name for m in list_metrics() if m.in_tables])
 
 
 def logistic4(x, b1, b2, b3, b4):
@@ -49,6 +91,7 @@ def evaluate(pred, mos, sign: int = 1, mapping: str = "logistic") -> dict:
         raise ValueError(f"mapping must be one of {MAPPINGS}")
     pred = sign * np.asarray(pred, dtype=float)
     mos = np.asarray(mos, dtype=float)
+    extra = [m for m in list_metrics() if m.compute is not None]
     out = {name: float("nan") for name in (*METRICS, "plcc_raw", "plcc_logistic")}
     out["n"] = int(len(pred))
     reason = _degenerate(pred, mos)
@@ -68,6 +111,8 @@ def evaluate(pred, mos, sign: int = 1, mapping: str = "logistic") -> dict:
         out["plcc"] = out["plcc_raw"]
         out["rmse"] = float(np.sqrt(np.mean((pred - mos) ** 2)))
         out["reason"] = ""
+    for metric in extra:
+        out[metric.name] = float(metric.compute(pred, mos))
     return out
 
 

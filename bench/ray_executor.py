@@ -18,11 +18,11 @@ import threading
 from typing import Callable, Iterable, Iterator
 
 from bench.errors import BenchError
+from bench.executors import register_executor
+from bench.registry import family_resources
 
 log = logging.getLogger("ipiqa_bench")
 MAX_RETRIES = 3
-# Families whose tasks run a network: one GPU each when the cluster has GPUs.
-GPU_FAMILIES = ("deep", "ipiqa")
 # On a cluster, the harness's own settings (asset cache, offline mode, plugin modules) are
 # handed to every worker, so it builds the same methods and looks for the same files as the
 # driver. A local Ray started here inherits them anyway (and a runtime env costs seconds).
@@ -42,14 +42,19 @@ def _call(fn: Callable, *args):
 
 
 def task_resources(declared: dict | None, family: str | None, cluster_has_gpus: bool) -> dict:
-    """Ray options for one task: the method's declared resources, else one GPU for network
-    families; on a cluster without GPUs a GPU request becomes one CPU (the method then runs
-    on the CPU, as it does locally without a GPU)."""
-    request = dict(declared) if declared else ({"num_gpus": 1} if family in GPU_FAMILIES else {"num_cpus": 1})
+    """Ray options for one task: the method's declared resources, else its family's (one GPU
+    for network families), else one CPU; on a cluster without GPUs a GPU request becomes one
+    CPU (the method then runs on the CPU, as it does locally without a GPU)."""
+    request = dict(declared or family_resources(family) or {"num_cpus": 1})
     if request.get("num_gpus") and not cluster_has_gpus:
         request.pop("num_gpus")
         request.setdefault("num_cpus", 1)
     return request
+
+
+@register_executor("ray", "Ray tasks on a local Ray or a cluster (--ray-address); pip install 'ipiqa-bench[ray]'")
+def _ray(jobs: int | None, address: str | None) -> "RayExecutor":
+    return RayExecutor(jobs=jobs, address=address)
 
 
 class RayExecutor:

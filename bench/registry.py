@@ -1,31 +1,89 @@
 """The method registry: one decorator registers a scorer, one factory builds it by name.
 
 Modelled on timm's ``register_model``/``create_model``: metadata is data attached to the
-registration, not a subclass hierarchy. Third-party packages register methods through the
-entry-point group ``ipiqa_bench.methods`` (each entry point names a module to import),
-or, without packaging, by naming modules in ``$IPIQA_BENCH_PLUGINS``.
+registration, not a subclass hierarchy. Method families (a table's row groups) are an
+open registry too (``register_family``). Third-party packages register methods through
+the entry-point group ``ipiqa_bench.methods`` and families through
+``ipiqa_bench.families`` (each entry point names a module to import), or, without
+packaging, by naming modules in ``$IPIQA_BENCH_PLUGINS`` (bench.plugins).
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 
 from bench.errors import BenchError
+from bench.plugins import PLUGINS_ENV, NamesView, Registry  # noqa: F401  (PLUGINS_ENV: public name)
 
-FAMILIES = ("handcrafted", "svr", "deep", "alignment", "ipiqa")
-# What a method can predict. A dataset maps each of its target columns to one of these.
-TARGET_KINDS = ("quality", "alignment", "mos")
 # How close a row is to the published method, the first word of a method's ``fidelity``:
 # faithful (checked against the original code's outputs), reimplementation (the published
 # method, not checked against its code), approximation (departs from it: its display name
 # says so and it gets no paper delta), variant (no row of the paper: a harness extension).
 FIDELITY_KINDS = ("faithful", "reimplementation", "approximation", "variant")
 ENTRY_POINT_GROUP = "ipiqa_bench.methods"
-PLUGINS_ENV = "IPIQA_BENCH_PLUGINS"
+FAMILY_ENTRY_POINT_GROUP = "ipiqa_bench.families"
+
+
+@dataclass(frozen=True)
+class Family:
+    """A group of methods: a block of rows in the tables and a default for schedulers."""
+
+    name: str
+    order: int  # position in listings and tables (lower first)
+    tables: tuple[int, ...] = (1,)  # the paper's tables that show its rows: 1 quality, 2 alignment
+    # What one (method, split) task of the family asks of a scheduler (Ray) when the method
+    # declares nothing, e.g. {"num_gpus": 1} for networks.
+    resources: dict = field(default_factory=dict)
+    description: str = ""
+
+
+FAMILY_REGISTRY: Registry[Family] = Registry("family", FAMILY_ENTRY_POINT_GROUP)
+
+
+def register_family(name: str, *, order: int, tables: tuple[int, ...] = (1,), resources: dict | None = None,
+                    description: str = "") -> Family:
+    return FAMILY_REGISTRY.register(name, Family(name, order, tuple(tables), dict(resources or {}), description))
+
+
+def list_families() -> list[Family]:
+    return sorted(FAMILY_REGISTRY.entries(), key=lambda f: (f.order, f.name))
+
+
+def family_tables(name: str) -> tuple[int, ...]:
+    """The tables that show a family's rows; a family no installed module registers (results
+    of an uninstalled plugin) shows in Table 1 only."""
+    family = FAMILY_REGISTRY.find(name)
+    return family.tables if family else (1,)
+
+
+def family_resources(name: str | None) -> dict:
+    family = FAMILY_REGISTRY.find(name) if name else None
+    return dict(family.resources) if family else {}
+
+
+register_family("handcrafted", order=10, description="training-free handcrafted scores")
+register_family("svr", order=20, description="handcrafted features regressed per split with an SVR")
+register_family("deep", order=30, resources={"num_gpus": 1}, description="networks fine-tuned per split")
+register_family("alignment", order=40, tables=(2,), description="training-free text-to-image alignment scorers")
+register_family("ipiqa", order=50, tables=(1, 2), resources={"num_gpus": 1},
+                description="IP-IQA and its ablations (Table 3)")
+
+# Family names in table order (a view: plugin families appear once registered).
+FAMILIES = NamesView(lambda: [f.name for f in list_families()])
+
+
+def score_kinds() -> tuple[str, ...]:
+    """The kinds of score a method can predict (quality, alignment, mos, ...): the kinds of
+    the registered dataset target columns (bench.datasets.base.register_target_column)."""
+    from bench.datasets.base import score_kinds as kinds
+
+    return kinds()
+
+
+SCORE_KINDS = NamesView(score_kinds)
+TARGET_KINDS = SCORE_KINDS  # the former name, kept for existing imports
 
 
 def fidelity_kind(fidelity: str) -> str:
@@ -60,8 +118,16 @@ class MethodInfo:
         return 1 if self.higher_is_better else -1
 
 
-_REGISTRY: dict[str, MethodInfo] = {}
-_loaded = False
+def _import_builtin_methods() -> None:
+    import methods
+
+    for module in pkgutil.iter_modules(methods.__path__):
+        if not module.name.startswith("_"):
+            importlib.import_module(f"methods.{module.name}")
+
+
+METHOD_REGISTRY: Registry[MethodInfo] = Registry("method", ENTRY_POINT_GROUP, _import_builtin_methods,
+                                                 identity=lambda info: info.cls)
 
 
 def register_method(
@@ -81,19 +147,21 @@ def register_method(
 
     ``fidelity``: "<kind>: <how>", kind one of FIDELITY_KINDS, e.g. "faithful: matches the
     release run under Octave to 1e-9"; "unstated" for plugins that say nothing."""
-    if family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}; expected one of {FAMILIES}")
-    unknown = set(targets) - set(TARGET_KINDS)
+    if FAMILY_REGISTRY.find(family) is None:
+        raise ValueError(f"unknown family {family!r}; expected one of {tuple(FAMILIES)} (or register it "
+                         f"with register_family)")
+    from bench.datasets.base import is_score_kind
+
+    unknown = [kind for kind in targets if not is_score_kind(kind)]
     if unknown:
-        raise ValueError(f"unknown target kinds {sorted(unknown)}")
+        raise ValueError(f"unknown target kinds {sorted(unknown)}; known: {', '.join(SCORE_KINDS)} (a dataset "
+                         f"declares its target columns' kinds with register_target_column)")
     if fidelity != "unstated" and fidelity_kind(fidelity) not in FIDELITY_KINDS:
         raise ValueError(f"fidelity {fidelity!r} must start with one of {FIDELITY_KINDS}")
 
     def decorator(cls):
-        if name in _REGISTRY and _REGISTRY[name].cls is not cls:
-            raise ValueError(f"method {name!r} is already registered")
         doc = (cls.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = MethodInfo(
+        METHOD_REGISTRY.register(name, MethodInfo(
             name=name,
             cls=cls,
             family=family,
@@ -106,7 +174,7 @@ def register_method(
             resources=dict(resources or {}),
             description=doc[0] if doc else "",
             fidelity=fidelity,
-        )
+        ))
         cls.method_name = name
         return cls
 
@@ -114,36 +182,17 @@ def register_method(
 
 
 def _load_all() -> None:
-    """Import the built-in adapters and every entry-point plugin once."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    import methods
-
-    for module in pkgutil.iter_modules(methods.__path__):
-        if not module.name.startswith("_"):
-            importlib.import_module(f"methods.{module.name}")
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        ep.load()
-    # Modules named in $IPIQA_BENCH_PLUGINS (comma-separated) register without packaging.
-    for module in filter(None, os.environ.get(PLUGINS_ENV, "").split(",")):
-        importlib.import_module(module.strip())
+    """Import the built-in adapters and every plugin once."""
+    METHOD_REGISTRY.load()
 
 
 def list_methods() -> list[MethodInfo]:
-    _load_all()
-    order = {family: i for i, family in enumerate(FAMILIES)}
-    return sorted(_REGISTRY.values(), key=lambda m: (order[m.family], m.name))
+    order = {f.name: f.order for f in list_families()}
+    return sorted(METHOD_REGISTRY.entries(), key=lambda m: (order.get(m.family, len(order)), m.name))
 
 
 def get_method_info(name: str) -> MethodInfo:
-    _load_all()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
-        raise BenchError(f"unknown method {name!r}; known methods: {known}") from None
+    return METHOD_REGISTRY.get(name)
 
 
 def _declares_assets(info: MethodInfo) -> bool:

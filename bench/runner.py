@@ -21,7 +21,7 @@ from tqdm import tqdm
 from bench import manifest as manifests
 from bench.assets import resolve
 from bench.config import ResolvedConfig, resolve_config
-from bench.datasets import TARGET_KINDS, Dataset
+from bench.datasets import Dataset, target_kind
 from bench.errors import BenchError
 from bench.feature_cache import FeatureCache, fingerprint
 from bench.method import FeatureMethod
@@ -134,7 +134,7 @@ def method_config(info: MethodInfo, options: RunOptions, dataset: str | None = N
 
 
 def _run_method(info, dataset, splits, context, options, executor) -> MethodOutcome:
-    targets = [t for t in dataset.targets if TARGET_KINDS[t] in info.targets]
+    targets = [t for t in dataset.targets if target_kind(t) in info.targets]
     if not targets:
         return MethodOutcome(info.name, "skipped", f"predicts none of {list(dataset.targets)}")
     resolved = resolved_config(info, options, dataset.name)

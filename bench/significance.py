@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from bench.figures import unique_labels
+from bench.metrics import TABLE_METRICS
 from bench.results import MethodResults
 
 LEVEL = 0.95
@@ -73,10 +74,11 @@ def t_interval(mean: float, std: float, n: int, level: float = LEVEL) -> tuple[f
     return mean - half, mean + half
 
 
-def confidence_intervals(summary: pd.DataFrame, metrics=("srcc", "plcc", "krcc")) -> pd.DataFrame:
-    """``summary`` (bench.tables.summarise_splits) with ``<metric>_ci_low/high`` columns."""
+def confidence_intervals(summary: pd.DataFrame, metrics=None) -> pd.DataFrame:
+    """``summary`` (bench.tables.summarise_splits) with ``<metric>_ci_low/high`` columns
+    (default: for every metric the tables show)."""
     out = summary.copy()
-    for metric in metrics:
+    for metric in TABLE_METRICS if metrics is None else metrics:
         bounds = [t_interval(m, s, n) for m, s, n in
                   zip(out[f"{metric}_mean"], out[f"{metric}_std"], out["n_splits"])]
         out[f"{metric}_ci_low"] = [lo for lo, _ in bounds]

@@ -11,10 +11,10 @@ from importlib import resources
 import pandas as pd
 from tabulate import tabulate
 
-from bench.metrics import summarise
-from bench.registry import FAMILIES
+from bench.metrics import METRICS, TABLE_METRICS, summarise
+from bench.registry import family_tables, list_families
 
-SUMMARY_METRICS = ("srcc", "plcc", "krcc")
+SUMMARY_METRICS = TABLE_METRICS  # the metrics shown as columns (bench.metrics.register_metric adds one)
 FORMATS = ("markdown", "latex", "csv")
 # Which target each dataset's Table 1 column shows (AGIQA-1k has only the combined MOS).
 TABLE1_TARGET = {"agiqa1k": "mos"}
@@ -31,7 +31,7 @@ def summarise_splits(per_split: pd.DataFrame) -> pd.DataFrame:
     for (method, dataset, target), part in per_split.groupby(keys, sort=False):
         row = {"method": method, "dataset": dataset, "target": target, "n_splits": len(part),
                "family": part["family"].iloc[0], "label": part["label"].iloc[0]}
-        for metric in (*SUMMARY_METRICS, "rmse"):
+        for metric in METRICS:
             row[f"{metric}_mean"], row[f"{metric}_std"] = summarise(part[metric])
         reasons = sorted(set(r for r in part.get("reason", []) if r))
         row["note"] = "; ".join(reasons)
@@ -44,9 +44,15 @@ def paper_numbers() -> pd.DataFrame:
         return pd.read_csv(f)
 
 
+def paper_columns(paper: pd.DataFrame) -> pd.DataFrame:
+    """The paper's numbers as ``paper_<metric>`` columns, one per shown metric; a metric the
+    paper does not report (a registered extra one) gets an empty column."""
+    paper = paper.rename(columns={m: f"paper_{m}" for m in SUMMARY_METRICS if m in paper.columns})
+    return paper.assign(**{f"paper_{m}": float("nan") for m in SUMMARY_METRICS if f"paper_{m}" not in paper})
+
+
 def with_paper(summary: pd.DataFrame, signs: dict[str, int]) -> pd.DataFrame:
-    paper = paper_numbers().rename(columns={m: f"paper_{m}" for m in SUMMARY_METRICS})
-    paper = paper.drop_duplicates(["method", "dataset", "target"])
+    paper = paper_columns(paper_numbers()).drop_duplicates(["method", "dataset", "target"])
     base_label = summary["label"].str.replace(r" \[.*\]$", "", regex=True)
     merged = summary.assign(_paper_method=base_label).merge(
         paper[["method", "dataset", "target", *[f"paper_{m}" for m in SUMMARY_METRICS]]].rename(
@@ -69,11 +75,9 @@ def layout_rows(summary: pd.DataFrame, table: int) -> pd.DataFrame:
     """The (method, dataset, target) rows a Table shows."""
     picked = []
     for dataset, part in summary.groupby("dataset", sort=True):
-        if table == 1:
-            target = table1_target(dataset, set(part["target"]))
-            part = part[(part["target"] == target) & (part["family"] != "alignment")]
-        else:
-            part = part[(part["target"] == TABLE2_TARGET) & part["family"].isin(["alignment", "ipiqa"])]
+        target = table1_target(dataset, set(part["target"])) if table == 1 else TABLE2_TARGET
+        shown = part["family"].map(lambda family: table in family_tables(family)).astype(bool)
+        part = part[(part["target"] == target) & shown]
         picked.append(part)
     return pd.concat(picked) if picked else summary.iloc[0:0]
 
@@ -83,7 +87,7 @@ def render(summary: pd.DataFrame, fmt: str = "markdown", paper: bool = False, ta
     if rows.empty:
         return ""
     datasets = sorted(rows["dataset"].unique())
-    order = {f: i for i, f in enumerate(FAMILIES)}
+    order = {f.name: f.order for f in list_families()}
     index = rows[["family", "method", "label"]].drop_duplicates("method")
     index = index.sort_values(["family", "method"], key=lambda s: s.map(order) if s.name == "family" else s)
     headers = ["Family", "Method"]

@@ -71,6 +71,10 @@ class TorchMethod(Method):
         # The paper's protocol, under the constructors' defaults and any class's ``defaults``.
         return [layers[0], ("TrainConfig (the paper's protocol)", PAPER.as_dict()), *layers[1:]]
 
+    @classmethod
+    def smoke_config(cls) -> dict:
+        return {"epochs": 1, "batch_size": 2, "image_size": 32, "num_workers": 0, "device": "cpu"}
+
     # ----------------------------------------------------------------- adapter hooks
 
     def build_model(self, n_outputs: int, pretrained: bool):

@@ -112,6 +112,7 @@ class DBCNN(_JointTargets):
     """DBCNN: bilinear pooling of a VGG-16 and an S-CNN branch (Zhang et al., TCSVT 2020), via pyiqa."""
 
     mean_std = None  # pyiqa's DBCNN normalises its input itself
+    smoke_slow = True  # builds a VGG-16 per model
 
     def __init__(self, pretrained=True, **common):
         super().__init__(**common)
@@ -164,7 +165,7 @@ class HyperNet(TorchMethod):
     # Its target network takes 224x224 patches (train: random crops; test: 25 crops averaged,
     # as its authors); evaluation in small batches, since each image is 25 crops.
     defaults = {"train_crop": 224, "eval_batch_size": 4}
-
+    smoke_slow = True  # 224-px ResNet-50 steps, whatever the smoke config
     mean_std = None  # pyiqa's HyperNet normalises its input itself
     patch_size = 224  # its target network's fixed input size
     hyper_lr_ratio = 10  # the authors' lr_ratio for everything but the backbone
@@ -173,6 +174,10 @@ class HyperNet(TorchMethod):
         super().__init__(**common)
         self.pretrained = pretrained
         self.test_crops = test_crops
+
+    @classmethod
+    def smoke_config(cls):
+        return {**super().smoke_config(), "image_size": cls.patch_size, "test_crops": 1}
 
     def build_model(self, n_outputs, pretrained):
         import timm
@@ -210,6 +215,7 @@ class CLIPIQA(TorchMethod):
     # at lr 2e-3 (configs/clipiqa/clipiqa_coop_koniq.py). Adam at 1e-5 is tuned for
     # fine-tuning whole networks and barely moves a prompt.
     defaults = {"optimizer": "sgd", "lr": 2e-3, "momentum": 0.0}
+    smoke_slow = True  # builds OpenAI's RN50 CLIP (and its 12-layer text tower) per model
     state_covers_model = False  # pyiqa keeps the frozen CLIP out of the state dict
 
     def __init__(self, pretrained=True, **common):

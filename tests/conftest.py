@@ -78,6 +78,24 @@ def tiny_dataset(tmp_path, monkeypatch):
     return frame
 
 
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any download attempt (socket, torch hub, pyiqa's downloader) fails the test."""
+    import socket
+
+    import pyiqa.utils.download_util as pyiqa_download
+    import torch
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args[:2]}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    monkeypatch.setattr(pyiqa_download, "load_file_from_url", refuse)
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One intra-op thread for a module's torch work: on a shared 2-core box, threads
@@ -93,6 +111,30 @@ def one_torch_thread():
 @pytest.fixture
 def results_dir(tmp_path) -> Path:
     return tmp_path / "results"
+
+
+def write_results(results_dir: Path, dataset: str, method: str, display: str, pred_noise: float,
+                  family: str = "alignment", target: str = "mos_align") -> None:
+    """Result files as the runner writes them, for rendering tests (3 splits of 50 images)."""
+    from bench import manifest as manifests
+    from bench.splits import SplitConfig, ensure_splits, splits_hash
+    from bench.store import write_manifest, write_predictions
+
+    rng = np.random.default_rng(0)
+    images = [f"img{i:03d}.png" for i in range(50)]
+    groups = [str(i // 2) for i in range(50)]
+    mos = rng.normal(3, 1, 50)
+    path = ensure_splits(results_dir / dataset, pd.Series(images), pd.Series(groups), SplitConfig(3, 0, 0.2))
+    splits = pd.read_csv(path)
+    for k in range(3):
+        test = splits[f"split_{k}"] == "test"
+        write_predictions(results_dir / dataset / method / f"split_{k}.csv", pd.DataFrame({
+            "image": splits.loc[test, "image"], "group": splits.loc[test, "group"], "target": target,
+            "mos": mos[test.to_numpy()], "pred": mos[test.to_numpy()] + rng.normal(0, pred_noise, int(test.sum()))}))
+    write_manifest(results_dir / dataset / method, {
+        "method": method, "display": display, "family": family, "dataset": dataset, "targets": [target],
+        "sign": 1, "config": {}, "plcc_mapping": "logistic", "splits_hash": splits_hash(path), "n_splits": 3,
+        "versions": manifests.package_versions()})
 
 
 def run_cli(*args: str):

@@ -47,6 +47,8 @@ class LaplacianVariance(ScoreMethod):
 class Broken(ScoreMethod):
     """Always fails (tests only)."""
 
+    contract_xfail = "fails on every image, on purpose"
+
     def score(self, image, prompt):
         raise RuntimeError("broken on purpose")
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import run_cli
+from conftest import run_cli, write_results
 from PIL import Image
 
 from bench.errors import AssetMissing, BenchError
@@ -255,35 +255,11 @@ def test_runner_scores_every_split_with_a_local_checkpoint(open_clip_configs, ti
     assert [o.status for o in run_benchmark(["clipscore"], data, options, LocalExecutor())] == ["up-to-date"]
 
 
-def _write_results(results_dir: Path, dataset: str, method: str, display: str, pred_noise: float,
-                   family: str = "alignment", target: str = "mos_align") -> None:
-    """Result files as the runner writes them, for rendering tests (3 splits of 50 images)."""
-    from bench import manifest as manifests
-    from bench.splits import SplitConfig, ensure_splits, splits_hash
-    from bench.store import write_manifest, write_predictions
-
-    rng = np.random.default_rng(0)
-    images = [f"img{i:03d}.png" for i in range(50)]
-    groups = [str(i // 2) for i in range(50)]
-    mos = rng.normal(3, 1, 50)
-    path = ensure_splits(results_dir / dataset, pd.Series(images), pd.Series(groups), SplitConfig(3, 0, 0.2))
-    splits = pd.read_csv(path)
-    for k in range(3):
-        test = splits[f"split_{k}"] == "test"
-        write_predictions(results_dir / dataset / method / f"split_{k}.csv", pd.DataFrame({
-            "image": splits.loc[test, "image"], "group": splits.loc[test, "group"], "target": target,
-            "mos": mos[test.to_numpy()], "pred": mos[test.to_numpy()] + rng.normal(0, pred_noise, int(test.sum()))}))
-    write_manifest(results_dir / dataset / method, {
-        "method": method, "display": display, "family": family, "dataset": dataset, "targets": [target],
-        "sign": 1, "config": {}, "plcc_mapping": "logistic", "splits_hash": splits_hash(path), "n_splits": 3,
-        "versions": manifests.package_versions()})
-
-
 @pytest.mark.parametrize("fmt", ["markdown", "latex", "csv"])
 def test_table2_renders_with_the_paper_column(results_dir, fmt):
-    _write_results(results_dir, "agiqa3k", "clipscore", "CLIPScore", 0.8)
-    _write_results(results_dir, "agiqa3k", "hpsv2", "HPS v2", 0.5)
-    _write_results(results_dir, "agiqa3k", "niqe", "NIQE", 0.5, family="handcrafted", target="mos_quality")
+    write_results(results_dir, "agiqa3k", "clipscore", "CLIPScore", 0.8)
+    write_results(results_dir, "agiqa3k", "hpsv2", "HPS v2", 0.5)
+    write_results(results_dir, "agiqa3k", "niqe", "NIQE", 0.5, family="handcrafted", target="mos_quality")
     result = run_cli("table", "--results-dir", str(results_dir), "--table", "2", "--paper", "--format", fmt)
     assert result.exit_code == 0, result.output
     if fmt == "csv":

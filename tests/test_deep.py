@@ -5,7 +5,6 @@ pyiqa's downloader) fails the test, so nothing reaches for weights unasked.
 """
 
 import json
-import socket
 from dataclasses import replace
 
 import numpy as np
@@ -16,27 +15,14 @@ from conftest import run_cli, write_image_set
 
 from bench.datasets import load_dataset
 from bench.errors import AssetMissing
-from bench.registry import create_method, get_method_info
-from bench.runner import RunOptions, run_benchmark
+from bench.registry import create_method, get_method_info, resolve_method_names
+from bench.runner import RunOptions, method_config, run_benchmark
 from bench.splits import SplitConfig
 from bench.training import ImageDataset, default_config, make_loader, train_model
 
-DEEP = ("dbcnn", "cnniqa", "hypernet", "clipiqa", "resnet50", "resnet50-imagenet")
-PRETRAINED = ("dbcnn", "hypernet", "clipiqa", "resnet50-imagenet")
-
-
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network access attempted: {args[:2]}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
-    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
-    import pyiqa.utils.download_util as pyiqa_download
-
-    monkeypatch.setattr(pyiqa_download, "load_file_from_url", refuse)
+pytestmark = pytest.mark.usefixtures("no_network")
+DEEP = tuple(resolve_method_names("deep"))  # test_registered_as_tables_deep_rows pins the set
+PRETRAINED = tuple(n for n in DEEP if get_method_info(n).assets)
 
 
 def _random(name, **config):
@@ -117,22 +103,10 @@ def test_missing_weights_fail_their_method_and_the_others_complete(micro_dataset
     assert "resnet50-0676ba61.pth (missing)" in listing and "RN50.pt (missing)" in listing
 
 
-def test_every_architecture_writes_the_results_layout_with_random_init(micro_dataset, results_dir):
-    outcomes = _run([n for n in DEEP if n != "hypernet"], {"pretrained": False}, results_dir)
-    outcomes.update(_run(["hypernet"], {"pretrained": False, "image_size": 224, "test_crops": 1}, results_dir))
-    assert all(o.status == "done" for o in outcomes.values()), outcomes
-    splits = pd.read_csv(results_dir / "tinyfiles" / "splits.csv")
-    test_images = set(splits.loc[splits["split_0"] == "test", "image"])
-    for name in DEEP:
-        frame = pd.read_csv(results_dir / "tinyfiles" / name / "split_0.csv")
-        assert list(frame.columns) == ["image", "group", "target", "mos", "pred"]
-        assert set(frame["image"]) == test_images and frame["pred"].notna().all()
-        assert (results_dir / "tinyfiles" / name / "checkpoints" / "split_0.pt").exists()
-    table = run_cli("table", "--results-dir", str(results_dir)).output
-    for label in ("DBCNN [random init]", "CLIPIQA [random init]", "HyperNet [random init]",
-                  "ResNet50* (ImageNet) [random init]", "| CNNIQA ", "| ResNet50 "):
-        assert label in table, table
-    config = _report(results_dir, "clipiqa")["config"]
+# Every architecture's random-init run through the runner (results layout, checkpoint,
+# "[random init]" row) is in tests/test_method_contract.py.
+def test_clipiqa_keeps_its_optimiser_and_hypernet_refuses_small_images(micro_dataset, results_dir):
+    config = method_config(get_method_info("clipiqa"), RunOptions(overrides={"pretrained": False}), "tinyfiles")
     assert config["pretrained"] is False and config["lr"] == 2e-3  # CLIP-IQA+'s own optimiser settings
     too_small = _run(["hypernet"], {"pretrained": False, "image_size": 64}, results_dir / "small")
     assert "at least 224" in too_small["hypernet"].message

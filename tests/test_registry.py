@@ -2,7 +2,7 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from bench import registry
+from bench import plugins, registry
 from bench.errors import BenchError
 from bench.method import ScoreMethod
 
@@ -57,8 +57,8 @@ def test_entry_point_plugins_are_discovered(monkeypatch, tmp_path):
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     ep = EntryPoint(name="brightness", value="my_plugin", group=registry.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(registry, "entry_points", lambda group: [ep] if group == registry.ENTRY_POINT_GROUP else [])
-    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [ep] if group == registry.ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(registry.METHOD_REGISTRY, "_loaded", False)
     info = registry.get_method_info("plugin-brightness")
     assert issubclass(info.cls, ScoreMethod) and info.family == "handcrafted"
 

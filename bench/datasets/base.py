@@ -1,4 +1,9 @@
-"""The dataset contract and the loader registry."""
+"""The dataset contract, the loader registry and the registry of target columns.
+
+Datasets register their loader (``register_dataset``) and the kind of score each of their
+target columns holds (``register_target_column``) in their own module; third-party ones
+through the entry-point group ``ipiqa_bench.datasets`` (bench.plugins).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,67 @@ from typing import Callable
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.plugins import MappingView, Registry
 
 DATA_ENV = "IPIQA_DATA"
-# Which kind of score each target column holds; methods declare the kinds they predict.
-TARGET_KINDS = {"mos": "mos", "mos_quality": "quality", "mos_align": "alignment"}
+ENTRY_POINT_GROUP = "ipiqa_bench.datasets"
 REQUIRED_COLUMNS = ("image", "path", "prompt", "group")
+
+
+def _import_builtin_datasets() -> None:
+    import bench.datasets as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name != "base" and not module.name.startswith("_"):
+            importlib.import_module(f"bench.datasets.{module.name}")
+
+
+@dataclass(frozen=True)
+class TargetColumn:
+    """A target column of dataset frames and the kind of score it holds; methods declare
+    the kinds they predict (``register_method(targets=...)``)."""
+
+    name: str  # the frame column, e.g. "mos_quality"
+    kind: str  # e.g. "quality"
+    description: str = ""
+
+
+TARGET_COLUMNS: Registry[TargetColumn] = Registry("target column", ENTRY_POINT_GROUP, _import_builtin_datasets)
+
+
+def register_target_column(name: str, kind: str, description: str = "") -> TargetColumn:
+    return TARGET_COLUMNS.register(name, TargetColumn(name, kind, description))
+
+
+# The columns the built-in datasets share (AIGCIQA2023's correspondence MOS is read as mos_align).
+register_target_column("mos_quality", "quality", "perceptual quality MOS")
+register_target_column("mos_align", "alignment", "text-to-image alignment MOS")
+register_target_column("mos", "mos", "one overall MOS (AGIQA-1k's; the demo's is the mean of the other two)")
+
+
+def target_column_kinds() -> dict[str, str]:
+    """Target column -> the kind of score it holds, for every registered column."""
+    return {c.name: c.kind for c in TARGET_COLUMNS.entries()}
+
+
+def target_kind(column: str) -> str:
+    return TARGET_COLUMNS.get(column).kind
+
+
+def score_kinds() -> tuple[str, ...]:
+    """Every kind of score some registered target column holds, in registration order."""
+    return tuple(dict.fromkeys(c.kind for c in TARGET_COLUMNS.entries()))
+
+
+def is_score_kind(kind: str) -> bool:
+    """Whether a registered column holds ``kind`` (plugins are loaded only for an unknown kind)."""
+    if any(c.kind == kind for c in TARGET_COLUMNS.registered()):
+        return True
+    return kind in score_kinds()
+
+
+TARGET_COLUMN_KINDS = MappingView(target_column_kinds)
+TARGET_KINDS = TARGET_COLUMN_KINDS  # the former name, kept for existing imports
 
 
 @dataclass(frozen=True)
@@ -47,6 +108,10 @@ class Dataset:
         missing = [c for c in (*REQUIRED_COLUMNS, *self.targets) if c not in self.frame.columns]
         if missing:
             raise BenchError(f"dataset {self.name}: loader produced no column(s) {missing}")
+        unknown = [t for t in self.targets if TARGET_COLUMNS.find(t) is None]
+        if unknown:
+            raise BenchError(f"dataset {self.name}: target column(s) {unknown} are not registered "
+                             f"(register_target_column(name, kind) says what kind of score each holds)")
         self.frame = self.frame.reset_index(drop=True)
         self.frame["group"] = self.frame["group"].astype(str)
 
@@ -62,37 +127,30 @@ class DatasetEntry:
     needs_root: bool = True
 
 
-_DATASETS: dict[str, DatasetEntry] = {}
-_loaded = False
+def _import_builtin_datasets_and_method_plugins() -> None:
+    from bench.registry import METHOD_REGISTRY
+
+    _import_builtin_datasets()
+    METHOD_REGISTRY.load()  # method plugins may register datasets too
+
+
+DATASET_REGISTRY: Registry[DatasetEntry] = Registry(
+    "dataset", ENTRY_POINT_GROUP, _import_builtin_datasets_and_method_plugins,
+    identity=lambda entry: (entry.loader.__module__, entry.loader.__qualname__))
 
 
 def register_dataset(name: str, description: str = "", needs_root: bool = True):
     """Decorator for ``loader(root: Path | None) -> Dataset``."""
 
     def decorator(loader):
-        _DATASETS[name] = DatasetEntry(name, loader, description, needs_root)
+        DATASET_REGISTRY.register(name, DatasetEntry(name, loader, description, needs_root))
         return loader
 
     return decorator
 
 
-def _load_all() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        import bench.datasets as package
-
-        for module in pkgutil.iter_modules(package.__path__):
-            if module.name != "base" and not module.name.startswith("_"):
-                importlib.import_module(f"bench.datasets.{module.name}")
-        from bench.registry import _load_all as load_plugins  # plugins may add datasets too
-
-        load_plugins()
-
-
 def dataset_names() -> list[str]:
-    _load_all()
-    return sorted(_DATASETS)
+    return sorted(DATASET_REGISTRY.names())
 
 
 def default_root(name: str) -> Path:
@@ -102,10 +160,7 @@ def default_root(name: str) -> Path:
 
 
 def load_dataset(name: str, root: str | Path | None = None) -> Dataset:
-    _load_all()
-    if name not in _DATASETS:
-        raise BenchError(f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())}")
-    entry = _DATASETS[name]
+    entry = DATASET_REGISTRY.get(name)
     if not entry.needs_root:
         return entry.loader(Path(root) if root else None)
     path = Path(root) if root else default_root(name)

@@ -37,6 +37,11 @@ class OpenClipScorer(PromptScorer):
     """A scorer on an open_clip model (weights: the "pretrained" option); ``transform`` is
     its image preprocessing; ``score_batch`` gets (network, tokenizer, transform, device)."""
 
+    @classmethod
+    def smoke_config(cls):
+        # open_clip's smallest ViT at random init (the official architectures take seconds to build)
+        return {"model": "ViT-S-32", "pretrained": False, "batch_size": 4, "device": "cpu"}
+
     def transform(self, size: int):
         return clip_transform(size)
 

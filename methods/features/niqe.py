@@ -83,7 +83,11 @@ def quality(gray: np.ndarray, mu_pristine: np.ndarray, cov_pristine: np.ndarray)
     feats = block_feature_matrix(gray)
     mu = np.nanmean(feats, axis=0)
     complete = feats[~np.isnan(feats).any(axis=1)]
-    cov = np.cov(complete, rowvar=False) if len(complete) > 1 else np.full(cov_pristine.shape, np.nan)
+    if not len(complete):
+        raise ValueError("NIQE: no block of the image has finite features (flat image?)")
+    # One block (images under 192 px a side): MATLAB's nancov takes a single row as one
+    # variable and returns its variance, a scalar the release then adds to every entry.
+    cov = np.cov(complete, rowvar=False) if len(complete) > 1 else np.var(complete[0], ddof=1)
     d = np.ravel(mu_pristine) - mu
     return float(np.sqrt(d @ np.linalg.pinv((cov_pristine + cov) / 2) @ d))
 

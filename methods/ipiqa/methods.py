@@ -84,6 +84,11 @@ class IPIQAMethod(TorchMethod):
 
     # ----------------------------------------------------------------- presets
 
+    @classmethod
+    def smoke_config(cls):
+        # The stand-in CLIP at random init: its pretrained form is trained on first use (minutes).
+        return {**super().smoke_config(), "clip": "small", "pretrained": False}
+
     def required_assets(self):
         # the stand-in is built locally; a given clip_weights file replaces the download
         return super().required_assets() if self.clip == "RN50" and self.clip_weights is None else ()
