@@ -25,7 +25,7 @@ from scipy.special import gamma
 
 from ._common import fspecial_gaussian, imresize_half, rgb2gray
 
-VERSION = "1"
+VERSION = "2"  # 2: this port of the release (1 was pyiqa's NIQE)
 HIGHER_IS_BETTER = False
 BLOCK = 96
 SCALES = 2
