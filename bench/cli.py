@@ -175,13 +175,13 @@ def table_command(dataset, results_dir, fmt, paper, which, ci, ablation):
     if ablation:
         from bench.ablation import ablation_summary, render_ablation
 
-        rows = ablation_summary(summary, {r.method: r.manifest.get("config", {}) for r in results})
+        rows = ablation_summary(summary, {r.method: r.manifest.config for r in results})
         if rows.empty:
             raise BenchError(f"no IP-IQA ablation results under {results_dir}; run `ipiqa-bench run --methods ipiqa`")
         click.echo(render_ablation(rows, fmt, paper), nl=False)
         return
     if paper:
-        summary = tables.with_paper(summary, {r.method: r.manifest.get("sign", 1) for r in results})
+        summary = tables.with_paper(summary, {r.method: r.manifest.sign for r in results})
     if ci:
         from bench.significance import confidence_intervals
 

@@ -109,3 +109,14 @@ TESTS = Path(__file__).resolve().parent
 os.environ["IPIQA_BENCH_PLUGINS"] = "plugin_fixtures"
 os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS.parent), str(TESTS), os.environ.get("PYTHONPATH", "")])
 sys.path.insert(0, str(TESTS))
+
+
+def write_manifest(directory: Path, fields: dict) -> None:
+    """A run.json for split files a test wrote by hand, recording their hashes as the runner does."""
+    from bench.completion import record_files
+    from bench.manifest import RunManifest
+    from bench.store import split_files
+
+    manifest = RunManifest.from_dict(fields)
+    record_files(manifest, directory, sorted(split_files(directory)))
+    manifest.write(directory)
