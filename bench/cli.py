@@ -76,12 +76,14 @@ def list_command():
 def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_invalid):
     """Write the dataset's content-grouped splits to <results>/<dataset>/splits.csv."""
     from bench.datasets import load_dataset
+    from bench.locks import dataset_lock
     from bench.splits import SplitConfig, ensure_splits, load_splits
     from bench.validation import prepare_for_run
 
     data = prepare_for_run(load_dataset(dataset, root), drop_invalid)  # the images `run` will use
-    path = ensure_splits(results_dir / data.name, data.frame["image"], data.frame["group"],
-                         SplitConfig(n_splits, seed, test_size))
+    with dataset_lock(results_dir / data.name):
+        path = ensure_splits(results_dir / data.name, data.frame["image"], data.frame["group"],
+                             SplitConfig(n_splits, seed, test_size))
     splits = load_splits(path, n_splits)
     share = [(splits[c] == "test").mean() for c in splits.columns[2:]]
     log.info("%s: %d images, %d groups, %d splits, test share %.1f%%–%.1f%%", path, len(splits),

@@ -15,7 +15,6 @@ from conftest import run_cli
 
 from bench import locks
 from bench.datasets import load_dataset
-from bench.errors import BenchError
 from bench.executors import LocalExecutor
 from bench.results import load_results
 from bench.runner import RunOptions, run_benchmark
