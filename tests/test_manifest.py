@@ -81,3 +81,36 @@ def test_unknown_fields_survive_a_rewrite(tmp_path):
     again = json.loads((tmp_path / "run.json").read_text())
     assert again["made_by_other_tool"] == {"x": 1} and again["splits"]["0"]["note"] == "kept"
     assert again["schema"] == SCHEMA
+
+
+def _as_schema_1(method_dir: Path) -> None:
+    """Rewrite a run.json as c691a59 wrote it: no schema, provenance or hashes."""
+    data = json.loads((method_dir / "run.json").read_text())
+    for key in ("schema", "config_sources", "preset"):
+        del data[key]
+    for record in data["splits"].values():
+        for key in ("sha256", "rows", "checkpoint_sha256"):
+            del record[key]
+    (method_dir / "run.json").write_text(json.dumps(data))
+
+
+def test_run_adopts_schema_1_splits_that_pass_the_shape_check(tiny_dataset, results_dir):
+    args = ["run", "--methods", "test-sharpness-svr", "--dataset", "tinyfiles", "--splits", "3",
+            "--results-dir", str(results_dir)]
+    assert run_cli(*args).exit_code == 0
+    method = results_dir / "tinyfiles" / "test-sharpness-svr"
+    reference = {p.name: p.read_bytes() for p in method.glob("split_*.csv")}
+    _as_schema_1(method)
+    (method / "checkpoints" / "split_2.pt").unlink()  # a schema-1 kill window: the file without its checkpoint
+    lines = (method / "split_1.csv").read_text().splitlines(keepends=True)
+    (method / "split_1.csv").write_text("".join(lines[:-2]))  # truncated at a row boundary
+    assert not RunManifest.read(method).verified
+    adopted = (method / "split_0.csv").stat().st_mtime_ns
+    assert run_cli(*args).exit_code == 0
+    assert (method / "split_0.csv").stat().st_mtime_ns == adopted  # checked and recorded, not recomputed
+    manifest = RunManifest.read(method)
+    assert manifest.verified and manifest.read_schema == SCHEMA and sorted(manifest.splits) == [0, 1, 2]
+    assert manifest.config_sources and set(manifest.config_sources.values()) == {"unknown"}
+    assert {p.name: p.read_bytes() for p in method.glob("split_*.csv")} == reference
+    assert (method / "checkpoints" / "split_2.pt").exists()
+    assert all(r.verified for r in load_results(results_dir))
