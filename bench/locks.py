@@ -41,8 +41,11 @@ def dataset_lock(dataset_dir: Path, wait_s: float | None = None):
             with _guard:
                 _held[folder] -= 1
         return
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise BenchError(f"cannot write results in {folder}: {exc.strerror}; use another --results-dir") from None
     try:
         _acquire(fd, folder, WAIT_S if wait_s is None else wait_s)
         with _guard:

@@ -96,8 +96,8 @@ def ensure_splits(dataset_dir: Path, images: pd.Series, groups: pd.Series, confi
     if not path.exists():
         frame = make_splits(images, groups, config)
         dataset_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(meta_path, json.dumps(asdict(config), indent=2) + "\n")
         if create_exclusively(path, frame.to_csv(index=False, lineterminator="\n").encode()):
+            atomic_write_text(meta_path, json.dumps(asdict(config), indent=2) + "\n")
             return path
     existing, _ = read_splits(path)
     _check_compatible(path, existing, _read_meta(meta_path), images, config)

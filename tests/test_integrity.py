@@ -15,6 +15,7 @@ from conftest import run_cli
 
 from bench import locks
 from bench.datasets import load_dataset
+from bench.errors import BenchError
 from bench.executors import LocalExecutor
 from bench.results import load_results
 from bench.runner import RunOptions, run_benchmark
@@ -198,3 +199,25 @@ def test_fault_injection_small(tmp_path):
     assert counts["failures"] == [] and counts["orphans"] == 0
     assert counts["kills"] >= 12 and counts["corruptions"] == len(module.CORRUPTIONS)
     assert counts["identical"] == counts["kills"] + counts["corruptions"]
+
+
+def test_splits_file_is_created_exclusively_and_hashed_from_the_parsed_bytes(tmp_path):
+    from bench.splits import ensure_splits, read_splits, splits_hash
+    from bench.store import create_exclusively
+
+    images = pd.Series([f"im{i}.png" for i in range(20)])
+    groups = pd.Series([str(i // 2) for i in range(20)])
+    first = tmp_path / "first.csv"
+    assert create_exclusively(first, b"a") and not create_exclusively(first, b"b")
+    assert first.read_bytes() == b"a" and not list(tmp_path.glob(".*.tmp"))
+    # A writer that lost the race reads and checks the winner's file instead of replacing it.
+    other = ensure_splits(tmp_path / "other", images, groups, SplitConfig(2, seed=1))
+    (tmp_path / "mine").mkdir()
+    for name in ("splits.csv", "splits.json"):
+        (tmp_path / "mine" / name).write_bytes((tmp_path / "other" / name).read_bytes())
+    with pytest.raises(BenchError, match="made with seed=1, not 0"):
+        ensure_splits(tmp_path / "mine", images, groups, SplitConfig(2, seed=0))
+    path = ensure_splits(tmp_path / "mine", images, groups, SplitConfig(2, seed=1))
+    assert path.read_bytes() == other.read_bytes()
+    frame, digest = read_splits(path)
+    assert digest == splits_hash(path) and len(frame) == 20
