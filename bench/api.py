@@ -77,7 +77,7 @@ def table(results_dir: str | Path = "results", dataset: str | None = None, *, wh
                          + "; run `ipiqa-bench run` first")
     summary = tables.summarise_splits(split_metrics(results))
     if paper:
-        summary = tables.with_paper(summary, {r.method: r.manifest.get("sign", 1) for r in results})
+        summary = tables.with_paper(summary, {r.method: r.manifest.sign for r in results})
     if ci:
         from bench.significance import confidence_intervals
 

@@ -144,12 +144,14 @@ def _extensions_listing() -> str:
 def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_invalid):
     """Write the dataset's content-grouped splits to <results>/<dataset>/splits.csv."""
     from bench.datasets import load_dataset
+    from bench.locks import dataset_lock
     from bench.splits import SplitConfig, ensure_splits, load_splits
     from bench.validation import prepare_for_run
 
     data = prepare_for_run(load_dataset(dataset, root), drop_invalid)  # the images `run` will use
-    path = ensure_splits(results_dir / data.name, data.frame["image"], data.frame["group"],
-                         SplitConfig(n_splits, seed, test_size))
+    with dataset_lock(results_dir / data.name):
+        path = ensure_splits(results_dir / data.name, data.frame["image"], data.frame["group"],
+                             SplitConfig(n_splits, seed, test_size))
     splits = load_splits(path, n_splits)
     share = [(splits[c] == "test").mean() for c in splits.columns[2:]]
     log.info("%s: %d images, %d groups, %d splits, test share %.1f%%–%.1f%%", path, len(splits),
@@ -239,13 +241,13 @@ def table_command(dataset, results_dir, fmt, paper, which, ci, ablation):
     if ablation:
         from bench.ablation import ablation_summary, render_ablation
 
-        rows = ablation_summary(summary, {r.method: r.manifest.get("config", {}) for r in results})
+        rows = ablation_summary(summary, {r.method: r.manifest.config for r in results})
         if rows.empty:
             raise BenchError(f"no IP-IQA ablation results under {results_dir}; run `ipiqa-bench run --methods ipiqa`")
         click.echo(render_ablation(rows, fmt, paper), nl=False)
         return
     if paper:
-        summary = tables.with_paper(summary, {r.method: r.manifest.get("sign", 1) for r in results})
+        summary = tables.with_paper(summary, {r.method: r.manifest.sign for r in results})
     if ci:
         from bench.significance import confidence_intervals
 

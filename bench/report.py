@@ -51,7 +51,7 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
     figures.require_matplotlib()  # fail before any work when matplotlib is missing
     per_split = split_metrics(results)
     summary = tables.summarise_splits(per_split)
-    signs = {r.method: r.manifest.get("sign", 1) for r in results}
+    signs = {r.method: r.manifest.sign for r in results}
     comparison = compare_methods(results, per_split, n_resamples, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.building-{os.getpid()}"
@@ -74,7 +74,7 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
 def render_table3(results: list[MethodResults], summary: pd.DataFrame, fmt: str = "markdown",
                   paper: bool = False) -> str:
     """Table 3 (bench.ablation: rows found by the manifests' ablation flags), or "" without them."""
-    rows = ablation_summary(summary, {r.method: r.manifest.get("config", {}) for r in results})
+    rows = ablation_summary(summary, {r.method: r.manifest.config for r in results})
     return "" if rows.empty else render_ablation(rows, fmt, paper)
 
 
@@ -116,7 +116,7 @@ def _write_figures(folder, results: list[MethodResults], per_split, summary, com
         for target, part in all_sides.groupby("target", sort=True):
             path = folder / "figures" / f"{_slug(r.dataset, r.method, target)}_scatter.png"
             jobs.append((figures.scatter_with_logistic, (path, part["pred"].to_numpy(), part["mos"].to_numpy(),
-                                                         r.manifest.get("sign", 1), labels[r.dataset, r.method],
+                                                         r.manifest.sign, labels[r.dataset, r.method],
                                                          r.dataset, target,
                                                          _srcc_note(summary, r.dataset, r.method, target))))
     for (dataset, target), part in per_split.groupby(["dataset", "target"], sort=True):
@@ -237,7 +237,8 @@ def _provenance(results: list[MethodResults]) -> str:
     body = []
     for r in results:
         m = r.manifest
-        body.append([r.dataset, r.method, m.get("display", r.method), len(r.predictions), m.get("plcc_mapping", ""),
-                     m.get("device", ""), (m.get("git_commit") or "–")[:10], m.get("updated", "")])
+        body.append([r.dataset, r.method, m.display or r.method, len(r.predictions), m.plcc_mapping,
+                     m.device or "", (m.git_commit or "–")[:10], m.updated or "",
+                     "sha256" if r.verified else "unverified (run.json predates hashes)"])
     return tabulate(body, headers=["dataset", "method", "display", "splits", "PLCC mapping", "device",
-                                   "git commit", "updated"], tablefmt="github", disable_numparse=True)
+                                   "git commit", "updated", "split files"], tablefmt="github", disable_numparse=True)

@@ -1,8 +1,11 @@
 """The runner: for every method and split, fit on train, predict test, write the results.
 
-Resume: a split whose file exists is done (files are written atomically). An identical
-rerun does no work and rewrites nothing; ``force`` recomputes. A failing method is
-reported and the others go on.
+Resume: a split is done when its manifest record, prediction file and checkpoint agree
+(bench/completion.py); each split writes its checkpoint, then its record, then its
+prediction file last, so a kill anywhere leaves every split complete or visibly not. An
+identical rerun does no work and rewrites nothing; ``force`` moves the method's earlier
+results aside and recomputes. One run writes into a dataset's folder at a time
+(bench/locks.py). A failing method is reported and the others go on.
 """
 
 from __future__ import annotations
@@ -20,18 +23,21 @@ from tqdm import tqdm
 
 from bench import manifest as manifests
 from bench.assets import resolve
+from bench.completion import checkpoint_path, complete_splits
 from bench.config import ResolvedConfig, resolve_config
 from bench.datasets import Dataset, target_kind
 from bench.errors import BenchError
 from bench.feature_cache import FeatureCache, fingerprint
 from bench.method import FeatureMethod
 from bench.registry import MethodInfo, create_method, get_method_info
-from bench.splits import SplitConfig, ensure_splits, load_splits, split_columns, splits_hash
-from bench.store import atomic_write_bytes, completed_splits, method_dir, split_path, write_predictions
+from bench.locks import dataset_lock
+from bench.splits import SplitConfig, ensure_splits, read_splits, split_columns
+from bench.store import atomic_write_bytes, method_dir, prediction_bytes, remove_stale_temporaries, split_path
 from bench.tasks import SplitTask, extract_features, fit_predict
 
 log = logging.getLogger("ipiqa_bench")
 FEATURE_CHUNK = 16
+SAVE_FEATURES_EVERY = 8  # chunks: a killed run keeps the features it computed
 
 
 @dataclass
@@ -60,9 +66,17 @@ class MethodFailed(Exception):
 
 def run_benchmark(method_names: list[str], dataset: Dataset, options: RunOptions, executor) -> list[MethodOutcome]:
     dataset_dir = Path(options.results_dir) / dataset.name
+    with dataset_lock(dataset_dir):
+        for path in remove_stale_temporaries(dataset_dir):
+            log.debug("removed %s, left by an interrupted run", path)
+        return _run_locked(method_names, dataset, options, executor, dataset_dir)
+
+
+def _run_locked(method_names, dataset, options, executor, dataset_dir) -> list[MethodOutcome]:
     path = ensure_splits(dataset_dir, dataset.frame["image"], dataset.frame["group"], options.splits)
-    splits = load_splits(path, options.splits.n_splits)
-    context = {"splits_file": str(path), "splits_hash": splits_hash(path)}
+    splits, digest = read_splits(path)
+    splits = splits[["image", "group", *split_columns(splits)[:options.splits.n_splits]]]
+    context = {"splits_file": str(path), "splits_hash": digest}
 
     def run_one(name: str) -> MethodOutcome:
         try:
@@ -140,15 +154,16 @@ def _run_method(info, dataset, splits, context, options, executor) -> MethodOutc
     resolved = resolved_config(info, options, dataset.name)
     config = resolved.values
     out_dir = method_dir(options.results_dir, dataset.name, info.name)
-    manifest = manifests.prepare(out_dir, info, dataset, config, targets, context, options, resolved.sources)
-    manifest.update(config_sources=resolved.sources, preset=resolved.preset)
+    manifest = manifests.prepare(out_dir, info, dataset, config, targets, context, options,
+                                 config_sources=resolved.sources, preset=resolved.preset)
     n_splits = len(split_columns(splits))
-    done = set() if options.force else set(completed_splits(out_dir))
+    done = complete_splits(out_dir, manifest, splits, range(n_splits))
     todo = [k for k in range(n_splits) if k not in done]
     if not todo:
         manifests.save_if_changed(out_dir, manifest)
         return MethodOutcome(info.name, "up-to-date")
-    manifest["executor"] = getattr(executor, "name", "local")  # what produced the timings below
+    manifest.executor = getattr(executor, "name", "local")  # what produced the timings below
+    manifests.save(out_dir, manifest)  # before any split file: the folder always says what made it
     for asset in create_method(info.name, **config).required_assets():
         resolve(asset)  # AssetMissing names the file, URL and cache path
 
@@ -165,15 +180,23 @@ def _run_method(info, dataset, splits, context, options, executor) -> MethodOutc
                                        resources=info.resources, family=info.family):
             if isinstance(outcome, Exception):
                 raise MethodFailed(_describe(outcome))
-            write_predictions(split_path(options.results_dir, dataset.name, info.name, outcome.split), outcome.predictions)
-            if outcome.checkpoint is not None:
-                atomic_write_bytes(out_dir / "checkpoints" / f"split_{outcome.split}.pt", outcome.checkpoint)
-            manifests.record_split(manifest, outcome)
-            manifests.save(out_dir, manifest)
+            _write_split(out_dir, split_path(options.results_dir, dataset.name, info.name, outcome.split),
+                         manifest, outcome)
             bar.update()
     finally:
         bar.close()
     return MethodOutcome(info.name, "done", f"{len(todo)} split(s) written to {out_dir}")
+
+
+def _write_split(out_dir: Path, path: Path, manifest, outcome) -> None:
+    """Checkpoint, then the manifest record, then the prediction file: the split counts as
+    done only once all three exist and agree."""
+    data = prediction_bytes(outcome.predictions)
+    if outcome.checkpoint is not None:
+        atomic_write_bytes(checkpoint_path(out_dir, outcome.split), outcome.checkpoint)
+    manifests.record_split(manifest, outcome, data, outcome.checkpoint)
+    manifests.save(out_dir, manifest)
+    atomic_write_bytes(path, data)
 
 
 def _split_task(info, config, frame, splits, k, targets, features) -> SplitTask:
@@ -201,6 +224,7 @@ def _features(info, config, dataset, options, executor, manifest) -> np.ndarray:
         chunks = [missing[i:i + FEATURE_CHUNK] for i in range(0, len(missing), FEATURE_CHUNK)]
         items = [(info.name, config, [frame["path"][j] for j in c], [prompts[j] for j in c]) for c in chunks]
         bar = tqdm(total=len(missing), desc=f"{info.name} features", unit="img", leave=False)
+        saved = 0
         try:
             for i, result in executor.map(extract_features, items, kind="features",
                                           resources=info.resources, family=info.family):
@@ -208,12 +232,15 @@ def _features(info, config, dataset, options, executor, manifest) -> np.ndarray:
                     raise MethodFailed(_describe(result))
                 cache.add([keys[j] for j in chunks[i]], result)
                 bar.update(len(chunks[i]))
+                saved += 1
+                if saved % SAVE_FEATURES_EVERY == 0:
+                    cache.save()
         finally:
             bar.close()
             cache.save()  # whatever finished is kept, even on failure or Ctrl-C
     seconds = time.perf_counter() - start
     if missing:
-        manifest["features"] = {
+        manifest.features = {
             "key": method.feature_key, "version": method.feature_version,
             "computed": len(missing), "cached": len(keys) - len(missing),
             "seconds": round(seconds, 3), "images_per_s": round(len(missing) / seconds, 2) if seconds else None,

@@ -147,7 +147,7 @@ def compare_methods(results: list[MethodResults], per_split: pd.DataFrame,
                 if shared.empty:
                     refused.append(f"{dataset}/{target}: {a} vs {b} not compared: no split where both have an SRCC")
                     continue
-                test_size = float(by_method[dataset, a].manifest.get("test_size", 0.2))
+                test_size = by_method[dataset, a].manifest.test_size
                 low, high = _difference_interval(boot, a, b, list(shared.index))
                 rows.append({
                     "dataset": dataset, "target": target, "method_a": a, "method_b": b,
@@ -163,7 +163,7 @@ def compare_methods(results: list[MethodResults], per_split: pd.DataFrame,
 
 def _test_sides(result: MethodResults, target: str) -> dict[int, pd.DataFrame]:
     """Per split: the target's test images sorted by name, with sign-adjusted predictions."""
-    sign = result.manifest.get("sign", 1)
+    sign = result.manifest.sign
     out = {}
     for k, frame in result.predictions.items():
         part = frame[frame["target"] == target].sort_values("image", kind="stable")

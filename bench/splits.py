@@ -12,6 +12,7 @@ method then reuses; ``splits.json`` beside it records how the file was made.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.store import atomic_write_text
+from bench.store import atomic_write_text, create_exclusively
 
 SPLITS_FILE = "splits.csv"
 SPLITS_META = "splits.json"
@@ -58,23 +59,62 @@ def split_columns(splits: pd.DataFrame) -> list[str]:
 
 
 def splits_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def read_splits(path: Path) -> tuple[pd.DataFrame, str]:
+    """The splits file, checked, and the sha256 of the very bytes that were parsed."""
+    path = Path(path)
+    data = path.read_bytes()
+    hint = f"delete {path} (and the results made with it) to make it again"
+    try:
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise BenchError(f"{path} is not a splits file ({type(exc).__name__}); {hint}") from None
+    columns = split_columns(frame)
+    if list(frame.columns[:2]) != ["image", "group"] or not columns or frame.empty:
+        raise BenchError(f"{path} is not a splits file (columns image, group, split_0...; one row per image); {hint}")
+    if not frame[columns].isin(["train", "test"]).all().all():
+        raise BenchError(f"{path} holds cells other than 'train'/'test' (truncated or edited?); {hint}")
+    if frame["image"].duplicated().any() or (frame["image"] == "").any():
+        raise BenchError(f"{path} lists an image twice or an empty name; {hint}")
+    return frame, hashlib.sha256(data).hexdigest()
+
+
+def test_images(splits: pd.DataFrame, k: int) -> set[str] | None:
+    column = f"split_{k}"
+    return set(splits.loc[splits[column] == "test", "image"]) if column in splits.columns else None
 
 
 def ensure_splits(dataset_dir: Path, images: pd.Series, groups: pd.Series, config: SplitConfig) -> Path:
-    """Create the splits file if missing; otherwise check it matches and reuse it."""
+    """Create the splits file if missing; otherwise check it matches and reuse it.
+
+    Call it holding the dataset's lock (bench/locks.py). The file is created exclusively:
+    if another writer got there first, its file is checked like any existing one."""
     path = dataset_dir / SPLITS_FILE
     meta_path = dataset_dir / SPLITS_META
-    if path.exists():
-        existing = pd.read_csv(path, dtype={"group": str})
-        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        _check_compatible(path, existing, meta, images, config)
-        return path
-    frame = make_splits(images, groups, config)
-    dataset_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))
-    atomic_write_text(meta_path, json.dumps(asdict(config), indent=2) + "\n")
+    if not path.exists():
+        frame = make_splits(images, groups, config)
+        dataset_dir.mkdir(parents=True, exist_ok=True)
+        if create_exclusively(path, frame.to_csv(index=False, lineterminator="\n").encode()):
+            atomic_write_text(meta_path, json.dumps(asdict(config), indent=2) + "\n")
+            return path
+    existing, _ = read_splits(path)
+    _check_compatible(path, existing, _read_meta(meta_path), images, config)
     return path
+
+
+def _read_meta(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        meta = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        meta = None
+    if not isinstance(meta, dict):
+        raise BenchError(f"{path} is not the JSON record of how the splits were made; delete it "
+                         f"(and {path.with_name(SPLITS_FILE)} with the results made with it) to make them again")
+    return meta
 
 
 def _check_compatible(path, existing, meta, images, config: SplitConfig) -> None:
@@ -90,7 +130,7 @@ def _check_compatible(path, existing, meta, images, config: SplitConfig) -> None
 
 
 def load_splits(path: Path, n_splits: int | None = None) -> pd.DataFrame:
-    splits = pd.read_csv(path, dtype={"group": str, "image": str})
+    splits, _ = read_splits(path)
     columns = split_columns(splits)
     if n_splits is not None:
         columns = columns[:n_splits]

@@ -10,13 +10,13 @@ cache, and prints the ``features.images_per_s`` that each run.json records.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
 from bench.datasets import Dataset
 from bench.demo_generator import DemoSpec, generate_demo
 from bench.executors import LocalExecutor
+from bench.manifest import RunManifest
 from bench.registry import resolve_method_names
 from bench.runner import RunOptions, run_benchmark
 from bench.splits import SplitConfig
@@ -37,8 +37,8 @@ def main() -> None:
         outcomes = run_benchmark(resolve_method_names(args.methods), dataset, options, LocalExecutor())
         print(f"{'method':<12} {'images':>6} {'images/s':>9}  (512x512, one process)")
         for outcome in outcomes:
-            manifest_path = results / "demo512" / outcome.method / "run.json"
-            features = json.loads(manifest_path.read_text()).get("features", {}) if manifest_path.exists() else {}
+            manifest = RunManifest.read(results / "demo512" / outcome.method)
+            features = (manifest.features if manifest else None) or {}
             speed = features.get("images_per_s")
             shared = "" if features.get("computed") else " (shares a cache computed by another method)"
             print(f"{outcome.method:<12} {len(frame):>6} {speed if speed else '-':>9}{shared} {outcome.status} {outcome.message}")

@@ -118,7 +118,7 @@ def write_results(results_dir: Path, dataset: str, method: str, display: str, pr
     """Result files as the runner writes them, for rendering tests (3 splits of 50 images)."""
     from bench import manifest as manifests
     from bench.splits import SplitConfig, ensure_splits, splits_hash
-    from bench.store import write_manifest, write_predictions
+    from bench.store import write_predictions
 
     rng = np.random.default_rng(0)
     images = [f"img{i:03d}.png" for i in range(50)]
@@ -151,3 +151,14 @@ TESTS = Path(__file__).resolve().parent
 os.environ["IPIQA_BENCH_PLUGINS"] = "plugin_fixtures"
 os.environ["PYTHONPATH"] = os.pathsep.join([str(TESTS.parent), str(TESTS), os.environ.get("PYTHONPATH", "")])
 sys.path.insert(0, str(TESTS))
+
+
+def write_manifest(directory: Path, fields: dict) -> None:
+    """A run.json for split files a test wrote by hand, recording their hashes as the runner does."""
+    from bench.completion import record_files
+    from bench.manifest import RunManifest
+    from bench.store import split_files
+
+    manifest = RunManifest.from_dict(fields)
+    record_files(manifest, directory, sorted(split_files(directory)))
+    manifest.write(directory)

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import run_cli, write_manifest
 
 from bench.splits import splits_hash
-from bench.store import write_manifest, write_predictions
+from bench.store import write_predictions
 
 # method -> (image2prompt, use_prompt, prompt_mode), in no particular order
 ROWS = {

@@ -234,7 +234,7 @@ def test_runner_scores_every_split_with_a_local_checkpoint(open_clip_configs, ti
     from bench.executors import LocalExecutor
     from bench.runner import RunOptions, run_benchmark
     from bench.splits import SplitConfig
-    from bench.store import read_manifest
+    from bench.manifest import RunManifest
 
     torch.manual_seed(4)
     torch.save(open_clip.create_model("ipiqa-test-openai-tiny").state_dict(), tmp_path / "weights.pt")
@@ -243,8 +243,8 @@ def test_runner_scores_every_split_with_a_local_checkpoint(open_clip_configs, ti
     data = load_dataset("tinyfiles")
     assert [o.status for o in run_benchmark(["clipscore"], data, options, LocalExecutor())] == ["done"]
     out = results_dir / "tinyfiles" / "clipscore"
-    manifest = read_manifest(out)
-    assert manifest["config"]["model"] == "ipiqa-test-openai-tiny" and manifest["features"]["computed"] == 40
+    manifest = RunManifest.read(out)
+    assert manifest.config["model"] == "ipiqa-test-openai-tiny" and manifest.features["computed"] == 40
     predictions = pd.concat(pd.read_csv(out / f"split_{k}.csv") for k in range(3))
     direct = create_method("clipscore", model="ipiqa-test-openai-tiny", pretrained=str(tmp_path / "weights.pt"),
                            device="cpu")

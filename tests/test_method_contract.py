@@ -29,10 +29,11 @@ from bench.datasets import TARGET_COLUMN_KINDS, Dataset, target_kind
 from bench.executors import LocalExecutor
 from bench.method import FeatureMethod
 from bench.registry import create_method, get_method_info, list_methods
-from bench.results import load_results, row_label, split_metrics
+from bench.manifest import RunManifest
+from bench.results import load_results, split_metrics
 from bench.runner import RunOptions, run_benchmark
 from bench.splits import SplitConfig, load_splits
-from bench.store import read_manifest, read_predictions
+from bench.store import read_predictions
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread", "no_network")  # nothing downloads unasked
 # 96 px: NIQE's blocks are 96 px; networks resize to their smoke image size anyway.
@@ -131,8 +132,8 @@ def test_method_contract(name, contract_frame, shared_assets, tmp_path, capsys):
     assert outcome.status == "done", outcome.message
 
     out = tmp_path / "results" / "contract" / name
-    manifest = read_manifest(out)
-    assert {k: manifest["config"][k] for k in smoke} == smoke  # the run used, and recorded, the smoke config
+    manifest = RunManifest.read(out)
+    assert {k: manifest.config[k] for k in smoke} == smoke  # the run used, and recorded, the smoke config
     written = read_predictions(out / "split_0.csv")
     assert list(written.columns) == ["image", "group", "target", "mos", "pred"]
     targets = [t for t in contract_data.targets if target_kind(t) in info.targets]
@@ -147,12 +148,12 @@ def test_method_contract(name, contract_frame, shared_assets, tmp_path, capsys):
 
     summary = tables.summarise_splits(split_metrics(load_results(tmp_path / "results")))
     rendered = "\n".join(tables.render(summary, table=t) for t in (1, 2))
-    assert f"| {row_label(manifest)} " in rendered  # a row under its display name, "[random init]" if so
+    assert f"| {manifest.label} " in rendered  # a row under its display name, "[random init]" if so
 
     checkpoint = out / "checkpoints" / "split_0.pt"
     assert checkpoint.exists() == info.trains  # what `score --checkpoint` needs of a trained method
     if checkpoint.exists():  # a restored method predicts what the run wrote
-        restored = create_method(name, **manifest["config"]).load_checkpoint(checkpoint.read_bytes())
+        restored = create_method(name, **manifest.config).load_checkpoint(checkpoint.read_bytes())
         predicted = _predict(restored, test_side)
         for target, part in written.groupby("target"):
             again = predicted[target].set_axis(test_side["image"]).loc[part["image"]]

@@ -78,8 +78,8 @@ def test_a_dead_worker_is_retried_and_a_method_that_keeps_dying_fails_alone(
     from bench.splits import SplitConfig
 
     writes = Counter()
-    write = runner.write_predictions
-    monkeypatch.setattr(runner, "write_predictions", lambda path, frame: (writes.update([path]), write(path, frame)))
+    write = runner.atomic_write_bytes  # every file the runner writes: split files, checkpoints
+    monkeypatch.setattr(runner, "atomic_write_bytes", lambda path, data: (writes.update([path]), write(path, data)))
     marker = tmp_path / "worker-died"
     options = runner.RunOptions(results_dir=results_dir, splits=SplitConfig(3, 0, 0.2),
                                 overrides={"death_marker": str(marker)})

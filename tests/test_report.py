@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
+from conftest import run_cli, write_manifest
 from PIL import Image
 from scipy import stats
 
@@ -15,7 +15,7 @@ from bench import tables
 from bench.report import render_table3
 from bench.results import load_results, split_metrics
 from bench.splits import SplitConfig, make_splits, splits_hash
-from bench.store import atomic_write_text, write_manifest, write_predictions
+from bench.store import atomic_write_text, write_predictions
 
 N_SPLITS = 10
 ABLATION_METHODS = ("ipiqa-base", "ipiqa-i2p", "ipiqa-prompt", "ipiqa-i2p-prompt", "ipiqa")  # paper order
@@ -107,6 +107,7 @@ def test_refusals_are_reported_not_compared(results_dir, tmp_path):
     write_manifest(base / "weak", {**manifest, "splits_hash": "0" * 64})  # made on another splits file
     frame = pd.read_csv(base / "good" / "split_3.csv")
     write_predictions(base / "good" / "split_3.csv", frame.iloc[1:])  # one test image fewer
+    write_manifest(base / "good", json.loads((base / "good" / "run.json").read_text()))  # ...and recorded so
     out = tmp_path / "report"
     result = run_cli("report", "--results-dir", str(results_dir), "--out", str(out), "--resamples", "50")
     assert result.exit_code == 0, result.output

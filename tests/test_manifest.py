@@ -1,0 +1,116 @@
+"""The typed run manifest: schema, round trip, and results folders written by older code."""
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import run_cli
+
+from bench.errors import BenchError
+from bench.manifest import SCHEMA, RunManifest
+from bench.results import load_results, split_metrics
+
+C691 = Path(__file__).resolve().parent / "data" / "results_c691a59"
+
+
+@pytest.fixture
+def old_results(tmp_path) -> Path:
+    shutil.copytree(C691 / "agiqa3k", tmp_path / "results" / "agiqa3k")
+    return tmp_path / "results"
+
+
+def test_c691a59_manifest_upgrades_with_every_field(old_results):
+    raw = json.loads((old_results / "agiqa3k" / "niqe" / "run.json").read_text())
+    assert "schema" not in raw  # the fixture is the schema-less format
+    manifest = RunManifest.read(old_results / "agiqa3k" / "niqe")
+    assert manifest.schema == SCHEMA and manifest.read_schema == 1
+    assert manifest.sign == -1 and manifest.plcc_mapping == "logistic" and manifest.test_size == 0.2
+    assert manifest.config_sources == {"device": "unknown"} and manifest.preset is None
+    assert sorted(manifest.splits) == [0, 1] and manifest.splits[0].n_test == 20
+    assert not manifest.verified and manifest.splits[0].sha256 is None
+    upgraded = manifest.to_dict()
+    for key, value in raw.items():  # every field written then still means the same
+        if key == "splits":
+            for k, record in value.items():
+                assert {f: upgraded["splits"][k][f] for f in record} == record
+        else:
+            assert upgraded[key] == value, key
+    assert RunManifest.from_dict(upgraded) == manifest  # and round-trips
+
+
+def test_c691a59_folder_reads_to_the_numbers_the_old_code_printed(old_results):
+    results = load_results(old_results)
+    assert sorted(r.method for r in results) == ["ceiq", "ceiq-svr", "niqe"]
+    assert not any(r.verified for r in results)  # no hashes then: checked for shape only
+    metrics = split_metrics(results)
+    assert set(metrics["split"]) == {0, 1}
+    for expected_file, extra in (("expected_table.csv", []), ("expected_table_paper_ci.csv", ["--paper", "--ci"])):
+        result = run_cli("table", "--results-dir", str(old_results), "--format", "csv", *extra)
+        assert result.exit_code == 0, result.output
+        new = pd.read_csv(io.StringIO(result.stdout))
+        old = pd.read_csv(C691 / expected_file)
+        pd.testing.assert_frame_equal(new, old, check_exact=False, rtol=1e-5, atol=1e-7)
+
+
+def test_c691a59_truncated_split_file_is_refused_even_unverified(old_results):
+    path = old_results / "agiqa3k" / "ceiq" / "split_1.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[: len(lines) // 2]))
+    with pytest.raises(BenchError, match="split_1.csv does not hold one row per test image"):
+        load_results(old_results)
+
+
+def test_newer_schema_and_garbage_are_one_line_errors(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"schema": SCHEMA + 1, "method": "x"}))
+    with pytest.raises(BenchError, match="newer ipiqa-bench"):
+        RunManifest.read(tmp_path)
+    (tmp_path / "run.json").write_bytes(b"\x89PNG\x00\xff")
+    with pytest.raises(BenchError, match="not valid JSON"):
+        RunManifest.read(tmp_path)
+    (tmp_path / "run.json").write_text(json.dumps({"splits": {"0": "done"}}))
+    with pytest.raises(BenchError, match="not a valid run manifest"):
+        RunManifest.read(tmp_path)
+
+
+def test_unknown_fields_survive_a_rewrite(tmp_path):
+    RunManifest.from_dict({"method": "m", "made_by_other_tool": {"x": 1},
+                           "splits": {"0": {"fit_s": 1.0, "note": "kept"}}}).write(tmp_path)
+    again = json.loads((tmp_path / "run.json").read_text())
+    assert again["made_by_other_tool"] == {"x": 1} and again["splits"]["0"]["note"] == "kept"
+    assert again["schema"] == SCHEMA
+
+
+def _as_schema_1(method_dir: Path) -> None:
+    """Rewrite a run.json as c691a59 wrote it: no schema, provenance or hashes."""
+    data = json.loads((method_dir / "run.json").read_text())
+    for key in ("schema", "config_sources", "preset"):
+        del data[key]
+    for record in data["splits"].values():
+        for key in ("sha256", "rows", "checkpoint_sha256"):
+            del record[key]
+    (method_dir / "run.json").write_text(json.dumps(data))
+
+
+def test_run_adopts_schema_1_splits_that_pass_the_shape_check(tiny_dataset, results_dir):
+    args = ["run", "--methods", "test-sharpness-svr", "--dataset", "tinyfiles", "--splits", "3",
+            "--results-dir", str(results_dir)]
+    assert run_cli(*args).exit_code == 0
+    method = results_dir / "tinyfiles" / "test-sharpness-svr"
+    reference = {p.name: p.read_bytes() for p in method.glob("split_*.csv")}
+    _as_schema_1(method)
+    (method / "checkpoints" / "split_2.pt").unlink()  # a schema-1 kill window: the file without its checkpoint
+    lines = (method / "split_1.csv").read_text().splitlines(keepends=True)
+    (method / "split_1.csv").write_text("".join(lines[:-2]))  # truncated at a row boundary
+    assert not RunManifest.read(method).verified
+    adopted = (method / "split_0.csv").stat().st_mtime_ns
+    assert run_cli(*args).exit_code == 0
+    assert (method / "split_0.csv").stat().st_mtime_ns == adopted  # checked and recorded, not recomputed
+    manifest = RunManifest.read(method)
+    assert manifest.verified and manifest.read_schema == SCHEMA and sorted(manifest.splits) == [0, 1, 2]
+    assert set(manifest.config_sources.values()) == {"default"}  # the resolver's provenance replaces "unknown"
+    assert {p.name: p.read_bytes() for p in method.glob("split_*.csv")} == reference
+    assert (method / "checkpoints" / "split_2.pt").exists()
+    assert all(r.verified for r in load_results(results_dir))
