@@ -52,8 +52,9 @@ def split_options(f):
 
 
 @main.command("list")
-def list_command():
-    """List every registered method, its metadata and whether its assets are present."""
+@click.option("--family", default=None, help="Only this family's methods.")
+def list_command(family):
+    """List every registered method, its metadata, its licence and whether its assets are present."""
     from tabulate import tabulate
 
     from bench.assets import get_asset, is_present
@@ -61,11 +62,18 @@ def list_command():
 
     rows = []
     for m in list_methods():
+        if family is not None and m.family != family:
+            continue
         assets = ", ".join(f"{get_asset(a).filename} ({'present' if is_present(a) else 'missing'})"
                            for a in m.assets) or "-"
         rows.append([m.name, m.family, "yes" if m.uses_prompt else "no", "yes" if m.trains else "no",
-                     ",".join(m.targets), "higher" if m.higher_is_better else "lower", assets])
-    click.echo(tabulate(rows, headers=["method", "family", "prompt", "trains", "targets", "better", "assets"]))
+                     ",".join(m.targets), "higher" if m.higher_is_better else "lower", m.licence or "-", assets])
+    if not rows:
+        raise BenchError(f"no methods in family {family!r}")
+    click.echo(tabulate(rows, headers=["method", "family", "prompt", "trains", "targets", "better", "licence",
+                                       "assets"]))
+    if family is not None:
+        click.echo(f"{len(rows)} method(s)")
 
 
 @main.command("splits")
@@ -92,7 +100,7 @@ def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_i
 @main.command("run")
 @click.option("--methods", default="all", show_default=True,
               help="'all', 'offline' (methods needing no downloaded weights), family names (handcrafted, svr, deep, "
-                   "alignment, ipiqa) or method names, comma-separated; a family wins over a method of the same "
+                   "alignment, ipiqa, pyiqa) or method names, comma-separated; a family wins over a method of the same "
                    "name, 'method:NAME' selects that one method (method:ipiqa: the full IP-IQA alone).")
 @dataset_options
 @split_options
@@ -140,6 +148,8 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
                                     "pretrained": False if random_init else None})
     names = resolve_method_names(methods, needs_download=lambda info: bool(
         create_method(info.name, **method_config(info, options, data.name)).required_assets()))
+    if "pyiqa" in [t.strip() for t in methods.split(",")]:
+        names = _present_zoo_rows(names)
     pool = make_executor(executor, jobs, ray_address)
     try:
         outcomes = run_benchmark(names, data, options, pool)
@@ -152,6 +162,22 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
              sum(o.status == "done" for o in outcomes), sum(o.status == "up-to-date" for o in outcomes),
              sum(o.status == "skipped" for o in outcomes), len(failed))
     sys.exit(1 if failed else 0)
+
+
+def _present_zoo_rows(names: list[str]) -> list[str]:
+    """The pyiqa family selects its rows whose weights are in the cache (the zoo is tens of GB)."""
+    from bench.registry import get_method_info
+    from methods.pyiqa_zoo import FAMILY, weights_present
+
+    absent = [n for n in names if get_method_info(n).family == FAMILY and not weights_present(get_method_info(n))]
+    if absent:
+        log.info("pyiqa: %d row(s) left out, their weights are not in the cache (`ipiqa-bench list --family pyiqa`); "
+                 "name a row to fetch its weights: %s", len(absent), ", ".join(absent))
+    kept = [n for n in names if n not in absent]
+    if not kept:
+        raise BenchError("no pyiqa row has its weights in the cache; name rows to fetch theirs (ipiqa-bench list "
+                         "--family pyiqa)")
+    return kept
 
 
 @main.command("table")

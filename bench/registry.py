@@ -16,7 +16,7 @@ from importlib.metadata import entry_points
 
 from bench.errors import BenchError
 
-FAMILIES = ("handcrafted", "svr", "deep", "alignment", "ipiqa")
+FAMILIES = ("handcrafted", "svr", "deep", "alignment", "ipiqa", "pyiqa")
 # What a method can predict. A dataset maps each of its target columns to one of these.
 TARGET_KINDS = ("quality", "alignment", "mos")
 ENTRY_POINT_GROUP = "ipiqa_bench.methods"
@@ -37,6 +37,8 @@ class MethodInfo:
     # Resources one (method, split) task asks of a scheduler, e.g. {"num_gpus": 1}.
     resources: dict = field(default_factory=dict)
     description: str = ""
+    # The licence of the code or weights a row runs, where it restricts use ("" = the harness's own).
+    licence: str = ""
 
     @property
     def sign(self) -> int:
@@ -60,6 +62,7 @@ def register_method(
     higher_is_better: bool = True,
     assets: tuple[str, ...] = (),
     resources: dict | None = None,
+    licence: str = "",
 ):
     """Class decorator registering a method under ``name``."""
     if family not in FAMILIES:
@@ -84,6 +87,7 @@ def register_method(
             assets=tuple(assets),
             resources=dict(resources or {}),
             description=doc[0] if doc else "",
+            licence=licence,
         )
         cls.method_name = name
         return cls
