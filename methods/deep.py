@@ -30,6 +30,7 @@ from bench.assets import resolve
 from bench.errors import BenchError
 from bench.registry import register_method
 from bench.torch_method import TorchMethod
+from methods._pyiqa_catalog import pyiqa_licence
 from bench.weights import CLIP_RN50_OPENAI, DBCNN_SCNN, RESNET50_IMAGENET, VGG16_IMAGENET, check_prefix
 
 TARGETS = ("quality", "mos")
@@ -105,7 +106,7 @@ class _JointTargets(TorchMethod):
 
 
 @register_method("dbcnn", family="deep", display="DBCNN", trains=True, targets=TARGETS,
-                 assets=(VGG16_IMAGENET.name, DBCNN_SCNN.name))
+                 assets=(VGG16_IMAGENET.name, DBCNN_SCNN.name), licence=pyiqa_licence())
 class DBCNN(_JointTargets):
     """DBCNN: bilinear pooling of a VGG-16 and an S-CNN branch (Zhang et al., TCSVT 2020), via pyiqa."""
 
@@ -136,7 +137,7 @@ class DBCNN(_JointTargets):
         return model
 
 
-@register_method("cnniqa", family="deep", display="CNNIQA", trains=True, targets=TARGETS)
+@register_method("cnniqa", family="deep", display="CNNIQA", trains=True, targets=TARGETS, licence=pyiqa_licence())
 class CNNIQA(_JointTargets):
     """CNNIQA: one conv layer, min/max pooling, two fc layers (Kang et al., CVPR 2014), via pyiqa, from scratch."""
 
@@ -153,7 +154,7 @@ class CNNIQA(_JointTargets):
 
 
 @register_method("hypernet", family="deep", display="HyperNet", trains=True, targets=TARGETS,
-                 assets=(RESNET50_IMAGENET.name,))
+                 assets=(RESNET50_IMAGENET.name,), licence=pyiqa_licence())
 class HyperNet(TorchMethod):
     """HyperIQA: a hyper network generating a quality regressor per image (Su et al., CVPR 2020), via pyiqa."""
 
@@ -192,7 +193,7 @@ class HyperNet(TorchMethod):
 
 
 @register_method("clipiqa", family="deep", display="CLIPIQA", trains=True, targets=TARGETS,
-                 assets=(CLIP_RN50_OPENAI.name,))
+                 assets=(CLIP_RN50_OPENAI.name,), licence=pyiqa_licence())
 class CLIPIQA(TorchMethod):
     """CLIP-IQA+: CLIP RN50 with learned antonym prompts (Wang et al., AAAI 2023), via pyiqa."""
 

@@ -8,6 +8,7 @@ from bench.assets import Asset, register_asset, resolve
 from bench.method import ScoreMethod
 from bench.registry import register_method
 from methods._feature_sets import ModuleFeatures
+from methods._pyiqa_catalog import pyiqa_licence
 
 NIQE_PARAMS = register_asset(Asset(
     name="niqe-params",
@@ -19,7 +20,7 @@ NIQE_PARAMS = register_asset(Asset(
 
 
 @register_method("niqe", family="handcrafted", display="NIQE", higher_is_better=False,
-                 targets=("quality", "alignment", "mos"), assets=(NIQE_PARAMS.name,))
+                 targets=("quality", "alignment", "mos"), assets=(NIQE_PARAMS.name,), licence=pyiqa_licence())
 class NIQE(ScoreMethod):
     """NIQE (Mittal et al., IEEE SPL 2013) through pyiqa, on the luminance channel."""
 

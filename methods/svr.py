@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bench.registry import register_method
 from methods._feature_sets import ModuleFeatures
+from methods._pyiqa_catalog import pyiqa_licence
 from methods._svr import SVRFeatureMethod
 from methods.handcrafted import NIQE, NIQE_PARAMS
 
@@ -26,7 +27,7 @@ SISBLIM_SVR = _svr("sisblim-svr", "SISBLIM-SVR", "sisblim",
 
 
 @register_method("niqe-svr", family="svr", display="NIQE-SVR", trains=True, targets=ALL_TARGETS,
-                 assets=(NIQE_PARAMS.name,))
+                 assets=(NIQE_PARAMS.name,), licence=pyiqa_licence())
 class NIQESVR(NIQE, SVRFeatureMethod):
     """The NIQE score regressed per split with an SVR (a learned monotone remapping)."""
 

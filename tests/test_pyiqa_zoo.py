@@ -155,3 +155,14 @@ def _built_metric_clear():
     from methods.pyiqa_zoo import _built_metric
 
     _built_metric.cache_clear()
+
+
+def test_rows_running_pyiqa_code_carry_its_licence():
+    from importlib.metadata import metadata
+
+    licence = metadata("pyiqa")["License-Expression"]
+    assert licence.startswith("PolyForm-Noncommercial")
+    built_on_pyiqa = ["niqe", "niqe-svr", "dbcnn", "cnniqa", "hypernet", "clipiqa", "topiq-nr"]
+    for name in built_on_pyiqa + [f"pyiqa:{m}" for m in zoo_rows()]:
+        assert get_method_info(name).licence == licence, name
+    assert get_method_info("resnet50").licence == ""  # torchvision only: nothing restricting recorded
