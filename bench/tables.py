@@ -73,7 +73,8 @@ def layout_rows(summary: pd.DataFrame, table: int) -> pd.DataFrame:
             target = table1_target(dataset, set(part["target"]))
             part = part[(part["target"] == target) & (part["family"] != "alignment")]
         else:
-            part = part[(part["target"] == TABLE2_TARGET) & part["family"].isin(["alignment", "ipiqa"])]
+            # deep rows appear only if they predict alignment (IPCE)
+            part = part[(part["target"] == TABLE2_TARGET) & part["family"].isin(["alignment", "ipiqa", "deep"])]
         picked.append(part)
     return pd.concat(picked) if picked else summary.iloc[0:0]
 
