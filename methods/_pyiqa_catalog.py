@@ -1,7 +1,8 @@
 """What pyiqa says about its no-reference metrics, read from pyiqa itself.
 
-The metric list and each metric's sign come from ``pyiqa.list_models(metric_mode="NR")`` and
-``DEFAULT_CONFIGS``. Two facts pyiqa keeps in its network code rather than in its config
+The metric list and each metric's sign come from pyiqa's ``DEFAULT_CONFIGS`` (what
+``pyiqa.list_models(metric_mode="NR")`` filters, in its order), read from its module file:
+``import pyiqa`` loads torch, timm and transformers (15 s), too slow for every command. Two facts pyiqa keeps in its network code rather than in its config
 table are read from the source of its ``archs`` modules, without importing them (some need
 optional packages, and importing every network would make ``ipiqa-bench list`` slow):
 
@@ -21,7 +22,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, metadata
-from importlib.util import find_spec
+from importlib.util import find_spec, module_from_spec, spec_from_file_location
 from pathlib import Path
 
 PYIQA_WEIGHTS = "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main"
@@ -67,14 +68,12 @@ def pyiqa_licence() -> str:
 @lru_cache(maxsize=1)
 def zoo_metrics() -> tuple[ZooMetric, ...]:
     """Every pyiqa no-reference metric that scores single images, in pyiqa's order."""
-    import pyiqa
-    from pyiqa.default_model_configs import DEFAULT_CONFIGS
-
+    configs = _default_configs()
     archs = _read_archs()
     clip_urls = _clip_release_urls()
     metrics = []
-    for name in pyiqa.list_models(metric_mode="NR"):
-        config = DEFAULT_CONFIGS[name]
+    for name in _no_reference(configs):
+        config = configs[name]
         options = dict(config["metric_opts"])
         arch = archs.get(options["type"])
         if arch is not None and arch.forward_args and "dir" in arch.forward_args[0]:
@@ -91,10 +90,26 @@ def zoo_metrics() -> tuple[ZooMetric, ...]:
 
 def distribution_metrics() -> list[str]:
     """pyiqa's NR metrics left out because they score image sets (for tests and the README)."""
-    import pyiqa
-
     kept = {m.name for m in zoo_metrics()}
-    return [name for name in pyiqa.list_models(metric_mode="NR") if name not in kept]
+    return [name for name in _no_reference(_default_configs()) if name not in kept]
+
+
+def _no_reference(configs: dict) -> list[str]:
+    """``pyiqa.list_models(metric_mode="NR")``: the NR names in natural sort order."""
+    def natural(name):
+        return [int(s) if s.isdigit() else s for s in re.split(r"(\d+)", name.lower())]
+
+    return sorted((name for name, config in configs.items() if config.get("metric_mode") == "NR"), key=natural)
+
+
+@lru_cache(maxsize=1)
+def _default_configs() -> dict:
+    """pyiqa's ``DEFAULT_CONFIGS``, executed from its own file outside the package."""
+    path = _archs_folder().parent / "default_model_configs.py"
+    spec = spec_from_file_location("_pyiqa_default_model_configs", path)
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.DEFAULT_CONFIGS
 
 
 def _selected_urls(name: str, arch: _Arch, options: dict, clip_urls: dict) -> tuple[str, ...]:
