@@ -32,7 +32,7 @@ MAX_TOKENS = 77
 
 
 @register_method("pickscore", family="alignment", display="PickScore", uses_prompt=True,
-                 targets=("alignment", "mos"), assets=(WEIGHTS.name, CONFIG.name), licence="not stated by its publisher")
+                 targets=("alignment", "mos"), assets=(WEIGHTS.name, CONFIG.name), licence="MIT code; weights: none stated")
 class PickScore(PromptScorer):
     """PickScore (Kirstain et al., NeurIPS 2023): logit_scale · cos(image, prompt) under CLIP-H fine-tuned on Pick-a-Pic."""
 
