@@ -102,6 +102,18 @@ def _timm_load_pretrained(original):
     return load_pretrained
 
 
+_PYIQA_HELPERS = {"load_file_from_url": _load_file_from_url, "load_pretrained_network": _load_pretrained_network,
+                  "load_state_dict_from_url": _load_state_dict_from_url}
+
+
+def _unpatch_modules_imported_inside(originals: dict) -> None:
+    """A network module first imported while patched bound our helpers by name: give it pyiqa's."""
+    for module in _pyiqa_modules():
+        for name, replacement in _PYIQA_HELPERS.items():
+            if getattr(module, name, None) is replacement and name in originals:
+                setattr(module, name, originals[name])
+
+
 def _pyiqa_modules():
     return [m for name, m in list(sys.modules.items()) if name.startswith("pyiqa") and m is not None]
 
@@ -124,14 +136,13 @@ def redirected_downloads():
                (timm_builder, "load_pretrained", _timm_load_pretrained(timm_builder.load_pretrained)),
                (torch, "load", _forced_weights_only(torch.load))]
     for module in _pyiqa_modules():
-        for name, replacement in (("load_file_from_url", _load_file_from_url),
-                                  ("load_pretrained_network", _load_pretrained_network),
-                                  ("load_state_dict_from_url", _load_state_dict_from_url)):
+        for name, replacement in _PYIQA_HELPERS.items():
             if callable(getattr(module, name, None)):
                 patches.append((module, name, replacement))
     if os.environ.get(OFFLINE_ENV):
         patches.append((hub_constants, "HF_HUB_OFFLINE", True))
     saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    originals = {name: value for module, name, value in saved if name in _PYIQA_HELPERS}
     try:
         for module, name, value in patches:
             setattr(module, name, value)
@@ -145,6 +156,7 @@ def redirected_downloads():
     finally:
         for module, name, value in reversed(saved):
             setattr(module, name, value)
+        _unpatch_modules_imported_inside(originals)
 
 
 def _forced_weights_only(original):

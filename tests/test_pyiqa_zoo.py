@@ -69,6 +69,10 @@ def test_missing_weights_name_the_file_its_url_and_where_to_put_it(offline_cache
     assert "brisque_svm_weights.pth" in message
     assert "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/brisque_svm_weights.pth" in message
     assert str(offline_cache / "assets" / "brisque_svm_weights.pth") in message
+    import pyiqa.archs.brisque_arch as brisque_arch  # imported while redirected: pyiqa's own helper after
+    from pyiqa.utils.download_util import load_file_from_url
+
+    assert brisque_arch.load_file_from_url is load_file_from_url
 
 
 def test_a_timm_backbone_is_fetched_through_the_asset_cache_too(offline_cache):
