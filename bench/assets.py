@@ -34,6 +34,9 @@ class Asset:
     # The publisher shares it only through a web page (OneDrive, Google Drive): never
     # fetched automatically, since the URL would return an HTML page, not the file.
     manual: bool = False
+    # A whole Hugging Face repository (``org/name``) that a library reads through the Hugging
+    # Face cache itself (transformers' ``from_pretrained``): found and fetched there, not here.
+    hub_repo: str | None = None
 
 
 _ASSETS: dict[str, Asset] = {}
@@ -57,6 +60,8 @@ def cache_dir() -> Path:
 
 def find_cached(asset: Asset) -> Path | None:
     """The first file with the asset's official name under the cache directory."""
+    if asset.hub_repo:
+        return _cached_hub_repo(asset.hub_repo)
     root = cache_dir()
     direct = root / "assets" / asset.filename
     if direct.is_file():
@@ -79,12 +84,15 @@ def resolve(name: str, download: bool = True) -> Path:
             raise AssetMissing(_missing_message(asset, "downloads are disabled"))
         if asset.manual:
             raise AssetMissing(_missing_message(asset, "it has no direct download link"))
-        path = _download(asset)
+        path = _download_hub_repo(asset) if asset.hub_repo else _download(asset)
     _verify(path, asset.sha256)
     return path
 
 
 def _missing_message(asset: Asset, reason: str) -> str:
+    if asset.hub_repo:
+        return (f"Hugging Face repository {asset.hub_repo!r} ({asset.name}) is not in the Hugging Face cache "
+                f"({reason}); fetch it from {asset.url} with `huggingface-cli download {asset.hub_repo}`")
     target = cache_dir() / "assets" / asset.filename
     return (
         f"pretrained file {asset.filename!r} ({asset.name}) is not available ({reason}); "
@@ -111,6 +119,22 @@ def _download(asset: Asset) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
+
+
+def _cached_hub_repo(repo: str) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    config = try_to_load_from_cache(repo, "config.json")
+    return Path(config).parent if isinstance(config, str) else None
+
+
+def _download_hub_repo(asset: Asset) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(asset.hub_repo))
+    except OSError as exc:
+        raise AssetMissing(_missing_message(asset, f"download failed: {exc}")) from None
 
 
 def _verify(path: Path, sha256: str | None) -> None:

@@ -81,8 +81,9 @@ def split_options(f):
 @click.option("--preset", default=None, help="With --config: a named preset instead of the dataset's.")
 @click.option("--extensions", is_flag=True,
               help="List the method families, metrics, executors and dataset target columns instead.")
-def list_command(config_of, dataset, preset, extensions):
-    """List every registered method, its metadata and whether its assets are present."""
+@click.option("--family", default=None, help="Only this family's methods.")
+def list_command(config_of, dataset, preset, extensions, family):
+    """List every registered method, its metadata, fidelity, licence and whether its assets are present."""
     from tabulate import tabulate
 
     if extensions:
@@ -103,15 +104,22 @@ def list_command(config_of, dataset, preset, extensions):
 
     rows = []
     for m in list_methods():
+        if family is not None and m.family != family:
+            continue
         assets = ", ".join(f"{get_asset(a).filename} ({'present' if is_present(a) else 'missing'})"
                            for a in m.assets) or "-"
         rows.append([m.name, m.display, m.family, "yes" if m.uses_prompt else "no", "yes" if m.trains else "no",
-                     ",".join(m.targets), "higher" if m.higher_is_better else "lower", m.fidelity_kind, assets])
+                     ",".join(m.targets), "higher" if m.higher_is_better else "lower", m.fidelity_kind,
+                     m.licence or "-", assets])
+    if not rows:
+        raise BenchError(f"no methods in family {family!r}")
     click.echo(tabulate(rows, headers=["method", "row name", "family", "prompt", "trains", "targets", "better",
-                                       "fidelity", "assets"]))
+                                       "fidelity", "licence", "assets"]))
+    click.echo(f"{len(rows)} method(s)")
     click.echo("\nWhat each method is, and how close to the published method (fidelity):")
     for m in list_methods():
-        click.echo(f"{m.name}: {m.description or '(no description)'}\n    {m.fidelity}")
+        if family is None or m.family == family:
+            click.echo(f"{m.name}: {m.description or '(no description)'}\n    {m.fidelity}")
 
 
 def _extensions_listing() -> str:
@@ -184,7 +192,7 @@ def train_options(f):
 @main.command("run")
 @click.option("--methods", default="all", show_default=True,
               help="'all', 'offline' (methods needing no downloaded weights), family names (handcrafted, svr, deep, "
-                   "alignment, ipiqa) or method names, comma-separated; a family wins over a method of the same "
+                   "alignment, ipiqa, pyiqa) or method names, comma-separated; a family wins over a method of the same "
                    "name, 'method:NAME' selects that one method (method:ipiqa: the full IP-IQA alone).")
 @dataset_options
 @split_options

@@ -71,6 +71,13 @@ class Method:
             return ()
         return get_method_info(self.method_name).assets
 
+    @classmethod
+    def files_present(cls, info) -> bool:
+        """Every file the method loads is in the asset cache (``Family.present_only``)."""
+        from bench.assets import is_present
+
+        return all(is_present(asset) for asset in info.assets)
+
     def fit(self, train: pd.DataFrame, targets: list[str]) -> "Method":
         return self
 

@@ -11,12 +11,14 @@ packaging, by naming modules in ``$IPIQA_BENCH_PLUGINS`` (bench.plugins).
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 from dataclasses import dataclass, field
 
 from bench.errors import BenchError
 from bench.plugins import PLUGINS_ENV, NamesView, Registry  # noqa: F401  (PLUGINS_ENV: public name)
 
+log = logging.getLogger("ipiqa_bench")
 # How close a row is to the published method, the first word of a method's ``fidelity``:
 # faithful (checked against the original code's outputs), reimplementation (the published
 # method, not checked against its code), approximation (departs from it: its display name
@@ -37,14 +39,18 @@ class Family:
     # declares nothing, e.g. {"num_gpus": 1} for networks.
     resources: dict = field(default_factory=dict)
     description: str = ""
+    # ``all`` and the family's name select only its rows whose files are present (a zoo of
+    # tens of GB); a row named on its own is fetched as usual.
+    present_only: bool = False
 
 
 FAMILY_REGISTRY: Registry[Family] = Registry("family", FAMILY_ENTRY_POINT_GROUP)
 
 
 def register_family(name: str, *, order: int, tables: tuple[int, ...] = (1,), resources: dict | None = None,
-                    description: str = "") -> Family:
-    return FAMILY_REGISTRY.register(name, Family(name, order, tuple(tables), dict(resources or {}), description))
+                    description: str = "", present_only: bool = False) -> Family:
+    return FAMILY_REGISTRY.register(name, Family(name, order, tuple(tables), dict(resources or {}), description,
+                                                 present_only))
 
 
 def list_families() -> list[Family]:
@@ -110,6 +116,8 @@ class MethodInfo:
     @property
     def fidelity_kind(self) -> str:
         return fidelity_kind(self.fidelity)
+    # The licence of the code or weights a row runs, where it restricts use ("" = the harness's own).
+    licence: str = ""
 
     @property
     def sign(self) -> int:
@@ -142,6 +150,7 @@ def register_method(
     assets: tuple[str, ...] = (),
     resources: dict | None = None,
     fidelity: str = "unstated",
+    licence: str = "",
 ):
     """Class decorator registering a method under ``name``.
 
@@ -174,6 +183,7 @@ def register_method(
             resources=dict(resources or {}),
             description=doc[0] if doc else "",
             fidelity=fidelity,
+            licence=licence,
         ))
         cls.method_name = name
         return cls
@@ -204,6 +214,15 @@ def create_method(name: str, **config):
     return get_method_info(name).cls(**config)
 
 
+def _selected_by_name(info: MethodInfo) -> bool:
+    """Whether ``all`` or the family's name selects the method (see ``Family.present_only``)."""
+    family = FAMILY_REGISTRY.find(info.family)
+    if family is None or not family.present_only or info.cls.files_present(info):
+        return True
+    log.info("%s: left out, its files are not in the cache (name it to fetch them)", info.name)
+    return False
+
+
 def resolve_method_names(spec: str, needs_download=None) -> list[str]:
     """Expand ``all``, ``offline``, family names and comma-separated method names, keeping order.
 
@@ -216,13 +235,17 @@ def resolve_method_names(spec: str, needs_download=None) -> list[str]:
         if not token:
             continue
         if token == "all":
-            picked = [m.name for m in list_methods()]
+            picked = [m.name for m in list_methods() if _selected_by_name(m)]
         elif token == "offline":  # everything that needs no downloaded file
             picked = [m.name for m in list_methods() if not (needs_download or _declares_assets)(m)]
         elif token.startswith("method:"):
             picked = [get_method_info(token.removeprefix("method:").strip()).name]
         elif token in FAMILIES:
-            picked = [m.name for m in list_methods() if m.family == token]
+            members = [m for m in list_methods() if m.family == token]
+            picked = [m.name for m in members if _selected_by_name(m)]
+            if members and not picked:
+                raise BenchError(f"no {token} method has its files in the cache; name methods to fetch theirs "
+                                 f"(`ipiqa-bench list --family {token}`)")
         else:
             picked = [get_method_info(token).name]
         names += [n for n in picked if n not in names]

@@ -76,7 +76,8 @@ def layout_rows(summary: pd.DataFrame, table: int) -> pd.DataFrame:
     picked = []
     for dataset, part in summary.groupby("dataset", sort=True):
         target = table1_target(dataset, set(part["target"])) if table == 1 else TABLE2_TARGET
-        shown = part["family"].map(lambda family: table in family_tables(family)).astype(bool)
+        # Table 2 shows every row scored on alignment (a deep row that predicts it: IPCE).
+        shown = part["family"].map(lambda family: table in family_tables(family)).astype(bool) | (table == 2)
         part = part[(part["target"] == target) & shown]
         picked.append(part)
     return pd.concat(picked) if picked else summary.iloc[0:0]

@@ -30,6 +30,7 @@ from bench.assets import resolve
 from bench.errors import BenchError
 from bench.registry import register_method
 from bench.torch_method import TorchMethod
+from methods._pyiqa_catalog import pyiqa_licence
 from bench.weights import CLIP_RN50_OPENAI, DBCNN_SCNN, RESNET50_IMAGENET, VGG16_IMAGENET, check_prefix
 
 TARGETS = ("quality", "mos")
@@ -107,7 +108,7 @@ class _JointTargets(TorchMethod):
 @register_method("dbcnn", family="deep", display="DBCNN", trains=True, targets=TARGETS,
                  assets=(VGG16_IMAGENET.name, DBCNN_SCNN.name),
                  fidelity="reimplementation: pyiqa's DBCNN with its published S-CNN and VGG-16 weights, "
-                          "fine-tuned per split by the harness's loop")
+                          "fine-tuned per split by the harness's loop", licence=pyiqa_licence())
 class DBCNN(_JointTargets):
     """DBCNN: bilinear pooling of a VGG-16 and an S-CNN branch (Zhang et al., TCSVT 2020), via pyiqa."""
 
@@ -140,7 +141,8 @@ class DBCNN(_JointTargets):
 
 
 @register_method("cnniqa", family="deep", display="CNNIQA", trains=True, targets=TARGETS,
-                 fidelity="reimplementation: pyiqa's CNNIQA, trained from scratch per split")
+                 fidelity="reimplementation: pyiqa's CNNIQA, trained from scratch per split",
+                 licence=pyiqa_licence())
 class CNNIQA(_JointTargets):
     """CNNIQA: one conv layer, min/max pooling, two fc layers (Kang et al., CVPR 2014), via pyiqa, from scratch."""
 
@@ -158,7 +160,8 @@ class CNNIQA(_JointTargets):
 
 @register_method("hypernet", family="deep", display="HyperNet", trains=True, targets=TARGETS,
                  assets=(RESNET50_IMAGENET.name,),
-                 fidelity="reimplementation: pyiqa's HyperIQA from ImageNet ResNet-50, trained per split")
+                 fidelity="reimplementation: pyiqa's HyperIQA from ImageNet ResNet-50, trained per split",
+                 licence=pyiqa_licence())
 class HyperNet(TorchMethod):
     """HyperIQA: a hyper network generating a quality regressor per image (Su et al., CVPR 2020), via pyiqa."""
 
@@ -206,7 +209,7 @@ class HyperNet(TorchMethod):
 
 @register_method("clipiqa", family="deep", display="CLIPIQA", trains=True, targets=TARGETS,
                  assets=(CLIP_RN50_OPENAI.name,),
-                 fidelity="reimplementation: pyiqa's CLIP-IQA+ (CLIP RN50, learned prompts), trained per split")
+                 fidelity="reimplementation: pyiqa's CLIP-IQA+ (CLIP RN50, learned prompts), trained per split", licence=pyiqa_licence())
 class CLIPIQA(TorchMethod):
     """CLIP-IQA+: CLIP RN50 with learned antonym prompts (Wang et al., AAAI 2023), via pyiqa."""
 

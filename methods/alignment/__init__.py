@@ -5,4 +5,4 @@ StairReward (Li et al., AGIQA-3K, IEEE TCSVT 2023) is not here: its method secti
 not be read from the material available to this project, and a guess at how it splits the
 prompt and combines the per-part rewards would not be StairReward (see README)."""
 
-from methods.alignment import clipscore, hps, imagereward  # noqa: F401  (registers the methods)
+from methods.alignment import clipscore, hps, imagereward, pickscore  # noqa: F401  (registers the methods)
