@@ -66,9 +66,11 @@ def ensure_splits(dataset_dir: Path, images: pd.Series, groups: pd.Series, confi
     path = dataset_dir / SPLITS_FILE
     meta_path = dataset_dir / SPLITS_META
     if path.exists():
-        existing = pd.read_csv(path, dtype={"group": str})
-        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        _check_compatible(path, existing, meta, images, config)
+        hint = f"use another --results-dir, or delete {path} (and the results made with it) to make new splits"
+        if not meta_path.exists():
+            raise BenchError(f"{path} has no {SPLITS_META} beside it, so how it was made cannot be checked; {hint}")
+        existing = pd.read_csv(path, dtype={"group": str, "image": str})
+        _check_compatible(path, existing, json.loads(meta_path.read_text()), images, groups, config, hint)
         return path
     frame = make_splits(images, groups, config)
     dataset_dir.mkdir(parents=True, exist_ok=True)
@@ -77,8 +79,7 @@ def ensure_splits(dataset_dir: Path, images: pd.Series, groups: pd.Series, confi
     return path
 
 
-def _check_compatible(path, existing, meta, images, config: SplitConfig) -> None:
-    hint = f"use another --results-dir, or delete {path} (and the results made with it)"
+def _check_compatible(path, existing, meta, images, groups, config: SplitConfig, hint: str) -> None:
     for key in ("seed", "test_size"):
         if key in meta and meta[key] != getattr(config, key):
             raise BenchError(f"{path} was made with {key}={meta[key]}, not {getattr(config, key)}; {hint}")
@@ -87,6 +88,12 @@ def _check_compatible(path, existing, meta, images, config: SplitConfig) -> None
         raise BenchError(f"{path} holds {available} splits, {config.n_splits} requested; {hint}")
     if set(existing["image"]) != set(images):
         raise BenchError(f"{path} lists other images than the dataset has now; {hint}")
+    current = dict(zip(images.astype(str), groups.astype(str)))
+    moved = [image for image, group in zip(existing["image"], existing["group"]) if current[image] != group]
+    if moved:
+        raise BenchError(f"{path} groups {len(moved)} image(s) differently from the dataset now (e.g. {moved[0]}: "
+                         f"{dict(zip(existing['image'], existing['group']))[moved[0]]!r} there, "
+                         f"{current[moved[0]]!r} now); {hint}")
 
 
 def load_splits(path: Path, n_splits: int | None = None) -> pd.DataFrame:

@@ -81,6 +81,26 @@ def test_a_failing_method_does_not_stop_the_others(tiny_dataset, results_dir):
     assert not list((results_dir / "tinyfiles").glob("test-broken/split_*.csv"))
 
 
+def test_a_plugin_method_cannot_read_targets_in_predict(tiny_dataset, results_dir):
+    result = run_cli("run", "--methods", "test-peeking", "--dataset", "tinyfiles", "--splits", "1",
+                     "--results-dir", str(results_dir))
+    assert result.exit_code == 1
+    assert ("predict saw ['group', 'image', 'path', 'prompt']; fit saw ['group', 'image', 'mos', 'path', 'prompt']"
+            in result.stderr)
+
+
+def test_split_sides_take_groups_from_the_split_file():
+    from bench.registry import get_method_info
+    from bench.runner import _split_task
+
+    frame = pd.DataFrame({"image": ["a", "b", "c"], "path": ["a", "b", "c"], "prompt": "", "group": "now",
+                          "mos": [1.0, 2.0, 3.0], "secret": [0, 0, 0]})
+    splits = pd.DataFrame({"image": ["a", "b", "c"], "group": ["1", "2", "2"], "split_0": ["test", "train", "train"]})
+    task = _split_task(get_method_info("test-peeking"), {}, frame, splits, 0, ["mos"], None)
+    assert list(task.train["group"]) == ["2", "2"] and list(task.test["group"]) == ["1"]
+    assert list(task.train.columns) == ["image", "path", "prompt", "group", "mos"]
+
+
 def test_constant_predictions_are_reported_as_nan(tiny_dataset, results_dir):
     assert run_cli("run", "--methods", "test-constant", "--dataset", "tinyfiles", "--splits", "2",
                    "--results-dir", str(results_dir)).exit_code == 0
