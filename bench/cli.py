@@ -159,19 +159,35 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
 @click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), help=RESULTS_HELP)
 @click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "csv"]), default="markdown", show_default=True)
 @click.option("--paper", is_flag=True, help="Add the paper's published numbers and our difference.")
-@click.option("--table", "which", type=click.Choice(["1", "2", "all"]), default="all", show_default=True)
+@click.option("--table", "which", type=click.Choice(["1", "2", "all"]), default="all", show_default=True,
+              help="all: Tables 1 and 2 and the targets neither shows.")
+@click.option("--plcc", type=click.Choice(["logistic", "raw"]), default=None,
+              help="PLCC after the 4-parameter logistic (sign kept) or plain Pearson. Default: raw where the "
+                   "paper's numbers are shown (--paper, --ablation: the paper's kind), logistic otherwise.")
+@click.option("--rmse", is_flag=True, help="Add RMSE (after the logistic mapping) to markdown/LaTeX; CSV always has it.")
+@click.option("--methods", default=None,
+              help="Only these methods (as `run --methods`; default: every result). Selected methods without "
+                   "results are listed under the table.")
 @click.option("--ci", is_flag=True, help="Add the 95% t-interval of each mean over the splits (bench/significance.py).")
 @click.option("--ablation", is_flag=True, help="Table 3: the IP-IQA ablation rows, the paper's numbers beside ours.")
-def table_command(dataset, results_dir, fmt, paper, which, ci, ablation):
+def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, ci, ablation):
     """Render Table 1 (quality) and Table 2 (alignment) from the result files."""
     from bench import tables
-    from bench.results import load_results, split_metrics
+    from bench.registry import resolve_method_names
+    from bench.results import load_results, missing_methods, split_metrics
 
     results = load_results(results_dir, dataset)
     if not results:
         raise BenchError(f"no results under {results_dir}" + (f" for {dataset}" if dataset else "")
                          + "; run `ipiqa-bench run` first")
-    summary = tables.summarise_splits(split_metrics(results))
+    missing = missing_methods(results, methods)
+    if methods:
+        selected = set(resolve_method_names(methods))
+        results = [r for r in results if r.method in selected]
+        if not results:
+            raise BenchError(f"no results for {methods!r} under {results_dir}; run `ipiqa-bench run --methods {methods}`")
+    kind = plcc or ("raw" if paper or ablation else "logistic")
+    summary = tables.summarise_splits(split_metrics(results, kind))
     if ablation:
         from bench.ablation import ablation_summary, render_ablation
 
@@ -189,11 +205,26 @@ def table_command(dataset, results_dir, fmt, paper, which, ci, ablation):
     if fmt == "csv":  # one row per method, dataset and target; --table keeps that table's rows
         rows = summary if which == "all" else tables.layout_rows(summary, int(which))
         click.echo(tables.csv_table(rows, paper), nl=False)
+        for line in missing:
+            log.warning("%s", line)
         return
-    parts = [tables.render(summary, fmt, paper, int(t)) for t in (["1", "2"] if which == "all" else [which])]
+    shown = {"1": [1], "2": [2], "all": [1, 2, "other"]}[which]
+    parts = [tables.render(summary, fmt, paper, t, rmse) for t in shown]
+    if 2 in shown and not parts[shown.index(2)]:
+        parts[shown.index(2)] = _comment(fmt, tables.TABLE2_EMPTY)
     click.echo("\n".join(p for p in parts if p))
-    if paper and fmt == "markdown":
-        click.echo(f"\n{tables.SIGN_NOTE}")
+    if paper:
+        click.echo(_comment(fmt, tables.SIGN_NOTE))
+    for line in missing:
+        click.echo(_comment(fmt, line))
+
+
+def _comment(fmt: str, text: str) -> str:
+    if fmt == "latex":
+        from bench.tables import latex_escape, latex_safe
+
+        return "\n" + latex_safe(latex_escape(text)) + "\n"
+    return f"\n{text}"
 
 
 @main.command("score")

@@ -60,11 +60,14 @@ def test_table_equals_metrics_recomputed_from_split_files(tiny_dataset, results_
     table = pd.read_csv(pd.io.common.StringIO(run_cli("table", "--results-dir", str(results_dir),
                                                       "--format", "csv").output))
     assert list(table.columns) == ["method", "dataset", "target", "n_splits", "srcc_mean", "srcc_std",
-                                   "plcc_mean", "plcc_std", "krcc_mean", "krcc_std"]
+                                   "plcc_mean", "plcc_std", "krcc_mean", "krcc_std", "rmse_mean", "rmse_std",
+                                   "label", "n_splits_total", "plcc", "selection", "preset", "overrides",
+                                   "overrides_from", "images", "dropped"]
     for _, row in table.iterrows():
         per_split = [evaluate(f["pred"], f["mos"]) for f in
                      (pd.read_csv(results_dir / "tinyfiles" / row["method"] / f"split_{k}.csv") for k in range(3))]
-        assert row["n_splits"] == 3
+        assert row["n_splits"] == row["n_splits_total"] == 3 and row["plcc"] == "logistic"
+        assert row["rmse_mean"] == pytest.approx(np.mean([m["rmse"] for m in per_split]), abs=1e-6)
         assert row["srcc_mean"] == pytest.approx(np.mean([m["srcc"] for m in per_split]), abs=1e-6)
         assert row["plcc_mean"] == pytest.approx(np.mean([m["plcc"] for m in per_split]), abs=1e-6)
         assert row["krcc_std"] == pytest.approx(np.std([m["krcc"] for m in per_split], ddof=1), abs=1e-6)
