@@ -241,7 +241,7 @@ def _assemble(fmt: str, title: str, body: list, headers: list, notes: list[str])
         text = tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
         return f"### {title}\n\n{text}\n" + ("".join(f"\n{n}\n" for n in notes) if notes else "")
     text = latex_safe(tabulate(body, headers=headers, tablefmt="latex_booktabs", disable_numparse=True))
-    out = f"% {title}\n{LATEX_PACKAGES}\n{text}\n"
+    out = f"% {latex_safe(title)}\n{LATEX_PACKAGES}\n{text}\n"
     if notes:
         out += "{\\footnotesize\n" + "\\\\\n".join(latex_safe(latex_escape(n)) for n in notes) + "\\par}\n"
     return out
