@@ -213,7 +213,7 @@ def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, 
     if 2 in shown and not parts[shown.index(2)]:
         parts[shown.index(2)] = _comment(fmt, tables.TABLE2_EMPTY)
     click.echo("\n".join(p for p in parts if p))
-    if paper:
+    if paper and set(summary["dataset"]) & tables.paper_datasets():
         click.echo(_comment(fmt, tables.SIGN_NOTE))
     for line in missing:
         click.echo(_comment(fmt, line))
