@@ -17,7 +17,24 @@ from importlib import resources
 import pandas as pd
 from tabulate import tabulate
 
-from bench.tables import SUMMARY_METRICS, TABLE2_TARGET, _mean_std, _number, paper_columns, table1_target
+from bench.tables import (
+    CSV_PROTOCOL,
+    PAPER_PLCC,
+    PAPER_PLCC_NOTE,
+    PLCC_TITLES,
+    SUMMARY_METRICS,
+    TABLE2_TARGET,
+    _assemble,
+    _mean_std,
+    _metric_title,
+    _number,
+    _splits,
+    compare_like_with_like,
+    paper_columns,
+    plcc_kind,
+    protocol_marks,
+    table1_target,
+)
 
 FLAGS = ("image2prompt", "integral_prompt", "qa_token")
 FLAG_TITLES = {"image2prompt": "Image2Prompt", "integral_prompt": "Integral prompt", "qa_token": "[QA] token"}
@@ -63,38 +80,46 @@ def ablation_summary(summary: pd.DataFrame, configs: dict[str, dict]) -> pd.Data
     rows = rows.merge(paper.drop(columns=list(FLAGS)), on=["row", "dataset", "target"], how="left")
     for metric in SUMMARY_METRICS:
         rows[f"delta_{metric}"] = rows[f"{metric}_mean"] - rows[f"paper_{metric}"]
+    rows = compare_like_with_like(rows)
     rows["_alignment"] = rows["target"] == TABLE2_TARGET  # quality block first, as in the paper
     rows = rows.sort_values(["dataset", "_alignment", "row", "method"], na_position="last")
     return rows.drop(columns="_alignment").reset_index(drop=True)
 
 
 def render_ablation(rows: pd.DataFrame, fmt: str = "markdown", paper_delta: bool = False) -> str:
+    kind = plcc_kind(rows)
     if fmt == "csv":
+        rows = rows.assign(plcc=kind)
         columns = ["row", "method", *FLAGS, "dataset", "target", "n_splits"]
         columns += [f"{m}_{s}" for m in SUMMARY_METRICS for s in ("mean", "std")]
+        columns += [c for c in CSV_PROTOCOL if c in rows]
         columns += [f"paper_{m}" for m in SUMMARY_METRICS] + [f"delta_{m}" for m in SUMMARY_METRICS]
         return rows[columns].to_csv(index=False, lineterminator="\n", float_format="%.6g")
-    style = "github" if fmt == "markdown" else "latex_booktabs"
     blocks = []
     for (dataset, target), part in rows.groupby(["dataset", "target"], sort=False):
-        headers = ["Row", "Method", *FLAG_TITLES.values()]
+        marks = protocol_marks(part, part["method"].unique())
+        headers = ["Row", "Method", *FLAG_TITLES.values(), "Splits"]
         for metric in SUMMARY_METRICS:
-            headers += [metric.upper(), "paper"] + (["Δ"] if paper_delta else [])
+            headers += [_metric_title(metric, kind), "paper"] + (["Δ"] if paper_delta else [])
         body = []
         for i in range(len(part)):
             cell = part.iloc[[i]]
             r = cell.iloc[0]
-            line = ["–" if pd.isna(r["row"]) else str(r["row"]), r["label"], *[_mark(r[f]) for f in FLAGS]]
+            mark = marks.get(r["method"], ("", ""))[0]
+            line = ["–" if pd.isna(r["row"]) else str(r["row"]), r["label"] + (f" ({mark})" if mark else ""),
+                    *[_mark(r[f]) for f in FLAGS], _splits(cell)]
             for metric in SUMMARY_METRICS:
                 line += [_mean_std(cell, metric), _number(cell, f"paper_{metric}")]
                 if paper_delta:
                     line.append(_number(cell, f"delta_{metric}", signed=True))
             body.append(line)
-        n = int(part["n_splits"].max())
-        kind = "alignment" if target == TABLE2_TARGET else "perceptual quality"
-        title = f"Table 3: ablation on {kind}, {dataset} {target} (mean ± std over {n} splits)"
-        text = tabulate(body, headers=headers, tablefmt=style, disable_numparse=True)
-        blocks.append(f"### {title}\n\n{text}\n" if fmt == "markdown" else f"% {title}\n{text}\n")
+        subject = "alignment" if target == TABLE2_TARGET else "perceptual quality"
+        title = (f"Table 3: ablation on {subject}, {dataset} {target} (mean ± std over each row's splits; "
+                 f"{PLCC_TITLES[kind]})")
+        notes = [f"({mark}) {text}" for mark, text in marks.values()]
+        notes.append(PAPER_PLCC_NOTE + ("" if kind == PAPER_PLCC or not paper_delta else
+                                        " This table shows PLCC (logistic): no Δ PLCC; use --plcc raw."))
+        blocks.append(_assemble(fmt, title, body, headers, notes))
     return "\n".join(blocks)
 
 

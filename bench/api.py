@@ -24,7 +24,7 @@ log = logging.getLogger("ipiqa_bench")
 
 def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | Path | None = None,
         splits: int = 10, seed: int = 0, test_size: float = 0.2, results_dir: str | Path = "results",
-        device: str = "auto", force: bool = False, plcc_mapping: str = "logistic", drop_invalid: bool = False,
+        device: str = "auto", force: bool = False, drop_invalid: bool = False,
         executor: str = "local", jobs: int | None = None, ray_address: str | None = None,
         preset: str | None = None, overrides: dict | None = None, random_init: bool = False):
     """Fit and evaluate ``methods`` on every split of ``dataset``; returns one outcome per method
@@ -51,7 +51,7 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     if random_init:
         given["pretrained"] = False
     options = RunOptions(results_dir=Path(results_dir), splits=SplitConfig(splits, seed, test_size), force=force,
-                         plcc_mapping=plcc_mapping, device=device, overrides=given, preset=preset)
+                         device=device, overrides=given, preset=preset)
     names = resolve_method_names(spec, needs_download=lambda info: bool(
         create_method(info.name, **method_config(info, options, data.name)).required_assets()))
     pool = make_executor(executor, jobs, ray_address)
@@ -65,26 +65,44 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
 
 
 def table(results_dir: str | Path = "results", dataset: str | None = None, *, which: str | int = "all",
-          paper: bool = False, ci: bool = False) -> pd.DataFrame:
-    """Every (method, dataset, target) row of Tables 1 and 2 (``which``: 1, 2 or "all"),
-    mean and std of each metric over the splits, recomputed from the split files."""
+          paper: bool = False, ci: bool = False, plcc: str = "logistic", methods: str | None = None) -> pd.DataFrame:
+    """Every (method, dataset, target) row of Tables 1 and 2 (``which``: 1, 2 or "all"):
+    mean and std of each metric over the splits, recomputed from the split files, and each
+    row's protocol (splits done of the total, PLCC kind, selection, preset, overrides).
+    ``plcc``: "logistic" (after the 4-parameter mapping, sign kept) or "raw" (Pearson)."""
     from bench import tables
-    from bench.results import load_results, split_metrics
+
+    summary, _, _ = summary_of(results_dir, dataset, methods=methods, plcc=plcc, paper=paper, ci=ci)
+    if str(which) != "all":
+        summary = tables.layout_rows(summary, int(which))
+    return summary.reset_index(drop=True)
+
+
+def summary_of(results_dir: str | Path, dataset: str | None = None, *, methods: str | None = None,
+               plcc: str = "logistic", paper: bool = False, ci: bool = False):
+    """(summary frame, the MethodResults read, lines naming selected methods without results)."""
+    from bench import tables
+    from bench.registry import resolve_method_names
+    from bench.results import load_results, missing_methods, split_metrics
 
     results = load_results(Path(results_dir), dataset)
     if not results:
         raise BenchError(f"no results under {results_dir}" + (f" for {dataset}" if dataset else "")
                          + "; run `ipiqa-bench run` first")
-    summary = tables.summarise_splits(split_metrics(results))
+    missing = missing_methods(results, methods)
+    if methods:
+        selected = set(resolve_method_names(methods))
+        results = [r for r in results if r.method in selected]
+        if not results:
+            raise BenchError(f"no results for {methods!r} under {results_dir}; run `ipiqa-bench run --methods {methods}`")
+    summary = tables.summarise_splits(split_metrics(results, plcc))
     if paper:
         summary = tables.with_paper(summary, {r.method: r.manifest.sign for r in results})
     if ci:
         from bench.significance import confidence_intervals
 
         summary = confidence_intervals(summary)
-    if str(which) != "all":
-        summary = tables.layout_rows(summary, int(which))
-    return summary.reset_index(drop=True)
+    return summary, results, missing
 
 
 def score(method: str, images: list[str | Path], prompt: str = "", *, checkpoint: str | Path | None = None,

@@ -199,8 +199,6 @@ def train_options(f):
 @click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), help=RESULTS_HELP)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
 @click.option("--force", is_flag=True, help="Recompute splits that are already done.")
-@click.option("--plcc-mapping", type=click.Choice(["logistic", "none"]), default="logistic", show_default=True,
-              help="PLCC/RMSE after the 4-parameter logistic mapping, or on raw predictions.")
 @drop_invalid_option
 @click.option("--executor", type=RegistryChoice(_executor_names), default="local", show_default=True,
               help="What runs the work: local, ray, or an executor a plugin registers.")
@@ -213,13 +211,13 @@ def train_options(f):
 @train_options
 @click.option("--random-init", is_flag=True,
               help="Build pretrained networks with random weights instead (smoke tests; labelled [random init]).")
-def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, device, force, plcc_mapping,
+def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, device, force,
                 drop_invalid, executor, jobs, ray_address, preset, random_init, **train):
     """Fit and evaluate methods on every split; results go to <results>/<dataset>/<method>/."""
     from bench import api
 
     outcomes = api.run(methods, dataset, root=root, splits=n_splits, seed=seed, test_size=test_size,
-                       results_dir=results_dir, device=device, force=force, plcc_mapping=plcc_mapping,
+                       results_dir=results_dir, device=device, force=force,
                        drop_invalid=drop_invalid, executor=executor, jobs=jobs, ray_address=ray_address,
                        preset=preset, overrides=train, random_init=random_init)
     failed = [o for o in outcomes if o.status == "failed"]
@@ -233,19 +231,24 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
 @click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), help=RESULTS_HELP)
 @click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "csv"]), default="markdown", show_default=True)
 @click.option("--paper", is_flag=True, help="Add the paper's published numbers and our difference.")
-@click.option("--table", "which", type=click.Choice(["1", "2", "all"]), default="all", show_default=True)
+@click.option("--table", "which", type=click.Choice(["1", "2", "all"]), default="all", show_default=True,
+              help="all: Tables 1 and 2 and the targets neither shows.")
+@click.option("--plcc", type=click.Choice(["logistic", "raw"]), default=None,
+              help="PLCC after the 4-parameter logistic (sign kept) or plain Pearson. Default: raw where the "
+                   "paper's numbers are shown (--paper, --ablation: the paper's kind), logistic otherwise.")
+@click.option("--rmse", is_flag=True, help="Add RMSE (after the logistic mapping) to markdown/LaTeX; CSV always has it.")
+@click.option("--methods", default=None,
+              help="Only these methods (as `run --methods`; default: every result). Selected methods without "
+                   "results are listed under the table.")
 @click.option("--ci", is_flag=True, help="Add the 95% t-interval of each mean over the splits (bench/significance.py).")
 @click.option("--ablation", is_flag=True, help="Table 3: the IP-IQA ablation rows, the paper's numbers beside ours.")
-def table_command(dataset, results_dir, fmt, paper, which, ci, ablation):
+def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, ci, ablation):
     """Render Table 1 (quality) and Table 2 (alignment) from the result files."""
-    from bench import tables
-    from bench.results import load_results, split_metrics
+    from bench import api, tables
 
-    results = load_results(results_dir, dataset)
-    if not results:
-        raise BenchError(f"no results under {results_dir}" + (f" for {dataset}" if dataset else "")
-                         + "; run `ipiqa-bench run` first")
-    summary = tables.summarise_splits(split_metrics(results))
+    kind = plcc or ("raw" if paper or ablation else "logistic")
+    summary, results, missing = api.summary_of(results_dir, dataset, methods=methods, plcc=kind,
+                                            paper=paper and not ablation, ci=ci and not ablation)
     if ablation:
         from bench.ablation import ablation_summary, render_ablation
 
@@ -254,20 +257,29 @@ def table_command(dataset, results_dir, fmt, paper, which, ci, ablation):
             raise BenchError(f"no IP-IQA ablation results under {results_dir}; run `ipiqa-bench run --methods ipiqa`")
         click.echo(render_ablation(rows, fmt, paper), nl=False)
         return
-    if paper:
-        summary = tables.with_paper(summary, {r.method: r.manifest.sign for r in results})
-    if ci:
-        from bench.significance import confidence_intervals
-
-        summary = confidence_intervals(summary)
     if fmt == "csv":  # one row per method, dataset and target; --table keeps that table's rows
         rows = summary if which == "all" else tables.layout_rows(summary, int(which))
         click.echo(tables.csv_table(rows, paper), nl=False)
+        for line in missing:
+            log.warning("%s", line)
         return
-    parts = [tables.render(summary, fmt, paper, int(t)) for t in (["1", "2"] if which == "all" else [which])]
+    shown = {"1": [1], "2": [2], "all": [1, 2, "other"]}[which]
+    parts = [tables.render(summary, fmt, paper, t, rmse) for t in shown]
+    if 2 in shown and not parts[shown.index(2)]:
+        parts[shown.index(2)] = _comment(fmt, tables.TABLE2_EMPTY)
     click.echo("\n".join(p for p in parts if p))
-    if paper and fmt == "markdown":
-        click.echo(f"\n{tables.SIGN_NOTE}")
+    if paper and set(summary["dataset"]) & tables.paper_datasets():
+        click.echo(_comment(fmt, tables.SIGN_NOTE))
+    for line in missing:
+        click.echo(_comment(fmt, line))
+
+
+def _comment(fmt: str, text: str) -> str:
+    if fmt == "latex":
+        from bench.tables import latex_escape, latex_safe
+
+        return "\n" + latex_safe(latex_escape(text)) + "\n"
+    return f"\n{text}"
 
 
 @main.command("score")

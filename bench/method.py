@@ -1,7 +1,8 @@
 """The method contract (scikit-learn style).
 
 * ``Method``: ``fit(train, targets)`` then ``predict(frame)``. Frames hold one row per
-  image (columns image, path, prompt, group and the target columns). Constructor
+  image: columns image, path, prompt, group, and in ``fit`` the run's target columns;
+  ``predict`` never sees a target. Constructor
   arguments are the config; no work in ``__init__``; fitted state ends in ``_``.
 * ``FeatureMethod``: per-image ``features(image, prompt)`` (pure, cached by the runner
   under ``feature_key``/``feature_version``) and a regressor fitted per split on them.

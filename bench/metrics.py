@@ -4,12 +4,21 @@ Sign convention: predictions are multiplied by the method's sign (-1 for lower-i
 methods such as NIQE) before any metric, so a working method always has positive
 correlations. The split files keep the raw predictions; the manifest records the sign.
 
-PLCC and RMSE are computed either on the (sign-adjusted) raw predictions or after the
-standard IQA mapping (VQEG): a monotonic logistic
-    f(x) = (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2
-fitted by least squares on the evaluated split. The choice is the run's ``plcc_mapping``.
-The logistic may decrease, so the mapped PLCC measures the fit whatever its direction
-(it is positive even for an inversely related score); SRCC and KRCC keep the sign.
+Every split gets both PLCCs; a table shows one kind and names it:
+
+* ``plcc_raw``: plain Pearson on the (sign-adjusted) predictions, as the official IP-IQA
+  code computes it.
+* ``plcc_logistic``: after the standard IQA mapping (VQEG), a 4-parameter logistic
+      f(x) = (b1 - b2) / (1 + exp(-(x - b3) / |b4|)) + b2
+  fitted by least squares on the evaluated split. The PLCC is the correlation of MOS with
+  the fit's *increasing* logistic shape 1 / (1 + exp(-(x - b3) / |b4|)), so it keeps the
+  sign of the relation: a fit that runs downhill (b1 < b2) gives a negative PLCC. A fit
+  bounded to increase instead (b1 >= b2) degenerates to a near-constant curve on an
+  inverse predictor and biases noise upwards, which is why the direction is free and the
+  sign kept. The fit starts from both directions and keeps the better, so negating the
+  predictions negates the PLCC and noise averages 0.
+
+RMSE is reported only after the mapping (raw scores and MOS are on different scales).
 
 Metrics are an open registry (bench.plugins): ``register_metric`` adds one, computed on
 every split by ``evaluate`` and, if ``in_tables``, shown as a column of the tables; a
@@ -63,6 +72,7 @@ def list_metrics() -> list[Metric]:
 # Every metric's name, and those shown in the tables (views: plugin metrics join once registered).
 METRICS = NamesView(lambda: [m.name for m in list_metrics()])
 TABLE_METRICS = NamesView(lambda: [m.name for m in list_metrics() if m.in_tables])
+PLCC_KINDS = ("logistic", "raw")
 
 
 def logistic4(x, b1, b2, b3, b4):
@@ -70,23 +80,43 @@ def logistic4(x, b1, b2, b3, b4):
         return (b1 - b2) / (1.0 + np.exp(-(x - b3) / np.abs(b4))) + b2
 
 
-def fit_logistic(pred: np.ndarray, mos: np.ndarray) -> np.ndarray | None:
-    """Mapped predictions, or None if the fit does not converge."""
+@dataclass
+class LogisticFit:
+    mapped: np.ndarray  # f(x): the fitted MOS
+    shape: np.ndarray  # the increasing logistic of x that f rescales (f = (b1 - b2) * shape + b2)
+
+
+def logistic_fit(pred: np.ndarray, mos: np.ndarray) -> LogisticFit | None:
+    """The least-squares logistic of ``pred`` to ``mos``, or None if no fit converges."""
     # Standardise first: the fit is then well conditioned whatever the score's scale.
     x = (pred - pred.mean()) / pred.std()
-    start = [mos.max(), mos.min(), 0.0, 1.0]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            params, _ = optimize.curve_fit(logistic4, x, mos, p0=start, maxfev=20000)
-    except (RuntimeError, optimize.OptimizeWarning):
-        return None
-    mapped = logistic4(x, *params)
-    return mapped if np.all(np.isfinite(mapped)) else None
+    best, best_sse = None, np.inf
+    for b1, b2 in ((mos.max(), mos.min()), (mos.min(), mos.max())):  # increasing, decreasing start
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                params, _ = optimize.curve_fit(logistic4, x, mos, p0=[b1, b2, 0.0, 1.0], maxfev=20000)
+        except (RuntimeError, TypeError, optimize.OptimizeWarning):  # TypeError: fewer points than parameters
+            continue
+        mapped = logistic4(x, *params)
+        sse = float(np.sum((mapped - mos) ** 2))
+        if np.all(np.isfinite(mapped)) and sse < best_sse:
+            with np.errstate(over="ignore"):
+                shape = 1.0 / (1.0 + np.exp(-(x - params[2]) / np.abs(params[3])))
+            best, best_sse = LogisticFit(mapped, shape), sse
+    return best
+
+
+def fit_logistic(pred: np.ndarray, mos: np.ndarray) -> np.ndarray | None:
+    """Mapped predictions, or None if the fit does not converge."""
+    fit = logistic_fit(pred, mos)
+    return None if fit is None else fit.mapped
 
 
 def evaluate(pred, mos, sign: int = 1, mapping: str = "logistic") -> dict:
-    """All metrics for one split. Degenerate input gives NaNs and a ``reason``, never a crash."""
+    """All metrics for one split. Degenerate input gives NaNs and a ``reason``, never a crash.
+
+    ``plcc`` is ``plcc_logistic`` (``mapping="logistic"``) or ``plcc_raw`` (``"none"``)."""
     if mapping not in MAPPINGS:
         raise ValueError(f"mapping must be one of {MAPPINGS}")
     pred = sign * np.asarray(pred, dtype=float)
@@ -100,20 +130,23 @@ def evaluate(pred, mos, sign: int = 1, mapping: str = "logistic") -> dict:
     out["srcc"] = float(stats.spearmanr(pred, mos).statistic)
     out["krcc"] = float(stats.kendalltau(pred, mos).statistic)
     out["plcc_raw"] = float(stats.pearsonr(pred, mos).statistic)
-    mapped = fit_logistic(pred, mos)
-    if mapped is not None and np.ptp(mapped) > 0:
-        out["plcc_logistic"] = float(stats.pearsonr(mapped, mos).statistic)
-    if mapping == "logistic":
-        out["plcc"] = out["plcc_logistic"]
-        out["rmse"] = float(np.sqrt(np.mean((mapped - mos) ** 2))) if mapped is not None else float("nan")
-        out["reason"] = "" if mapped is not None else "logistic fit did not converge"
+    fit = logistic_fit(pred, mos)
+    out["reason"] = ""
+    if fit is None or np.ptp(fit.shape) == 0:
+        out["reason"] = "logistic fit did not converge"
     else:
-        out["plcc"] = out["plcc_raw"]
-        out["rmse"] = float(np.sqrt(np.mean((pred - mos) ** 2)))
-        out["reason"] = ""
+        out["plcc_logistic"] = _pearson(fit.shape, mos)
+        out["rmse"] = float(np.sqrt(np.mean((fit.mapped - mos) ** 2)))
+    out["plcc"] = out["plcc_logistic"] if mapping == "logistic" else out["plcc_raw"]
     for metric in extra:
         out[metric.name] = float(metric.compute(pred, mos))
     return out
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a near-step logistic is nearly constant; still defined
+        return float(stats.pearsonr(a, b).statistic)
 
 
 def _degenerate(pred: np.ndarray, mos: np.ndarray) -> str:

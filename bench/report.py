@@ -27,7 +27,8 @@ from bench import __version__, figures, tables
 from bench.ablation import ablation_summary, render_ablation
 from bench.errors import BenchError
 from bench.results import MethodResults, load_results, split_metrics
-from bench.significance import DEFAULT_RESAMPLES, Comparison, compare_methods
+from bench.significance import DEFAULT_RESAMPLES, Comparison, compare_methods, smallest_wilcoxon_p
+from bench.tables import latex_safe
 
 log = logging.getLogger("ipiqa_bench")
 REPORT_FILE = "report.md"
@@ -40,7 +41,8 @@ class Report:
 
 
 def build_report(results_dir: Path, out: Path, dataset: str | None = None,
-                 n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> Report:
+                 n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0, plcc: str = tables.PAPER_PLCC) -> Report:
+    """``plcc``: the PLCC kind every table shows (default: the paper's, as they sit beside it)."""
     out = Path(out)
     _check_out(out)
     left_out: list[str] = []
@@ -49,7 +51,7 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
         raise BenchError(f"no results under {results_dir}" + (f" for {dataset}" if dataset else "")
                          + "; run `ipiqa-bench run` first")
     figures.require_matplotlib()  # fail before any work when matplotlib is missing
-    per_split = split_metrics(results)
+    per_split = split_metrics(results, plcc)
     summary = tables.summarise_splits(per_split)
     signs = {r.method: r.manifest.sign for r in results}
     comparison = compare_methods(results, per_split, n_resamples, seed)
@@ -128,11 +130,6 @@ def _write_figures(folder, results: list[MethodResults], per_split, summary, com
     return [draw(*args) for draw, args in tqdm(jobs, desc="figures", unit="fig", leave=False)]
 
 
-def latex_safe(text: str) -> str:
-    """Symbols pdfLaTeX does not take as UTF-8 text, written as math."""
-    return text.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("−", "-").replace("✓", r"$\checkmark$")
-
-
 def _significance_table(pairs: pd.DataFrame, fmt: str) -> str:
     body = [[p.label_a, p.label_b, p.n_splits, f"{p.srcc_a:.4f}", f"{p.srcc_b:.4f}", f"{p.delta_srcc:+.4f}",
              _p(p.wilcoxon_p), _p(p.corrected_t_p), f"[{p.ci_low:+.4f}, {p.ci_high:+.4f}]"]
@@ -151,13 +148,14 @@ def _write_tex_tables(folder: Path, results, summary, signs, comparison: Compari
     written = []
     with_paper = tables.with_paper(summary, signs)
     candidates = {"table1.tex": tables.render(summary, "latex", False, 1),
+                  "other_targets.tex": tables.render(summary, "latex", False, "other"),
                   "table1_vs_paper.tex": tables.render(with_paper, "latex", True, 1),
                   "table2.tex": tables.render(summary, "latex", False, 2),
                   "table2_vs_paper.tex": tables.render(with_paper, "latex", True, 2),
                   "table3.tex": render_table3(results, summary, "latex", False),
                   "table3_vs_paper.tex": render_table3(results, summary, "latex", True)}
     for (dataset, target), pairs in comparison.pairs.groupby(["dataset", "target"], sort=True):
-        title = f"% {dataset} {target}: paired tests over splits (ipiqa-bench report)"
+        title = f"% {dataset} {target}: paired tests over splits (ipiqa-bench report)\n{tables.LATEX_PACKAGES}"
         candidates[f"{_slug(dataset, target)}_significance.tex"] = f"{title}\n{_significance_table(pairs, 'latex')}\n"
     for name, text in candidates.items():
         if text:
@@ -186,7 +184,7 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, left_
     with_paper = tables.with_paper(summary, signs)
     lines += ["## Tables", ""]
     for text in (tables.render(with_paper, "markdown", True, 1), tables.render(with_paper, "markdown", True, 2),
-                 render_table3(results, summary, "markdown", True)):
+                 tables.render(with_paper, "markdown", True, "other"), render_table3(results, summary, "markdown", True)):
         if text:
             lines += [text]
     lines += [tables.SIGN_NOTE, "",
@@ -198,7 +196,8 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, left_
                   "Each point is one split's test side; boxes span the splits (whiskers: min–max); "
                   "the diamond is the mean the tables report.", ""]
         lines += _images(figure_names, [f"{_slug(dataset, t)}_srcc_per_split.png" for t in targets])
-        lines += ["### Paired significance", "", _method_note(n_resamples, seed), ""]
+        n_splits = sorted(comparison.pairs.loc[comparison.pairs["dataset"] == dataset, "n_splits"].unique())
+        lines += ["### Paired significance", "", _method_note(n_resamples, seed, n_splits), ""]
         for target in targets:
             pairs = comparison.pairs[(comparison.pairs["dataset"] == dataset) & (comparison.pairs["target"] == target)]
             if pairs.empty:
@@ -219,11 +218,14 @@ def _images(available: set[str], names: list[str]) -> list[str]:
     return [f"![{name}](figures/{name})\n" for name in names if name in available]
 
 
-def _method_note(n_resamples: int, seed: int) -> str:
+def _method_note(n_resamples: int, seed: int, n_splits=()) -> str:
+    floor = "; ".join(f"with {n} splits the smallest attainable p is 2/2^{n} = {smallest_wilcoxon_p(n):.3g}"
+                      + (", so no difference can reach p < 0.05" if smallest_wilcoxon_p(n) >= 0.05 else "")
+                      for n in n_splits)
     return ("For every pair of methods on the same test images of the same splits: the mean SRCC "
             "difference; a two-sided **Wilcoxon signed-rank** test over the per-split SRCC pairs "
-            "(scipy's exact null distribution when no differences tie or are zero; for 10 splits the "
-            "smallest possible p is 2/1024 ≈ 0.002; identical methods give p = 1); the "
+            "(scipy's exact null distribution when no differences tie or are zero; "
+            f"{floor or 'its smallest p is 2/2^n for n splits'}; identical methods give p = 1); the "
             "**Nadeau–Bengio corrected t-test**, which accounts for random splits sharing training "
             "images (plain tests over overlapping splits are optimistic); and a "
             f"**paired bootstrap** over test images ({n_resamples} resamples per split, seed {seed}, "
@@ -237,8 +239,8 @@ def _provenance(results: list[MethodResults]) -> str:
     body = []
     for r in results:
         m = r.manifest
-        body.append([r.dataset, r.method, m.display or r.method, len(r.predictions), m.plcc_mapping,
+        body.append([r.dataset, r.method, m.display or r.method, f"{len(r.predictions)}/{r.n_splits_total or '?'}",
                      m.device or "", (m.git_commit or "–")[:10], m.updated or "",
                      "sha256" if r.verified else "unverified (run.json predates hashes)"])
-    return tabulate(body, headers=["dataset", "method", "display", "splits", "PLCC mapping", "device",
-                                   "git commit", "updated", "split files"], tablefmt="github", disable_numparse=True)
+    return tabulate(body, headers=["dataset", "method", "display", "splits", "device", "git commit", "updated",
+                                   "split files"], tablefmt="github", disable_numparse=True)

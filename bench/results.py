@@ -17,8 +17,9 @@ import pandas as pd
 from bench.completion import SplitFile, check_split
 from bench.errors import BenchError
 from bench.manifest import RunManifest
-from bench.metrics import evaluate
-from bench.splits import SPLITS_FILE, read_splits, test_images
+from bench.metrics import PLCC_KINDS, evaluate
+from bench.protocol import row_protocol
+from bench.splits import SPLITS_FILE, read_splits, split_columns, test_images
 
 log = logging.getLogger("ipiqa_bench")
 
@@ -30,6 +31,7 @@ class MethodResults:
     manifest: RunManifest
     predictions: dict[int, pd.DataFrame]  # split -> long predictions
     verified: bool = True  # False: some split files predate hashes (schema-1 run.json), checked for shape only
+    n_splits_total: int = 0  # splits in the dataset's splits file (0: unknown)
 
 
 def dataset_names(results_dir: Path) -> list[str]:
@@ -49,6 +51,7 @@ def load_results(results_dir: Path, dataset: str | None = None,
         if not (base / SPLITS_FILE).exists():
             continue
         splits, current = read_splits(base / SPLITS_FILE)
+        total = len(split_columns(splits))
         for directory in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
             manifest = RunManifest.read(directory)
             if manifest is None:
@@ -67,7 +70,7 @@ def load_results(results_dir: Path, dataset: str | None = None,
                     log.info("%s: split files not verified (run.json predates hashes); "
                              "`ipiqa-bench run` records them", directory)
                 found.append(MethodResults(name, directory.name, manifest, {f.k: f.predictions for f in files},
-                                           verified))
+                                           verified, total))
     return found
 
 
@@ -83,16 +86,47 @@ def _split_files(directory: Path, manifest: RunManifest, splits: pd.DataFrame) -
     return files
 
 
-def split_metrics(results: list[MethodResults]) -> pd.DataFrame:
-    """One row per method, dataset, target and split, with every metric."""
+def split_metrics(results: list[MethodResults], plcc: str = "logistic") -> pd.DataFrame:
+    """One row per method, dataset, target and split, with every metric and the row's
+    protocol (bench.protocol). ``plcc`` is the PLCC kind copied to the ``plcc`` column
+    (both ``plcc_raw`` and ``plcc_logistic`` are kept)."""
+    if plcc not in PLCC_KINDS:
+        raise ValueError(f"plcc must be one of {PLCC_KINDS}")
     rows = []
     for r in results:
-        mapping = r.manifest.plcc_mapping
+        protocol = row_protocol(r.manifest, r.method, r.dataset)
+        total = r.n_splits_total or r.manifest.n_splits or len(r.predictions)
         for k, frame in r.predictions.items():
             for target, part in frame.groupby("target", sort=False):
-                metrics = evaluate(part["pred"], part["mos"], r.manifest.sign, mapping)
+                metrics = evaluate(part["pred"], part["mos"], r.manifest.sign)
                 rows.append({"method": r.method, "dataset": r.dataset, "target": target, "split": k,
                              "family": r.manifest.family, "label": r.manifest.label,
-                             "plcc_mapping": mapping, **metrics})
+                             **metrics, "plcc": metrics[f"plcc_{plcc}"], "plcc_kind": plcc,
+                             "n_splits_total": total, **protocol})
     return pd.DataFrame(rows)
 
+
+def missing_methods(results: list[MethodResults], spec: str | None = None) -> list[str]:
+    """One line per dataset naming the selected methods that have no results there (only
+    methods that predict one of its targets). Without a selection: the registered methods
+    of the families that have results there (a method that failed in a family's run)."""
+    from bench.datasets.base import target_column_kinds
+    from bench.registry import FAMILIES, get_method_info, resolve_method_names
+
+    column_kinds = target_column_kinds()
+    lines = []
+    for dataset in sorted({r.dataset for r in results}):
+        kinds = {column_kinds.get(t, t) for r in results if r.dataset == dataset for t in r.manifest.targets}
+        have = {r.method for r in results if r.dataset == dataset}
+        families = sorted({r.manifest.family for r in results if r.dataset == dataset} & set(FAMILIES))
+        selection = spec or ",".join(families)
+        if not selection:
+            continue
+        try:
+            selected = resolve_method_names(selection)
+        except BenchError:  # e.g. a family none of whose files are present: nothing to miss
+            continue
+        absent = [name for name in selected if name not in have and kinds & set(get_method_info(name).targets)]
+        if absent:
+            lines.append(f"No results on {dataset} for: {', '.join(absent)}.")
+    return lines

@@ -33,7 +33,7 @@ from bench.registry import MethodInfo, create_method, get_method_info
 from bench.locks import dataset_lock
 from bench.splits import SplitConfig, ensure_splits, read_splits, split_columns
 from bench.store import atomic_write_bytes, method_dir, prediction_bytes, remove_stale_temporaries, split_path
-from bench.tasks import SplitTask, extract_features, fit_predict
+from bench.tasks import INPUT_COLUMNS, SplitTask, extract_features, fit_predict
 
 log = logging.getLogger("ipiqa_bench")
 FEATURE_CHUNK = 16
@@ -200,7 +200,10 @@ def _write_split(out_dir: Path, path: Path, manifest, outcome) -> None:
 
 
 def _split_task(info, config, frame, splits, k, targets, features) -> SplitTask:
+    """The split's two sides: inputs and the run's targets only, with the split file's
+    groups (SVR folds and the ``val`` carve-out group by them)."""
     side = frame["image"].map(dict(zip(splits["image"], splits[f"split_{k}"])))
+    frame = frame[[*INPUT_COLUMNS, *targets]].assign(group=frame["image"].map(dict(zip(splits["image"], splits["group"]))))
     train, test = frame[side == "train"], frame[side == "test"]
     task = SplitTask(info.name, config, k, targets, train, test)
     if features is not None:

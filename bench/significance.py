@@ -51,6 +51,12 @@ def wilcoxon_p(a, b) -> float:
     return float(stats.wilcoxon(differences).pvalue)
 
 
+def smallest_wilcoxon_p(n_splits: int) -> float:
+    """The smallest two-sided exact Wilcoxon p over ``n_splits`` pairs: every difference of
+    one sign, probability 2 / 2^n (0.25 with 3 splits, 2/1024 with 10)."""
+    return min(1.0, 2.0 / 2 ** n_splits) if n_splits > 0 else float("nan")
+
+
 def corrected_t_p(a, b, test_fraction: float) -> float:
     """Two-sided p of the Nadeau–Bengio (2003) corrected resampled t-test."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)

@@ -93,20 +93,23 @@ def ensure_splits(dataset_dir: Path, images: pd.Series, groups: pd.Series, confi
     if another writer got there first, its file is checked like any existing one."""
     path = dataset_dir / SPLITS_FILE
     meta_path = dataset_dir / SPLITS_META
+    hint = f"use another --results-dir, or delete {path} (and the results made with it) to make new splits"
     if not path.exists():
         frame = make_splits(images, groups, config)
         dataset_dir.mkdir(parents=True, exist_ok=True)
+        # The record first: a splits file never exists without it (a kill between the two
+        # leaves a record alone, which the next run rewrites).
+        atomic_write_text(meta_path, json.dumps(asdict(config), indent=2) + "\n")
         if create_exclusively(path, frame.to_csv(index=False, lineterminator="\n").encode()):
-            atomic_write_text(meta_path, json.dumps(asdict(config), indent=2) + "\n")
             return path
     existing, _ = read_splits(path)
-    _check_compatible(path, existing, _read_meta(meta_path), images, config)
+    if not meta_path.exists():
+        raise BenchError(f"{path} has no {SPLITS_META} beside it, so how it was made cannot be checked; {hint}")
+    _check_compatible(path, existing, _read_meta(meta_path), images, groups, config, hint)
     return path
 
 
 def _read_meta(path: Path) -> dict:
-    if not path.exists():
-        return {}
     try:
         meta = json.loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -117,8 +120,7 @@ def _read_meta(path: Path) -> dict:
     return meta
 
 
-def _check_compatible(path, existing, meta, images, config: SplitConfig) -> None:
-    hint = f"use another --results-dir, or delete {path} (and the results made with it)"
+def _check_compatible(path, existing, meta, images, groups, config: SplitConfig, hint: str) -> None:
     for key in ("seed", "test_size"):
         if key in meta and meta[key] != getattr(config, key):
             raise BenchError(f"{path} was made with {key}={meta[key]}, not {getattr(config, key)}; {hint}")
@@ -127,6 +129,12 @@ def _check_compatible(path, existing, meta, images, config: SplitConfig) -> None
         raise BenchError(f"{path} holds {available} splits, {config.n_splits} requested; {hint}")
     if set(existing["image"]) != set(images):
         raise BenchError(f"{path} lists other images than the dataset has now; {hint}")
+    current = dict(zip(images.astype(str), groups.astype(str)))
+    moved = [image for image, group in zip(existing["image"], existing["group"]) if current[image] != group]
+    if moved:
+        raise BenchError(f"{path} groups {len(moved)} image(s) differently from the dataset now (e.g. {moved[0]}: "
+                         f"{dict(zip(existing['image'], existing['group']))[moved[0]]!r} there, "
+                         f"{current[moved[0]]!r} now); {hint}")
 
 
 def load_splits(path: Path, n_splits: int | None = None) -> pd.DataFrame:

@@ -13,8 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bench.datasets.base import REQUIRED_COLUMNS
 from bench.method import FeatureMethod
 from bench.registry import create_method
+
+# What ``predict`` sees: never a target. ``fit`` sees these and the run's targets.
+INPUT_COLUMNS = REQUIRED_COLUMNS
 
 
 def extract_features(method: str, config: dict, paths: list[str], prompts: list[str]) -> np.ndarray:
@@ -28,8 +32,8 @@ class SplitTask:
     config: dict
     split: int
     targets: list[str]
-    train: pd.DataFrame
-    test: pd.DataFrame
+    train: pd.DataFrame  # INPUT_COLUMNS and the targets
+    test: pd.DataFrame  # the same; its targets are for scoring (and best-on-test), not for predict
     X_train: np.ndarray | None = None  # feature methods: rows aligned with train/test
     X_test: np.ndarray | None = None
 
@@ -57,7 +61,7 @@ def fit_predict(task: SplitTask) -> SplitOutcome:
         extra = {"test": task.test} if getattr(method, "selects_on_test", False) else {}
         method.fit(task.train, task.targets, **extra)
         fitted = time.perf_counter()
-        predicted = method.predict(task.test)
+        predicted = method.predict(task.test[list(INPUT_COLUMNS)])
     done = time.perf_counter()
     return SplitOutcome(
         split=task.split,

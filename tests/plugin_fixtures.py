@@ -11,7 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from bench.datasets import Dataset, register_dataset
-from bench.method import ScoreMethod
+from bench.method import Method, ScoreMethod
 from bench.registry import register_method
 from methods._svr import SVRFeatureMethod
 
@@ -59,6 +59,20 @@ class Constant(ScoreMethod):
 
     def score(self, image, prompt):
         return 1.0
+
+
+@register_method("test-peeking", family="handcrafted")
+class Peeking(Method):
+    """Predicts the MOS if predict is handed the targets (tests only): it must not be."""
+
+    def fit(self, train, targets):
+        self.targets_, self.fit_columns_ = list(targets), sorted(train.columns)
+        return self
+
+    def predict(self, frame):
+        if set(self.targets_) <= set(frame.columns):
+            return frame[self.targets_]
+        raise RuntimeError(f"predict saw {sorted(frame.columns)}; fit saw {self.fit_columns_}")
 
 
 @register_dataset("tinyfiles", "images under $TEST_TINY_ROOT", needs_root=False)

@@ -72,6 +72,11 @@ def test_ablation_rows_and_paper_numbers(results_dir):
     assert quality.loc["ipiqa", "delta_plcc"] == pytest.approx(quality.loc["ipiqa", "plcc_mean"] - 0.9116, abs=1e-5)
     assert table[table["target"] == "mos_align"]["paper_srcc"].isna().all()  # the paper has no such ablation
     assert quality.loc["ipiqa", "srcc_mean"] > quality.loc["ipiqa-base", "srcc_mean"]
+    assert set(table["plcc"]) == {"raw"} and set(table["n_splits_total"]) == {1}  # the paper's kind; each row's splits
+    assert quality.loc["ipiqa", "overrides"] == "epochs=2" and quality.loc["ipiqa", "overrides_from"] == "inferred"
+    logistic = pd.read_csv(StringIO(run_cli("table", "--ablation", "--plcc", "logistic", "--format", "csv",
+                                            "--results-dir", str(results_dir)).stdout))
+    assert set(logistic["plcc"]) == {"logistic"} and logistic["delta_plcc"].isna().all()  # no unlike Δ
 
     markdown = run_cli("table", "--ablation", "--results-dir", str(results_dir)).stdout
     assert "Table 3: ablation on perceptual quality, agiqa3k mos_quality" in markdown

@@ -222,3 +222,12 @@ def test_generate_pairs_match_are_deterministic_and_disjoint(medium):
     demo = {hashlib.sha256(np.asarray(Image.open(root / "images" / n)).tobytes()).digest()
             for n in df.image}
     assert not demo & {hashlib.sha256(a.tobytes()).digest() for a, _ in pairs}
+
+
+def test_demo_dataset_frame_holds_no_ground_truth(tmp_path, monkeypatch):
+    import bench.datasets.demo as demo
+
+    monkeypatch.setattr(demo, "DemoSpec", lambda: SMALL)
+    data = demo.load_demo(tmp_path / "demo")
+    assert list(data.frame.columns) == ["image", "prompt", "group", "mos_quality", "mos_align", "mos", "path"]
+    assert {"generator", "quality_true", "drawn_object"} <= set(pd.read_csv(data.labels).columns)  # diagnostics

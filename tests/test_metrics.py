@@ -13,7 +13,8 @@ def test_metrics_match_scipy():
     assert out["srcc"] == pytest.approx(stats.spearmanr(pred, mos).statistic)
     assert out["krcc"] == pytest.approx(stats.kendalltau(pred, mos).statistic)
     assert out["plcc"] == pytest.approx(stats.pearsonr(pred, mos).statistic)
-    assert out["rmse"] == pytest.approx(np.sqrt(np.mean((pred - mos) ** 2)))
+    # RMSE only after the logistic mapping: raw scores and MOS are on different scales.
+    assert out["rmse"] == pytest.approx(np.sqrt(np.mean((fit_logistic(pred, mos) - mos) ** 2)))
 
 
 def test_logistic_mapping_linearises_a_monotonic_relation():
@@ -26,6 +27,32 @@ def test_logistic_mapping_linearises_a_monotonic_relation():
     assert out["rmse"] < 0.1
     mapped = fit_logistic(x, mos)
     assert np.all(np.diff(mapped[np.argsort(x)]) >= -1e-9)  # monotonic
+
+
+def test_an_inverse_predictor_gets_negative_plccs():
+    rng = np.random.default_rng(2)
+    mos = rng.uniform(1, 5, 216)
+    pred = -(mos + rng.normal(0, 1.4, 216))
+    out = evaluate(pred, mos)
+    assert out["srcc"] == pytest.approx(-0.6, abs=0.05)
+    assert out["plcc_raw"] < -0.5 and out["plcc_logistic"] < -0.5
+    assert evaluate(-pred, mos)["plcc_logistic"] == pytest.approx(-out["plcc_logistic"], abs=1e-6)
+
+
+def test_logistic_plcc_of_noise_is_centred_on_zero():
+    rng = np.random.default_rng(3)
+    values = [evaluate(rng.normal(size=216), rng.uniform(1, 5, 216))["plcc_logistic"] for _ in range(500)]
+    assert np.all(np.isfinite(values))
+    assert abs(np.mean(values)) < 0.02
+    assert np.mean(np.abs(values)) > 0.05  # signed values, not all zero
+
+
+def test_logistic_plcc_beats_raw_on_a_monotone_nonlinear_relation():
+    rng = np.random.default_rng(4)
+    x = rng.uniform(0, 1, 216)
+    mos = np.exp(5 * x) + rng.normal(0, 2, 216)
+    out = evaluate(x, mos)
+    assert out["plcc_logistic"] > out["plcc_raw"] > 0
 
 
 def test_lower_is_better_sign_convention():

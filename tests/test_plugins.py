@@ -39,8 +39,8 @@ def test_old_names_stay_importable_and_say_the_same():
     from bench.datasets import TARGET_COLUMN_KINDS
     from bench.datasets import TARGET_KINDS as column_kinds
 
-    assert tuple(FAMILIES) == ("handcrafted", "svr", "deep", "alignment", "ipiqa")
-    assert FAMILIES == ("handcrafted", "svr", "deep", "alignment", "ipiqa") and "deep" in FAMILIES
+    assert tuple(FAMILIES) == ("handcrafted", "svr", "deep", "alignment", "ipiqa", "pyiqa")
+    assert FAMILIES == ("handcrafted", "svr", "deep", "alignment", "ipiqa", "pyiqa") and "deep" in FAMILIES
     assert TARGET_KINDS == SCORE_KINDS == ("quality", "alignment", "mos")
     assert dict(column_kinds) == dict(TARGET_COLUMN_KINDS) == {"mos_quality": "quality", "mos_align": "alignment",
                                                                "mos": "mos"}

@@ -78,6 +78,8 @@ def test_report_folder_and_significance(demo_results, results_dir, tmp_path):
         with Image.open(png) as image:  # about one 3.5 in column at 300 dpi
             assert 700 < image.width < 1400 and image.height > 300
     assert "Table 1: perceptual quality" in text and "paper" in text and "Refused" not in text
+    assert "with 10 splits the smallest attainable p is 2/2^10 = 0.00195" in text
+    assert "PLCC = plain Pearson (raw)" in text and "| 10/10 " in text  # the paper's kind; each row's splits
 
     per_split = split_metrics(load_results(results_dir)).pivot(index="split", columns="method", values="srcc")
     pairs = pd.read_csv(out / "significance.csv").set_index(["method_a", "method_b"])
@@ -94,7 +96,7 @@ def test_report_folder_and_significance(demo_results, results_dir, tmp_path):
     tex = (out / "tables" / "synth_mos_significance.tex").read_text()
     table1 = (out / "tables" / "table1.tex").read_text()
     assert r"\toprule" in tex and r"$\Delta$" in tex and "Δ" not in tex
-    assert r"$\pm$" in table1 and "±" not in table1
+    assert r"$\pm$" in table1 and "±" not in table1 and "booktabs" in table1
 
     (out / "figures" / "stale.png").write_bytes(b"x")  # a rerun replaces the folder whole
     assert run_cli("report", "--results-dir", str(results_dir), "--out", str(out), "--resamples", "50").exit_code == 0

@@ -60,11 +60,14 @@ def test_table_equals_metrics_recomputed_from_split_files(tiny_dataset, results_
     table = pd.read_csv(pd.io.common.StringIO(run_cli("table", "--results-dir", str(results_dir),
                                                       "--format", "csv").output))
     assert list(table.columns) == ["method", "dataset", "target", "n_splits", "srcc_mean", "srcc_std",
-                                   "plcc_mean", "plcc_std", "krcc_mean", "krcc_std"]
+                                   "plcc_mean", "plcc_std", "krcc_mean", "krcc_std", "rmse_mean", "rmse_std",
+                                   "label", "n_splits_total", "plcc", "selection", "preset", "overrides",
+                                   "overrides_from", "images", "dropped"]
     for _, row in table.iterrows():
         per_split = [evaluate(f["pred"], f["mos"]) for f in
                      (pd.read_csv(results_dir / "tinyfiles" / row["method"] / f"split_{k}.csv") for k in range(3))]
-        assert row["n_splits"] == 3
+        assert row["n_splits"] == row["n_splits_total"] == 3 and row["plcc"] == "logistic"
+        assert row["rmse_mean"] == pytest.approx(np.mean([m["rmse"] for m in per_split]), abs=1e-6)
         assert row["srcc_mean"] == pytest.approx(np.mean([m["srcc"] for m in per_split]), abs=1e-6)
         assert row["plcc_mean"] == pytest.approx(np.mean([m["plcc"] for m in per_split]), abs=1e-6)
         assert row["krcc_std"] == pytest.approx(np.std([m["krcc"] for m in per_split], ddof=1), abs=1e-6)
@@ -79,6 +82,26 @@ def test_a_failing_method_does_not_stop_the_others(tiny_dataset, results_dir):
     assert "test-broken failed: RuntimeError: broken on purpose" in result.stderr
     assert (results_dir / "tinyfiles" / "test-lap-var" / "split_1.csv").exists()
     assert not list((results_dir / "tinyfiles").glob("test-broken/split_*.csv"))
+
+
+def test_a_plugin_method_cannot_read_targets_in_predict(tiny_dataset, results_dir):
+    result = run_cli("run", "--methods", "test-peeking", "--dataset", "tinyfiles", "--splits", "1",
+                     "--results-dir", str(results_dir))
+    assert result.exit_code == 1
+    assert ("predict saw ['group', 'image', 'path', 'prompt']; fit saw ['group', 'image', 'mos', 'path', 'prompt']"
+            in result.stderr)
+
+
+def test_split_sides_take_groups_from_the_split_file():
+    from bench.registry import get_method_info
+    from bench.runner import _split_task
+
+    frame = pd.DataFrame({"image": ["a", "b", "c"], "path": ["a", "b", "c"], "prompt": "", "group": "now",
+                          "mos": [1.0, 2.0, 3.0], "secret": [0, 0, 0]})
+    splits = pd.DataFrame({"image": ["a", "b", "c"], "group": ["1", "2", "2"], "split_0": ["test", "train", "train"]})
+    task = _split_task(get_method_info("test-peeking"), {}, frame, splits, 0, ["mos"], None)
+    assert list(task.train["group"]) == ["2", "2"] and list(task.test["group"]) == ["1"]
+    assert list(task.train.columns) == ["image", "path", "prompt", "group", "mos"]
 
 
 def test_constant_predictions_are_reported_as_nan(tiny_dataset, results_dir):

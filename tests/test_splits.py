@@ -53,6 +53,17 @@ def test_existing_file_is_reused_and_checked(tmp_path):
         ensure_splits(tmp_path, images[:-1], groups[:-1], SplitConfig(n_splits=3))
 
 
+def test_reuse_checks_groups_and_needs_the_meta_file(tmp_path):
+    images, groups = _frame()
+    path = ensure_splits(tmp_path, images, groups, SplitConfig(n_splits=3))
+    regrouped = groups.where(images != "g0_0.png", "29")
+    with pytest.raises(BenchError, match=r"groups 1 image\(s\) differently .* g0_0.png: '0' there, '29' now.*delete"):
+        ensure_splits(tmp_path, images, regrouped, SplitConfig(n_splits=3))
+    (tmp_path / "splits.json").unlink()
+    with pytest.raises(BenchError, match=f"{path} has no splits.json beside it.*delete {path}"):
+        ensure_splits(tmp_path, images, groups, SplitConfig(n_splits=3))
+
+
 def test_duplicate_images_are_refused():
     with pytest.raises(BenchError, match="duplicated"):
         make_splits(pd.Series(["a", "a", "b"]), pd.Series(["1", "2", "3"]), SplitConfig(n_splits=1))

@@ -18,11 +18,14 @@ from bench.significance import DEFAULT_RESAMPLES
 @click.option("--resamples", type=click.IntRange(1), default=DEFAULT_RESAMPLES, show_default=True,
               help="Bootstrap resamples of the test images per split.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
-def report_command(dataset, results_dir, out, resamples, seed):
+@click.option("--plcc", type=click.Choice(["logistic", "raw"]), default="raw", show_default=True,
+              help="PLCC in every table: plain Pearson (the paper's kind, compared with its numbers) or after "
+                   "the 4-parameter logistic (sign kept).")
+def report_command(dataset, results_dir, out, resamples, seed, plcc):
     """Write report.md, PNG figures and LaTeX tables rendered from the result files."""
     from bench.report import build_report
 
-    report = build_report(results_dir, out or results_dir / "report", dataset, resamples, seed)
+    report = build_report(results_dir, out or results_dir / "report", dataset, resamples, seed, plcc)
     for message in report.refused:
         click.echo(f"ipiqa-bench: refused: {message}", err=True)
     click.echo(str(report.folder / "report.md"))

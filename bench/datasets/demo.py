@@ -20,5 +20,8 @@ def load_demo(root: Path | None = None) -> Dataset:
     spec = DemoSpec()
     out = Path(root) if root else demo_dir(spec)
     labels = generate_demo(out, spec)
-    frame = labels.assign(path=[str(out / "images" / name) for name in labels["image"]])
-    return Dataset("demo", frame, TARGETS, out)
+    # The generator's ground truth (generator, drawn_*, quality_true...) stays in labels.csv
+    # for diagnostics: no method may read it.
+    frame = labels[["image", "prompt", "group", *TARGETS]].assign(
+        path=[str(out / "images" / name) for name in labels["image"]])
+    return Dataset("demo", frame, TARGETS, out, labels=out / "labels.csv")

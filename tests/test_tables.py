@@ -1,0 +1,127 @@
+"""What a table row says about itself: its protocol, the PLCC kind, what is missing."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import run_cli, write_manifest
+
+from bench.registry import create_method
+from bench.splits import SplitConfig, ensure_splits, splits_hash
+from bench.store import write_predictions
+
+
+def cnniqa_config(**changes):
+    return {**create_method("cnniqa").get_config(), **changes}
+
+
+# name -> (display, family, sign, splits done, config, config_sources or None, noise)
+ROWS = {
+    "resnet50": ("ResNet50", "deep", 1, 10,
+                 cnniqa_config(epochs=2, selection="best-on-test", image_size=64, device="cpu"),
+                 {"epochs": "override", "selection": "override", "image_size": "preset:demo", "device": "override"},
+                 0.3),
+    "cnniqa": ("CNNIQA", "deep", 1, 10, cnniqa_config(epochs=3), None, 0.5),  # an old manifest: inferred
+    "niqe": ("NIQE", "handcrafted", -1, 3, {"device": "cpu"}, {"device": "default"}, 1.0),
+}
+
+
+def write_table_results(results_dir, dataset="agiqa1k", targets=("mos",), n_images=60, rows=ROWS, dropped=2):
+    """A 10-split file and, per method, the split files it finished and a manifest."""
+    rng = np.random.default_rng(0)
+    images = pd.Series([f"im_{i:03d}.png" for i in range(n_images)])
+    mos = pd.Series(rng.uniform(1, 5, n_images), index=images)
+    path = ensure_splits(results_dir / dataset, images, pd.Series([str(i % 20) for i in range(n_images)]),
+                         SplitConfig(10, 0, 0.2))
+    splits = pd.read_csv(path, dtype=str)
+    for method, (display, family, sign, done, config, sources, noise) in rows.items():
+        for k in range(done):
+            test = splits[splits[f"split_{k}"] == "test"]
+            truth = mos[test["image"]].to_numpy()
+            write_predictions(results_dir / dataset / method / f"split_{k}.csv", pd.concat([pd.DataFrame({
+                "image": test["image"], "group": test["group"], "target": target, "mos": truth,
+                "pred": sign * (truth + rng.normal(0, noise, len(truth)))}) for target in targets]))
+        manifest = {"method": method, "display": display, "family": family, "dataset": dataset, "targets": list(targets),
+                    "sign": sign, "n_splits": done, "splits_hash": splits_hash(path), "config": config,
+                    "dataset_size": n_images, "dropped_rows": [{"image": f"bad{i}.png"} for i in range(dropped)]}
+        if sources is not None:  # written by a resolver that records provenance (schema 2)
+            manifest.update(config_sources=sources, schema=2)
+        write_manifest(results_dir / dataset / method, manifest)
+
+
+def _line(output: str, label: str) -> str:
+    return next(line for line in output.splitlines() if f" {label}" in line and "|" in line or "&" in line and label in line)
+
+
+def test_a_row_says_how_it_was_made_in_all_three_formats(results_dir):
+    write_table_results(results_dir)
+    markdown = run_cli("table", "--results-dir", str(results_dir)).output
+    assert "PLCC after a 4-parameter logistic (sign kept)" in markdown and "PLCC (logistic)" in markdown
+    assert "| 3/10 incomplete " in _line(markdown, "NIQE")
+    assert "| 10/10 " in _line(markdown, "ResNet50 [best epoch on test set] (b)")
+    notes = markdown.split("\n(")
+    assert any(n.startswith("b) ResNet50 [best epoch on test set] — agiqa1k: epoch selection best-on-test, "
+                            "preset demo, overrides epochs=2; selection=best-on-test") for n in notes), markdown
+    assert any(n.startswith("a) CNNIQA — agiqa1k: epoch selection final, overrides epochs=3 (inferred") for n in notes)
+    assert "agiqa1k: 60 images used, 2 dropped by --drop-invalid." in markdown
+
+    latex = run_cli("table", "--results-dir", str(results_dir), "--format", "latex").output
+    assert "\\usepackage{booktabs}" in latex and "\\toprule" in latex
+    assert "$\\pm$" in latex and "±" not in latex
+    assert "3/10 incomplete" in latex and "overrides epochs=2; selection=best-on-test" in latex
+
+    csv = pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(results_dir), "--format", "csv").output))
+    rows = csv.set_index("method")
+    assert (rows.loc["niqe", "n_splits"], rows.loc["niqe", "n_splits_total"]) == (3, 10)
+    assert (rows.loc["resnet50", "n_splits"], rows.loc["resnet50", "n_splits_total"]) == (10, 10)
+    assert rows.loc["resnet50", "label"] == "ResNet50 [best epoch on test set]"  # the test-set selection stays labelled
+    assert rows.loc["resnet50", "selection"] == "best-on-test" and rows.loc["resnet50", "preset"] == "demo"
+    assert rows.loc["resnet50", "overrides"] == "epochs=2; selection=best-on-test"
+    assert rows.loc["resnet50", "overrides_from"] == "run.json" and rows.loc["cnniqa", "overrides_from"] == "inferred"
+    assert rows.loc["cnniqa", "overrides"] == "epochs=3" and pd.isna(rows.loc["niqe", "overrides"])
+    assert set(rows["plcc"]) == {"logistic"} and rows["rmse_mean"].notna().all()
+
+
+def test_paper_compares_like_with_like(results_dir):
+    write_table_results(results_dir)
+    default = pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(results_dir), "--paper",
+                                              "--format", "csv").output)).set_index("method")
+    assert set(default["plcc"]) == {"raw"}  # the paper's kind
+    assert default.loc["niqe", "delta_plcc"] == pytest.approx(default.loc["niqe", "plcc_mean"] - 0.5048, abs=1e-4)
+    logistic = pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(results_dir), "--paper", "--plcc",
+                                               "logistic", "--format", "csv").output)).set_index("method")
+    assert logistic["delta_plcc"].isna().all() and logistic["delta_srcc"].notna().any()
+    markdown = run_cli("table", "--results-dir", str(results_dir), "--paper").output
+    assert "official IP-IQA code computes plain Pearson" in markdown and "PLCC (raw)" in markdown
+    assert "WARNING: 60 images, the paper used 1080" in markdown
+
+
+def test_what_is_missing_is_said(results_dir):
+    write_table_results(results_dir, dataset="synth")
+    output = run_cli("table", "--results-dir", str(results_dir), "--paper").output
+    assert "The paper reports no numbers on synth: no paper columns for it." in output
+    assert "| paper " not in output
+    assert "Table 2 (text-to-image alignment): no rows" in output and "--methods alignment,ipiqa" in output
+    assert "No results on synth for: " in output and "dbcnn" in output and "clipscore" not in output
+    only = run_cli("table", "--results-dir", str(results_dir), "--methods", "niqe,ceiq").output
+    assert "NIQE" in only and "ResNet50" not in only and "No results on synth for: ceiq." in only
+    rmse = run_cli("table", "--results-dir", str(results_dir), "--rmse").output
+    assert "RMSE (logistic)" in rmse and "RMSE (logistic)" not in output
+
+
+def test_the_demo_targets_neither_table_shows_get_their_own(results_dir):
+    write_table_results(results_dir, dataset="demo", targets=("mos_quality", "mos_align", "mos"),
+                        rows={"niqe": ROWS["niqe"], "clipscore": ("CLIPScore", "alignment", 1, 10, {}, {}, 0.5)})
+    output = run_cli("table", "--results-dir", str(results_dir)).output
+    assert "demo mos_quality SRCC" in output and "demo mos_align SRCC" in output  # Tables 1 and 2
+    assert "### Other targets" in output and "| NIQE – mos " in output and "| CLIPScore – mos " in output
+
+
+def test_smallest_wilcoxon_p_is_what_scipy_gives():
+    from scipy import stats
+
+    from bench.significance import smallest_wilcoxon_p
+
+    assert smallest_wilcoxon_p(3) == 0.25 == pytest.approx(stats.wilcoxon([0.1, 0.2, 0.3]).pvalue)
+    assert smallest_wilcoxon_p(10) == pytest.approx(stats.wilcoxon(np.arange(1, 11) / 10).pvalue)
