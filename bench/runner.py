@@ -26,7 +26,8 @@ from bench.feature_cache import FeatureCache, fingerprint
 from bench.method import FeatureMethod
 from bench.registry import MethodInfo, create_method, get_method_info
 from bench.splits import SplitConfig, ensure_splits, load_splits, split_columns, splits_hash
-from bench.store import atomic_write_bytes, completed_splits, method_dir, split_path, write_predictions
+from bench.checkpoints import write_checkpoint
+from bench.store import completed_splits, method_dir, split_path, write_predictions
 from bench.tasks import SplitTask, extract_features, fit_predict
 
 log = logging.getLogger("ipiqa_bench")
@@ -157,7 +158,7 @@ def _run_method(info, dataset, splits, context, options, executor) -> MethodOutc
                 raise MethodFailed(_describe(outcome))
             write_predictions(split_path(options.results_dir, dataset.name, info.name, outcome.split), outcome.predictions)
             if outcome.checkpoint is not None:
-                atomic_write_bytes(out_dir / "checkpoints" / f"split_{outcome.split}.pt", outcome.checkpoint)
+                write_checkpoint(out_dir / "checkpoints" / f"split_{outcome.split}.pt", outcome.checkpoint)
             manifests.record_split(manifest, outcome)
             manifests.save(out_dir, manifest)
             bar.update()

@@ -28,26 +28,27 @@ class CheckpointError(BenchError):
     """A checkpoint that cannot be read safely (foreign, damaged or holding code)."""
 
 
-def load_torch(source: str | Path | bytes, what: str = "checkpoint", name: str | None = None):
-    """``torch.load(weights_only=True)`` of a path or bytes; ``CheckpointError`` naming the file."""
+def load_torch(source: str | Path | bytes, what: str = "checkpoint"):
+    """``torch.load(weights_only=True)`` of a path or of bytes (the caller names the file
+    then); ``CheckpointError`` saying what is wrong."""
     import torch
 
-    label = name or (str(source) if not isinstance(source, bytes) else what)
+    where = "" if isinstance(source, bytes) else f" {source}"
     if not isinstance(source, bytes) and is_torchscript(source):
-        raise CheckpointError(f"{label} is a TorchScript archive, not a {what} saved with torch.save")
+        raise CheckpointError(f"{what}{where} is a TorchScript archive, not a file saved with torch.save")
     try:
         return torch.load(io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu",
                           weights_only=True)
     except FileNotFoundError:
-        raise CheckpointError(f"{what} not found: {label}") from None
+        raise CheckpointError(f"{what} not found:{where}") from None
     except pickle.UnpicklingError as exc:
-        # The weights-only unpickler names the refused global; it is never imported.
-        refused = str(exc).split("WeightsUnpickler error:")[-1].strip().splitlines()[0]
-        raise CheckpointError(f"{label} holds more than tensors ({refused}); it is refused because "
-                              "loading it could run code: re-save only its state dict") from None
+        # The weights-only unpickler names the global it refused; nothing was imported or run.
+        refused = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line or "global" in line), "")
+        raise CheckpointError(f"{what}{where} holds more than tensors and plain values ({refused or 'refused'}); "
+                              "it is not loaded because that could run code: re-save its state dict") from None
     except Exception as exc:  # a truncated or foreign file
-        raise CheckpointError(f"cannot read {what} {label}: {str(exc).splitlines()[0] if str(exc) else exc!r}") \
-            from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"cannot read {what}{where}: {first}") from None
 
 
 def load_state_dict_file(path: str | Path, what: str = "checkpoint") -> dict:

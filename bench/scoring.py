@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.checkpoints import read_checkpoint
 from bench.errors import BenchError
 from bench.method import FeatureMethod, ScoreMethod
 from bench.registry import create_method, get_method_info
@@ -17,10 +18,16 @@ def score_images(method: str, images: list[Path], prompt: str = "", checkpoint: 
     defaults = info.cls().get_config()
     instance = create_method(method, **({"device": device} if "device" in defaults else {}))
     if checkpoint is not None:
+        data = read_checkpoint(Path(checkpoint))  # verified against its sidecar
         try:
-            instance.load_checkpoint(Path(checkpoint).read_bytes())
+            instance.load_checkpoint(data)
         except NotImplementedError as exc:
             raise BenchError(str(exc)) from None
+        except BenchError as exc:
+            raise BenchError(f"{checkpoint}: {exc}") from None
+        except Exception as exc:  # a checkpoint of the right format but another network's shapes
+            raise BenchError(f"{checkpoint} does not fit {method}: {str(exc).splitlines()[0]}; pass a checkpoint "
+                             f"written by `ipiqa-bench run --methods {method}`") from None
     elif info.trains:
         raise BenchError(f"{method} is trained per split: pass --checkpoint "
                          f"results/<dataset>/{method}/checkpoints/split_<k>.pt")
