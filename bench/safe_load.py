@@ -1,6 +1,6 @@
 """Reading tensors from files a user or a download supplies, without running code from them.
 
-Pickle (and so ``torch.load(weights_only=False)``) runs whatever callable a file names, and
+Pickle (and so a full, not weights-only, ``torch.load``) runs whatever callable a file names, and
 ``torch.jit.load`` runs the TorchScript code an archive carries. Every checkpoint the bench
 reads goes through here instead:
 
@@ -34,7 +34,8 @@ def load_torch(source: str | Path | bytes, what: str = "checkpoint"):
     import torch
 
     where = "" if isinstance(source, bytes) else f" {source}"
-    if not isinstance(source, bytes) and is_torchscript(source):
+    # torch.load hands a TorchScript archive to torch.jit.load, which runs its code: never let it.
+    if is_torchscript(io.BytesIO(source) if isinstance(source, bytes) else source):
         raise CheckpointError(f"{what}{where} is a TorchScript archive, not a file saved with torch.save")
     try:
         return torch.load(io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu",
@@ -63,7 +64,7 @@ def load_state_dict_file(path: str | Path, what: str = "checkpoint") -> dict:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
-def is_torchscript(path: str | Path) -> bool:
+def is_torchscript(path: str | Path | io.BytesIO) -> bool:
     """True for a TorchScript archive (a zip holding ``constants.pkl``)."""
     try:
         with zipfile.ZipFile(path) as zf:
@@ -73,7 +74,7 @@ def is_torchscript(path: str | Path) -> bool:
 
 
 def read_torchscript_state(path: str | Path) -> dict:
-    """``{dotted.name: tensor}``: what ``torch.jit.load(path).state_dict()`` returns (the
+    """``{dotted.name: tensor}``: what TorchScript loading then ``.state_dict()`` returns (the
     parameters and buffers of the module tree), read without compiling or running the
     archive's code: its class files are only scanned for their member declarations."""
     try:
