@@ -13,13 +13,36 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bench.errors import BenchError
 from bench.method import FeatureMethod
 from bench.registry import create_method
 
 
+class FeatureError(BenchError):
+    """A feature extractor failed on one image: the message names it."""
+
+
 def extract_features(method: str, config: dict, paths: list[str], prompts: list[str]) -> np.ndarray:
-    """Feature rows of a chunk of images."""
-    return create_method(method, **config).features_of_rows(paths, prompts)
+    """Feature rows of a chunk of images. When the chunk fails, its images are tried one by
+    one so that the error names the image that fails (a batch error names none)."""
+    instance = create_method(method, **config)
+    try:
+        return instance.features_of_rows(paths, prompts)
+    except BenchError:
+        raise  # already names its file (e.g. an unreadable image)
+    except Exception as exc:
+        failure = exc
+    for path, prompt in zip(paths, prompts) if len(paths) > 1 else ():
+        try:
+            instance.features_of_rows([path], [prompt])
+        except BenchError:
+            raise
+        except Exception as exc:
+            failure, paths = exc, [path]
+            break
+    where = paths[0] if len(paths) == 1 else f"one of {len(paths)} images from {paths[0]}"
+    message = str(failure).splitlines()[0] if str(failure) else ""
+    raise FeatureError(f"{method} failed on {where}: {type(failure).__name__}: {message}") from failure
 
 
 @dataclass

@@ -18,6 +18,9 @@ NIQE_PARAMS = register_asset(Asset(
 ))
 
 
+NIQE_PATCH = 96  # NIQE's natural-scene statistics are taken over 96 x 96 patches
+
+
 @register_method("niqe", family="handcrafted", display="NIQE", higher_is_better=False,
                  targets=("quality", "alignment", "mos"), assets=(NIQE_PARAMS.name,))
 class NIQE(ScoreMethod):
@@ -43,6 +46,9 @@ class NIQE(ScoreMethod):
     def score(self, image, prompt):
         import torch
 
+        height, width = np.asarray(image).shape[:2]
+        if min(height, width) < NIQE_PATCH:  # pyiqa's error would be about tensor ranks
+            raise ValueError(f"image too small ({height}x{width}); NIQE needs >= {NIQE_PATCH} px per side")
         # torch.tensor copies: decoded images may be read-only arrays
         tensor = torch.tensor(np.asarray(image)).permute(2, 0, 1)[None].float() / 255.0
         with torch.no_grad():
