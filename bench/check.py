@@ -21,6 +21,7 @@ from tqdm import tqdm
 from bench.assets import cache_dir
 from bench.datasets._labels import scan_images
 from bench.datasets.base import Dataset, Problem
+from bench.errors import BenchError
 from bench.images import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, size_problem  # also: truncated files are errors
 from bench.store import atomic_write_text
 
@@ -101,13 +102,16 @@ class CheckReport:
 
 def check_dataset(dataset: Dataset, progress: bool = True) -> CheckReport:
     frame = dataset.frame
+    if frame.empty:
+        source = f"label file {dataset.labels}" if dataset.labels else f"{dataset.name}'s labels"
+        raise BenchError(f"{source} has no rows (a header only?); it must list one row per image")
     files = scan_images(dataset.root)
     problems = [*dataset.label_problems, *_duplicate_rows(dataset), *_bad_scores(dataset)]
-    present = frame["path"].map(lambda p: Path(p).is_file())
+    present = frame["path"].map(lambda p: Path(p).is_file()).astype(bool)
     problems += [Problem("missing_image", frame.at[row, "image"], "", row) for row in frame.index[~present]]
     named = set(frame["image"])
-    problems += [Problem("unlabelled_image", name, str(paths[0].relative_to(dataset.root)))
-                 for name, paths in files.items() if name not in named]
+    problems += [_unlabelled(name, paths[0].relative_to(dataset.root)) for name, paths in files.items()
+                 if name not in named]
     for row in frame.index[present]:
         copies = files.get(frame.at[row, "image"], [])
         if any(not filecmp.cmp(copies[0], other, shallow=False) for other in copies[1:]):
@@ -117,6 +121,14 @@ def check_dataset(dataset: Dataset, progress: bool = True) -> CheckReport:
     order = list(PROBLEM_KINDS)
     problems.sort(key=lambda p: (order.index(p.kind), -1 if p.row is None else p.row, p.image))
     return CheckReport(dataset, sum(len(paths) for paths in files.values()), problems)
+
+
+def _unlabelled(name: str, where: Path) -> Problem:
+    """A file no label row names; a name that is not UTF-8 (undecodable bytes, kept by the
+    file system walk as surrogates) is shown with the bytes escaped, so it can be printed."""
+    shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    detail = str(where).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return Problem("unlabelled_image", shown, detail + ("  (file name is not valid UTF-8)" if shown != name else ""))
 
 
 def _duplicate_rows(dataset: Dataset) -> list[Problem]:
