@@ -74,10 +74,13 @@ def loads(data: bytes, method: str) -> dict[str, Pipeline]:
     if header.get("method") != method:
         raise BenchError(f"checkpoint was written by {header.get('method')}, not {method}")
     try:
-        return {target: make_pipeline(*(_rebuild(step, arrays) for step in steps))
-                for target, steps in header["targets"].items()}
-    except (KeyError, TypeError, ValueError) as exc:
+        models = {target: make_pipeline(*(_rebuild(step, arrays) for step in steps))
+                  for target, steps in header["targets"].items()}
+        for pipeline in models.values():
+            _check_shapes(pipeline)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BenchError(f"damaged {method} checkpoint: {exc!r}") from None
+    return models
 
 
 def _rebuild(step: dict, arrays: dict):
@@ -86,6 +89,8 @@ def _rebuild(step: dict, arrays: dict):
         raise ValueError(f"estimator {step['class']!r} is not one this bench writes")
     estimator = cls(**step["params"])
     for attr, saved in step["fitted"].items():
+        if not attr.isidentifier() or attr.startswith("__"):
+            raise ValueError(f"attribute name {attr!r}")
         if "array" in saved:
             value = arrays[saved["array"]]
             value = value[()] if value.ndim == 0 else value  # numpy scalars were saved 0-d
@@ -95,3 +100,19 @@ def _rebuild(step: dict, arrays: dict):
             value = saved["value"]
         setattr(estimator, attr, value)
     return estimator
+
+
+def _check_shapes(pipeline: Pipeline) -> None:
+    """The fitted arrays agree with each other (libsvm indexes them without checking)."""
+    width = None
+    for estimator in pipeline:
+        if isinstance(estimator, StandardScaler):
+            width = len(estimator.scale_)
+            if len(estimator.mean_) != width:
+                raise ValueError("scaler mean and scale differ in length")
+        elif isinstance(estimator, SVR):
+            n = len(estimator.support_)
+            if estimator.support_vectors_.shape[0] != n or estimator._dual_coef_.shape != (1, n) \
+                    or estimator._n_support.shape != (2,) \
+                    or (width is not None and estimator.support_vectors_.shape[1] != width):
+                raise ValueError("support vectors, coefficients and feature count disagree")

@@ -157,6 +157,15 @@ def test_svr_checkpoint_round_trips_without_pickle():
         np.testing.assert_array_equal(restored.predict_features(test)[target], pred)
     with pytest.raises(BenchError, match="written by gmlf, not higrade"):
         create_method("higrade").load_checkpoint(data)
+    # arrays that disagree (libsvm would index past them) are refused, not handed to libsvm
+    with np.load(io.BytesIO(data)) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    key = next(k for k in arrays if k.endswith(".support_vectors_"))
+    arrays[key] = arrays[key][:3]
+    tampered = io.BytesIO()
+    np.savez(tampered, **arrays)
+    with pytest.raises(BenchError, match="damaged gmlf checkpoint"):
+        create_method("gmlf").load_checkpoint(tampered.getvalue())
 
 
 def test_torchscript_archive_reads_like_jit_state_dict(tmp_path):
