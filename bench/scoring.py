@@ -10,6 +10,7 @@ from bench.checkpoints import read_checkpoint
 from bench.errors import BenchError
 from bench.method import FeatureMethod, ScoreMethod
 from bench.registry import create_method, get_method_info
+from bench.tasks import features_naming_the_image
 
 
 def score_images(method: str, images: list[Path], prompt: str = "", checkpoint: Path | None = None,
@@ -34,10 +35,11 @@ def score_images(method: str, images: list[Path], prompt: str = "", checkpoint: 
     paths = [str(p) for p in images]
     frame = pd.DataFrame({"image": [Path(p).name for p in paths], "path": paths, "prompt": prompt, "group": ""})
     if isinstance(instance, ScoreMethod) and checkpoint is None:
-        features = instance.features_of_rows(paths, [prompt] * len(paths))
+        features = features_naming_the_image(instance, paths, [prompt] * len(paths))
         predicted = pd.DataFrame({"score": features[:, instance.score_column]})
     elif isinstance(instance, FeatureMethod):
-        predicted = pd.DataFrame(instance.predict_features(instance.features_of_rows(paths, [prompt] * len(paths))))
+        predicted = pd.DataFrame(instance.predict_features(features_naming_the_image(instance, paths,
+                                                                                     [prompt] * len(paths))))
     else:
         predicted = instance.predict(frame).reset_index(drop=True)
     columns = {"image": frame["image"]}

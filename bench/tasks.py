@@ -23,9 +23,14 @@ class FeatureError(BenchError):
 
 
 def extract_features(method: str, config: dict, paths: list[str], prompts: list[str]) -> np.ndarray:
-    """Feature rows of a chunk of images. When the chunk fails, its images are tried one by
-    one so that the error names the image that fails (a batch error names none)."""
-    instance = create_method(method, **config)
+    """Feature rows of a chunk of images."""
+    return features_naming_the_image(create_method(method, **config), paths, prompts)
+
+
+def features_naming_the_image(instance: FeatureMethod, paths: list[str], prompts: list[str]) -> np.ndarray:
+    """``instance.features_of_rows``; when the chunk fails, its images are tried one by one
+    so that the error names the image that fails (a batch error names none)."""
+    method = instance.method_name
     try:
         return instance.features_of_rows(paths, prompts)
     except BenchError:

@@ -180,6 +180,7 @@ def test_feature_extraction_errors_name_the_image(tmp_path, niqe_cache):
     with pytest.raises(FeatureError, match=r"niqe failed on .*small\.png: ValueError: .*NIQE needs >= 96 px"):
         extract_features("niqe", {}, paths, [""] * 3)
     assert extract_features("niqe", {}, [paths[0], paths[2]], ["", ""]).shape == (2, 1)
+    one_line_error(run_cli("score", "--method", "niqe", *paths), "niqe failed on", "small.png", "96 px")
 
 
 # --------------------------------------------------------------------------- report staging
