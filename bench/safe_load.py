@@ -64,6 +64,13 @@ def load_state_dict_file(path: str | Path, what: str = "checkpoint") -> dict:
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
+def read_openai_clip_state(path: str | Path) -> dict:
+    """The state dict of an OpenAI CLIP release file (a TorchScript archive), as its
+    ``state_dict()`` gives it: the causal ``attn_mask`` of the text blocks is a plain
+    attribute in OpenAI's code, not state, and is left out should the archive not say so."""
+    return {k: v for k, v in read_torchscript_state(path).items() if not k.endswith("attn_mask")}
+
+
 def is_torchscript(path: str | Path | io.BytesIO) -> bool:
     """True for a TorchScript archive (a zip holding ``constants.pkl``)."""
     try:
@@ -101,7 +108,9 @@ def read_torchscript_state(path: str | Path) -> dict:
 
 # In each class file of an archive's code/ folder: "class Name(Module):" then its
 # "__parameters__ = [...]" and "__buffers__ = [...]" lines.
-_CLASS_RE = re.compile(r"^class (\w+)\(Module\):\n  __parameters__ = \[(.*?)\]\n  __buffers__ = \[(.*?)\]", re.M)
+# (Archives without a "__buffers__" line keep every tensor attribute of that class.)
+_CLASS_RE = re.compile(r"^class (\w+)\(Module\):\n  __parameters__ = \[(.*?)\]\n(?:  __buffers__ = \[(.*?)\])?",
+                       re.MULTILINE)
 
 
 def _declared_members(zf: zipfile.ZipFile, prefix: str) -> dict[str, set[str]]:
@@ -112,8 +121,10 @@ def _declared_members(zf: zipfile.ZipFile, prefix: str) -> dict[str, set[str]]:
         if not (name.startswith(code) and name.endswith(".py")):
             continue
         module = name[len(code):-len(".py")].replace("/", ".")
-        for cls, params, buffers in _CLASS_RE.findall(zf.read(name).decode("utf-8", "replace")):
-            members[f"{module}.{cls}"] = set(re.findall(r'"([^"]+)"', params + buffers))
+        for match in _CLASS_RE.finditer(zf.read(name).decode("utf-8", "replace")):
+            cls, params, buffers = match.groups()
+            if buffers is not None:
+                members[f"{module}.{cls}"] = set(re.findall(r'"([^"]+)"', params + buffers))
     return members
 
 

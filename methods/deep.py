@@ -216,9 +216,9 @@ class CLIPIQA(TorchMethod):
 
         def load(backbone, device="cpu"):
             if pretrained:  # as pyiqa's clip_model.load(jit=False), reading the archive as data
-                from bench.safe_load import read_torchscript_state
+                from bench.safe_load import read_openai_clip_state
 
-                model = clip_model.build_model(read_torchscript_state(resolve(CLIP_RN50_OPENAI.name))).to(device)
+                model = clip_model.build_model(read_openai_clip_state(resolve(CLIP_RN50_OPENAI.name))).to(device)
                 return model.float() if str(device) == "cpu" else model
             # OpenAI RN50's architecture (what build_model infers from RN50.pt), random weights.
             return clip_model.CLIP(embed_dim=1024, image_resolution=224, vision_layers=(3, 4, 6, 3),

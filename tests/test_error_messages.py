@@ -190,7 +190,7 @@ def test_report_cleans_up_after_a_killed_report(tmp_path):
     from bench.report import _clean_after_kill
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()
+                          text=True, check=True).stdout.strip()
     stale = tmp_path / f".report.building-{dead}"
     live = tmp_path / f".report.building-{os.getppid()}"  # another report still at work
     for folder in (stale, live):

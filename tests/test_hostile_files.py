@@ -111,9 +111,9 @@ def test_pyiqa_weight_files_are_read_without_pickle(marker, offline_cache, monke
     """pyiqa's own loader unpickles fully; DBCNN's S-CNN file goes through ours instead."""
     import torchvision
 
-    import methods.deep as deep
     from bench.registry import create_method
     from bench.safe_load import CheckpointError
+    from methods import deep
 
     (offline_cache / "assets").mkdir()
     torch_pickle(offline_cache / "assets" / "DBCNN_scnn-7ea73d75.pth", marker)
@@ -190,6 +190,32 @@ def test_torchscript_archive_reads_like_jit_state_dict(tmp_path):
     assert all(torch.equal(state[k], v) for k, v in net.state_dict().items())
 
 
+def test_archive_without_buffer_lists_keeps_every_tensor(tmp_path):
+    """Archives whose class files list no ``__buffers__`` (older TorchScript) keep every
+    tensor attribute; OpenAI CLIP's plain ``attn_mask`` attribute is then dropped by name."""
+    from bench.safe_load import read_openai_clip_state, read_torchscript_state
+
+    class Block(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(2, 2)
+            self.attn_mask = torch.ones(2)
+
+        def forward(self, x):
+            return self.fc(x) * self.attn_mask
+
+    torch.jit.script(Block()).save(str(tmp_path / "new.pt"))  # scripted: the attribute is kept
+    with zipfile.ZipFile(tmp_path / "new.pt") as new, zipfile.ZipFile(tmp_path / "old.pt", "w") as old:
+        for item in new.namelist():
+            data = new.read(item)
+            if item.endswith(".py"):
+                data = re.sub(rb"\n  __buffers__ = \[.*?\]", b"", data)
+            old.writestr(item, data)
+    assert list(read_torchscript_state(tmp_path / "new.pt")) == ["fc.weight", "fc.bias"]
+    assert set(read_torchscript_state(tmp_path / "old.pt")) == {"fc.weight", "fc.bias", "attn_mask"}
+    assert set(read_openai_clip_state(tmp_path / "old.pt")) == {"fc.weight", "fc.bias"}
+
+
 def test_score_checks_the_checkpoint_sidecar_and_method(tiny_dataset, results_dir):
     path = tiny_dataset["path"][0]
     assert run_cli("run", "--methods", "test-sharpness-svr", "--dataset", "tinyfiles", "--splits", "1",
@@ -209,10 +235,9 @@ def test_score_checks_the_checkpoint_sidecar_and_method(tiny_dataset, results_di
 
 
 def test_assets_without_checksum_are_taken_only_from_the_assets_folder(offline_cache):
+    import methods.alignment.imagereward  # noqa: F401  (registers its assets)
     from bench.assets import get_asset, is_present, resolve
     from bench.errors import AssetMissing
-
-    import methods.alignment.imagereward  # noqa: F401  (registers its assets)
 
     stray = offline_cache / "elsewhere" / "ImageReward.pt"
     stray.parent.mkdir()
