@@ -45,9 +45,9 @@ def features_naming_the_image(instance: FeatureMethod, paths: list[str], prompts
         except Exception as exc:
             failure, paths = exc, [path]
             break
-    where = paths[0] if len(paths) == 1 else f"one of {len(paths)} images from {paths[0]}"
+    where = f"image {paths[0]}" if len(paths) == 1 else f"one of {len(paths)} images from {paths[0]}"
     message = str(failure).splitlines()[0] if str(failure) else ""
-    raise FeatureError(f"{method} failed on {where}: {type(failure).__name__}: {message}") from failure
+    raise FeatureError(f"{type(failure).__name__}: {message} ({method} on {where})") from failure
 
 
 @dataclass

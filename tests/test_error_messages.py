@@ -177,10 +177,10 @@ def test_feature_extraction_errors_name_the_image(tmp_path, niqe_cache):
     for name, side in (("big.png", 128), ("small.png", 40), ("big2.png", 128)):
         Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8)).save(tmp_path / name)
         paths.append(str(tmp_path / name))
-    with pytest.raises(FeatureError, match=r"niqe failed on .*small\.png: ValueError: .*NIQE needs >= 96 px"):
+    with pytest.raises(FeatureError, match=r"ValueError: .*NIQE needs >= 96 px per side \(niqe on image .*small\.png\)"):
         extract_features("niqe", {}, paths, [""] * 3)
     assert extract_features("niqe", {}, [paths[0], paths[2]], ["", ""]).shape == (2, 1)
-    one_line_error(run_cli("score", "--method", "niqe", *paths), "niqe failed on", "small.png", "96 px")
+    one_line_error(run_cli("score", "--method", "niqe", *paths), "NIQE needs >= 96 px", "niqe on image", "small.png")
 
 
 # --------------------------------------------------------------------------- report staging
