@@ -23,7 +23,9 @@ def sidecar_path(path: Path) -> Path:
 
 
 def write_checkpoint(path: Path, data: bytes) -> None:
-    """The checkpoint first, then its sidecar (a sidecar never vouches for an older file)."""
+    """The old sidecar goes, then the checkpoint, then its new sidecar: a kill in between
+    leaves a checkpoint without a sidecar, never one whose sidecar vouches for another."""
+    sidecar_path(path).unlink(missing_ok=True)
     atomic_write_bytes(path, data)
     atomic_write_text(sidecar_path(path), f"{hashlib.sha256(data).hexdigest()}  {Path(path).name}\n")
 
