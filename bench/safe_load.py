@@ -44,8 +44,9 @@ def load_torch(source: str | Path | bytes, what: str = "checkpoint"):
         raise CheckpointError(f"{what} not found:{where}") from None
     except pickle.UnpicklingError as exc:
         # The weights-only unpickler names the global it refused; nothing was imported or run.
-        refused = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line or "global" in line), "")
-        raise CheckpointError(f"{what}{where} holds more than tensors and plain values ({refused or 'refused'}); "
+        named = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        refused = f"it names {named.group(1)}" if named else "refused by the weights-only unpickler"
+        raise CheckpointError(f"{what}{where} holds more than tensors and plain values ({refused}); "
                               "it is not loaded because that could run code: re-save its state dict") from None
     except Exception as exc:  # a truncated or foreign file
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
