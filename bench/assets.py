@@ -1,7 +1,7 @@
 """One resolver for every pretrained file: cache directory, official URL, checksum.
 
-A file is found by its official file name anywhere under the cache directory, so users
-(and tests) can place it by hand. Online, a missing file is downloaded once and verified;
+A file is found by its official file name in ``<cache>/assets/``, so users (and tests) can
+place it by hand; one with a pinned checksum also anywhere under the cache directory. Online, a missing file is downloaded once and verified;
 offline, resolving fails with a message naming the file, the URL and where to put it.
 """
 
@@ -59,14 +59,16 @@ def cache_dir() -> Path:
 
 
 def find_cached(asset: Asset) -> Path | None:
-    """The first file with the asset's official name under the cache directory."""
+    """``<cache>/assets/<official name>``; an asset with a pinned checksum is also found
+    anywhere under the cache directory (``resolve`` verifies it), one without only there,
+    so no stray file of the same name elsewhere in the cache is ever taken for it."""
     if asset.hub_repo:
         return _cached_hub_repo(asset.hub_repo)
     root = cache_dir()
     direct = root / "assets" / asset.filename
     if direct.is_file():
         return direct
-    if not root.is_dir():
+    if asset.sha256 is None or not root.is_dir():
         return None
     return next((p for p in sorted(root.rglob(asset.filename)) if p.is_file()), None)
 

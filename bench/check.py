@@ -21,7 +21,8 @@ from tqdm import tqdm
 from bench.assets import cache_dir
 from bench.datasets._labels import scan_images
 from bench.datasets.base import Dataset, Problem
-import bench.images  # noqa: F401  (importing it makes PIL treat truncated files as errors)
+from bench.errors import BenchError
+from bench.images import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, size_problem  # also: truncated files are errors
 from bench.store import atomic_write_text
 
 # Every kind of problem, in report order, with what it means.
@@ -35,6 +36,8 @@ PROBLEM_KINDS = {
     "unlabelled_image": "image file under the root that no label row names",
     "ambiguous_image": "several different files under the root carry the image's name",
     "unreadable_image": "image cannot be decoded (corrupt or truncated)",
+    "too_small_image": f"image smaller than {MIN_IMAGE_SIDE} px on a side (the feature extractors refuse it)",
+    "too_large_image": f"image of more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels (refused before decoding)",
 }
 
 
@@ -99,13 +102,16 @@ class CheckReport:
 
 def check_dataset(dataset: Dataset, progress: bool = True) -> CheckReport:
     frame = dataset.frame
+    if frame.empty:
+        source = f"label file {dataset.labels}" if dataset.labels else f"{dataset.name}'s labels"
+        raise BenchError(f"{source} has no rows (a header only?); it must list one row per image")
     files = scan_images(dataset.root)
     problems = [*dataset.label_problems, *_duplicate_rows(dataset), *_bad_scores(dataset)]
-    present = frame["path"].map(lambda p: Path(p).is_file())
+    present = frame["path"].map(lambda p: Path(p).is_file()).astype(bool)
     problems += [Problem("missing_image", frame.at[row, "image"], "", row) for row in frame.index[~present]]
     named = set(frame["image"])
-    problems += [Problem("unlabelled_image", name, str(paths[0].relative_to(dataset.root)))
-                 for name, paths in files.items() if name not in named]
+    problems += [_unlabelled(name, paths[0].relative_to(dataset.root)) for name, paths in files.items()
+                 if name not in named]
     for row in frame.index[present]:
         copies = files.get(frame.at[row, "image"], [])
         if any(not filecmp.cmp(copies[0], other, shallow=False) for other in copies[1:]):
@@ -115,6 +121,14 @@ def check_dataset(dataset: Dataset, progress: bool = True) -> CheckReport:
     order = list(PROBLEM_KINDS)
     problems.sort(key=lambda p: (order.index(p.kind), -1 if p.row is None else p.row, p.image))
     return CheckReport(dataset, sum(len(paths) for paths in files.values()), problems)
+
+
+def _unlabelled(name: str, where: Path) -> Problem:
+    """A file no label row names; a name that is not UTF-8 (undecodable bytes, kept by the
+    file system walk as surrogates) is shown with the bytes escaped, so it can be printed."""
+    shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    detail = str(where).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return Problem("unlabelled_image", shown, detail + ("  (file name is not valid UTF-8)" if shown != name else ""))
 
 
 def _duplicate_rows(dataset: Dataset) -> list[Problem]:
@@ -139,28 +153,38 @@ def _bad_scores(dataset: Dataset) -> list[Problem]:
 
 
 def image_problem(path: str) -> str | None:
-    """Why an image cannot be used (a structural check, then a full decode), or None."""
+    """Why an image cannot be used, or None (see ``classify_image``)."""
+    found = classify_image(path)
+    return found[1] if found else None
+
+
+def classify_image(path: str) -> tuple[str, str] | None:
+    """(kind, why) an image cannot be used, or None: its size from the header (a huge file is
+    never decoded), then a structural check and a full decode."""
     try:
         with Image.open(path) as img:
+            too = size_problem(*img.size)
+            if too:
+                return ("too_small_image" if min(img.size) < MIN_IMAGE_SIDE else "too_large_image"), too
             img.verify()
         with Image.open(path) as img:
             img.load()  # decoding the whole file finds truncation (bench.images makes it an error)
     except Exception as exc:  # PIL raises many types (SyntaxError, struct.error...) for broken files
-        return f"{type(exc).__name__}: {exc}"
+        return "unreadable_image", f"{type(exc).__name__}: {exc}"
     return None
 
 
 def _unreadable_images(frame: pd.DataFrame, progress: bool) -> list[Problem]:
-    """Decode every image once; images already found readable, unchanged since, are skipped."""
+    """Decode every image once; images already found usable, unchanged since, are skipped."""
     verified = VerifiedImages()
     todo = [(row, path) for row, path in frame["path"].items() if not verified.holds(path)]
     problems = []
     try:
         for row, path in tqdm(todo, desc="checking images", unit="img", disable=not progress or not todo,
                               leave=False):
-            reason = image_problem(path)
-            if reason:
-                problems.append(Problem("unreadable_image", frame.at[row, "image"], reason, row))
+            found = classify_image(path)
+            if found:
+                problems.append(Problem(found[0], frame.at[row, "image"], found[1], row))
             else:
                 verified.add(path)
     finally:
@@ -173,7 +197,7 @@ class VerifiedImages:
     folder so that a ``run`` after ``check`` does not decode every image again."""
 
     def __init__(self):
-        self.path = cache_dir() / "verified-images.json"
+        self.path = cache_dir() / "verified-images-v2.json"  # v2: sizes checked too
         try:
             self.entries = json.loads(self.path.read_text())
         except (OSError, ValueError):

@@ -44,6 +44,7 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
                  n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0, plcc: str = tables.PAPER_PLCC) -> Report:
     """``plcc``: the PLCC kind every table shows (default: the paper's, as they sit beside it)."""
     out = Path(out)
+    _clean_after_kill(out)
     _check_out(out)
     left_out: list[str] = []
     results = load_results(results_dir, dataset, refused=left_out)
@@ -83,6 +84,34 @@ def render_table3(results: list[MethodResults], summary: pd.DataFrame, fmt: str 
 def _check_out(out: Path) -> None:
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / REPORT_FILE).exists())):
         raise BenchError(f"{out} exists and is not a report folder; choose another --out")
+
+
+def _clean_after_kill(out: Path) -> None:
+    """Undo what a killed ``report`` left beside ``out``: staging folders of processes that no
+    longer run, and the previous report set aside for a swap that never finished."""
+    for staging in out.parent.glob(f".{out.name}.building-*") if out.parent.is_dir() else ():
+        pid = staging.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _running(int(pid)):
+            log.info("removing %s, left by a report that was stopped", staging)
+            shutil.rmtree(staging, ignore_errors=True)
+    old = out.parent / f".{out.name}.old"
+    if old.is_dir():
+        if out.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.rename(out)  # stopped mid-swap: the previous report comes back
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # a folder with our own pid is from an earlier process that had it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def _swap_in(staging: Path, out: Path) -> None:

@@ -34,6 +34,7 @@ from bench.locks import dataset_lock
 from bench.splits import SplitConfig, ensure_splits, read_splits, split_columns
 from bench.store import atomic_write_bytes, method_dir, prediction_bytes, remove_stale_temporaries, split_path
 from bench.tasks import INPUT_COLUMNS, SplitTask, extract_features, fit_predict
+from bench.checkpoints import write_checkpoint
 
 log = logging.getLogger("ipiqa_bench")
 FEATURE_CHUNK = 16
@@ -193,7 +194,7 @@ def _write_split(out_dir: Path, path: Path, manifest, outcome) -> None:
     done only once all three exist and agree."""
     data = prediction_bytes(outcome.predictions)
     if outcome.checkpoint is not None:
-        atomic_write_bytes(checkpoint_path(out_dir, outcome.split), outcome.checkpoint)
+        write_checkpoint(checkpoint_path(out_dir, outcome.split), outcome.checkpoint)
     manifests.record_split(manifest, outcome, data, outcome.checkpoint)
     manifests.save(out_dir, manifest)
     atomic_write_bytes(path, data)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bench.datasets.base import REQUIRED_COLUMNS
+from bench.errors import BenchError
 from bench.method import FeatureMethod
 from bench.registry import create_method
 
@@ -21,9 +22,36 @@ from bench.registry import create_method
 INPUT_COLUMNS = REQUIRED_COLUMNS
 
 
+class FeatureError(BenchError):
+    """A feature extractor failed on one image: the message names it."""
+
+
 def extract_features(method: str, config: dict, paths: list[str], prompts: list[str]) -> np.ndarray:
     """Feature rows of a chunk of images."""
-    return create_method(method, **config).features_of_rows(paths, prompts)
+    return features_naming_the_image(create_method(method, **config), paths, prompts)
+
+
+def features_naming_the_image(instance: FeatureMethod, paths: list[str], prompts: list[str]) -> np.ndarray:
+    """``instance.features_of_rows``; when the chunk fails, its images are tried one by one
+    so that the error names the image that fails (a batch error names none)."""
+    method = instance.method_name
+    try:
+        return instance.features_of_rows(paths, prompts)
+    except BenchError:
+        raise  # already names its file (e.g. an unreadable image)
+    except Exception as exc:
+        failure = exc
+    for path, prompt in zip(paths, prompts) if len(paths) > 1 else ():
+        try:
+            instance.features_of_rows([path], [prompt])
+        except BenchError:
+            raise
+        except Exception as exc:
+            failure, paths = exc, [path]
+            break
+    where = f"image {paths[0]}" if len(paths) == 1 else f"one of {len(paths)} images from {paths[0]}"
+    message = str(failure).splitlines()[0] if str(failure) else ""
+    raise FeatureError(f"{type(failure).__name__}: {message} ({method} on {where})") from failure
 
 
 @dataclass

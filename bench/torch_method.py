@@ -188,17 +188,15 @@ class TorchMethod(Method):
         return buffer.getvalue()
 
     def load_checkpoint(self, data: bytes) -> "TorchMethod":
-        import torch
+        from bench.safe_load import load_torch
 
-        try:
-            saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise BenchError(f"not a {self.method_name} checkpoint: {exc}") from None
+        saved = load_torch(data, f"{self.method_name} checkpoint")  # weights_only: runs nothing from the file
         if not isinstance(saved, dict) or saved.get("method") != self.method_name:
             found = saved.get("method") if isinstance(saved, dict) else None
             raise BenchError(f"checkpoint was written by {found or 'something else'}, not {self.method_name}")
+        known = self.get_config()
         for name, value in saved["config"].items():
-            if name != "device":  # where it runs now is the caller's choice
+            if name in known and name != "device":  # where it runs now is the caller's choice
                 setattr(self, name, value)
         config = self.train_config()
         self.targets_ = saved["targets"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import make_pipeline
@@ -11,6 +9,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
 from bench.method import FeatureMethod
+from methods import _sklearn_state
 
 
 class SVRFeatureMethod(FeatureMethod):
@@ -45,8 +44,8 @@ class SVRFeatureMethod(FeatureMethod):
         return {target: model.predict(X) for target, model in self.models_.items()}
 
     def checkpoint(self):
-        return pickle.dumps(self.models_)
+        return _sklearn_state.dumps(self.method_name, self.models_)  # arrays + JSON, never a pickle
 
     def load_checkpoint(self, data):
-        self.models_ = pickle.loads(data)
+        self.models_ = _sklearn_state.loads(data, self.method_name)
         return self

@@ -41,7 +41,7 @@ _PYIQA_URLS = {DBCNN_SCNN.url: DBCNN_SCNN}
 @contextlib.contextmanager
 def _contained(module, pretrained: bool, **replacements):
     """Run a pyiqa constructor from ``module`` with its downloads redirected to bench.assets."""
-    original_load = getattr(module, "load_pretrained_network", None)
+    loads_weights = hasattr(module, "load_pretrained_network")
 
     def asset_path(url: str) -> str:
         if url not in _PYIQA_URLS:
@@ -49,11 +49,17 @@ def _contained(module, pretrained: bool, **replacements):
         return str(resolve(_PYIQA_URLS[url].name))
 
     def load_pretrained_network(net, path, strict=True, weight_keys=None):
+        # pyiqa's own loader unpickles everything; this one reads tensors only.
+        from pyiqa.archs.arch_util import clean_state_dict
+
+        from bench.safe_load import load_torch
+
         if path.startswith(("http://", "https://")):
             if not pretrained:
                 return  # random initialisation: keep the freshly built layers
             path = asset_path(path)
-        original_load(net, path, strict, weight_keys)
+        state = load_torch(path, f"{type(net).__name__} weights")
+        net.load_state_dict(clean_state_dict(state[weight_keys] if weight_keys is not None else state), strict=strict)
 
     def load_file_from_url(url, *args, **kwargs):
         if not pretrained:
@@ -61,7 +67,7 @@ def _contained(module, pretrained: bool, **replacements):
         return asset_path(url)
 
     patched = dict(replacements)
-    if original_load is not None:
+    if loads_weights:
         patched["load_pretrained_network"] = load_pretrained_network
     if hasattr(module, "load_file_from_url"):
         patched["load_file_from_url"] = load_file_from_url
@@ -231,8 +237,11 @@ class CLIPIQA(TorchMethod):
         _single_output(self, n_outputs)
 
         def load(backbone, device="cpu"):
-            if pretrained:
-                return clip_model.load(str(resolve(CLIP_RN50_OPENAI.name)), device)
+            if pretrained:  # as pyiqa's clip_model.load(jit=False), reading the archive as data
+                from bench.safe_load import read_openai_clip_state
+
+                model = clip_model.build_model(read_openai_clip_state(resolve(CLIP_RN50_OPENAI.name))).to(device)
+                return model.float() if str(device) == "cpu" else model
             # OpenAI RN50's architecture (what build_model infers from RN50.pt), random weights.
             return clip_model.CLIP(embed_dim=1024, image_resolution=224, vision_layers=(3, 4, 6, 3),
                                    vision_width=64, vision_patch_size=None, context_length=77,

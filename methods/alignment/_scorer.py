@@ -107,17 +107,11 @@ def checkpoint_path(pretrained, asset_name: str) -> str | None:
 
 
 def load_torch_checkpoint(path: str):
-    """``torch.load`` of a published checkpoint: tensors only when possible; some
-    publishers pickled other objects next to the weights, which only a full load reads."""
-    import pickle
+    """A published checkpoint's contents, read with ``torch.load(weights_only=True)``: a file
+    that pickles objects besides tensors is refused (``CheckpointError`` names it)."""
+    from bench.safe_load import load_torch
 
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        log.warning("%s holds pickled objects besides tensors; loading it as its publisher's code does", path)
-        return torch.load(path, map_location="cpu", weights_only=False)
+    return load_torch(path, "checkpoint")
 
 
 def clip_transform(size: int):

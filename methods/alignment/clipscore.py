@@ -112,17 +112,19 @@ def load_open_clip(name: str, path: str | None, device):
     """An open_clip model in eval mode, float32, from a local checkpoint (an OpenAI
     TorchScript release file or a state dict) or, with ``path=None``, randomly initialised."""
     import open_clip
-    import torch
 
     if name not in open_clip.list_models():
         raise BenchError(f"unknown open_clip model {name!r}")
     if path is None:
         network = open_clip.create_model(name, pretrained=None)
     else:
-        try:  # OpenAI's release files are TorchScript archives; open_clip rebuilds them exactly
-            torch.jit.load(path, map_location="cpu")
-            network = open_clip.load_openai_model(path, precision="fp32", device="cpu")
-        except RuntimeError:
+        from open_clip.model import build_model_from_openai_state_dict
+
+        from bench.safe_load import is_torchscript, read_openai_clip_state
+
+        if is_torchscript(path):  # OpenAI's release files: read as data, rebuilt as open_clip does
+            network = build_model_from_openai_state_dict(read_openai_clip_state(path), cast_dtype=None)
+        else:
             network = open_clip.create_model(name, pretrained=None)
             load_weights(network, path, name)
     return network.float().eval().to(device)

@@ -64,7 +64,7 @@ def block_feature_matrix(gray: np.ndarray) -> np.ndarray:
     """One row of 2 x 18 features per 96x96 block of a 0..255 grey image."""
     rows, cols = (s // BLOCK for s in gray.shape)
     if not rows or not cols:
-        raise ValueError(f"NIQE needs at least {BLOCK}x{BLOCK} px, got {gray.shape[0]}x{gray.shape[1]}")
+        raise ValueError(f"image too small ({gray.shape[0]}x{gray.shape[1]}); NIQE needs >= {BLOCK} px per side")
     im = gray[: rows * BLOCK, : cols * BLOCK]
     per_scale = []
     for scale in range(1, SCALES + 1):

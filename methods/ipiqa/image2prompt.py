@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from bench.errors import BenchError
 from bench.images import ImageReadError, load_pil
+from bench.safe_load import CheckpointError, load_torch
 from bench.store import atomic_write_bytes, atomic_write_text
 from bench.training import autocast
 from methods.ipiqa.base_clip import BaseClip
@@ -247,13 +248,17 @@ def train_image2prompt(base: BaseClip, kept: pd.DataFrame, work: Path, config: I
     losses, start_epoch = [], 0
     state_path = work / TRAIN_STATE
     if state_path.exists():
-        state = torch.load(state_path, map_location=device, weights_only=False)
-        if state["identity"] == identity:
+        try:
+            state = load_torch(state_path, "Image2Prompt training state")
+        except CheckpointError as exc:
+            log.warning("%s; starting over", exc)
+            state = None
+        if isinstance(state, dict) and state.get("identity") == identity:
             visual.load_state_dict(state["visual"])
             optimizer.load_state_dict(state["optimizer"])
             losses, start_epoch = state["losses"], state["epoch"]
             log.info("resuming Image2Prompt training after epoch %d of %d", start_epoch, config.epochs)
-        else:
+        elif state is not None:
             log.info("%s belongs to another training configuration; starting over", state_path)
 
     dataset = PairImages(kept["path"].tolist(), kept["prompt"].tolist(), get_tokenizer(base.model),
@@ -324,10 +329,7 @@ def load_checkpoint(path: str | Path, clip_config: str) -> dict:
     if not path.is_file():
         raise BenchError(f"Image2Prompt checkpoint {path} does not exist; "
                          "`ipiqa-bench pretrain image2prompt` produces it")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # a truncated or foreign file: say which
-        raise BenchError(f"cannot read Image2Prompt checkpoint {path}: {exc}") from None
+    data = load_torch(path, "Image2Prompt checkpoint")  # a truncated or foreign file: names it
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise BenchError(f"{path} is not an Image2Prompt checkpoint written by `ipiqa-bench pretrain image2prompt`")
     if data["clip"] != clip_config:

@@ -20,7 +20,6 @@ import copy
 import logging
 import math
 import os
-import zipfile
 from collections.abc import Iterable
 
 import open_clip
@@ -28,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from open_clip.modified_resnet import ModifiedResNet
 from torch import nn
+
+from bench.safe_load import is_torchscript, load_state_dict_file
 
 # qa_token: the paper's learnable [QA] vector; code: the public code's trainable token table;
 # frozen: the text tower as is, read at end-of-text (Table 3's "integral prompt" rows 3-4).
@@ -63,11 +64,8 @@ def build_clip(config: str = "RN50", pretrained_path: str | None = None) -> open
     if pretrained_path is not None:
         if not os.path.isfile(pretrained_path):
             raise FileNotFoundError(f"CLIP checkpoint not found: {pretrained_path}")
-        # OpenAI ships a TorchScript archive, which torch.load only opens with weights_only=False;
-        # load_checkpoint then drops its metadata entries and loads strictly.
-        weights_only = not _is_torchscript(pretrained_path)
         try:
-            open_clip.load_checkpoint(model, pretrained_path, strict=True, weights_only=weights_only)
+            load_clip_weights(model, pretrained_path)
         except (RuntimeError, AssertionError) as e:  # open_clip asserts on some shape mismatches
             raise ValueError(f"{pretrained_path} does not fit the {config} CLIP: {e}") from e
     return model
@@ -87,12 +85,18 @@ def _quiet_random_init_warning():
         root.removeFilter(quiet)
 
 
-def _is_torchscript(path: str) -> bool:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return any(name.endswith("constants.pkl") for name in zf.namelist())
-    except (zipfile.BadZipFile, FileNotFoundError, IsADirectoryError):
-        return False
+def load_clip_weights(model: open_clip.CLIP, path: str) -> None:
+    """Load a CLIP checkpoint strictly, never running code from it: OpenAI's TorchScript
+    release files are read as data, state dicts with weights_only (bench.safe_load)."""
+    state = load_state_dict_file(path, "CLIP checkpoint")
+    expected = model.state_dict()
+    if is_torchscript(path):
+        # The archive also holds what open_clip keeps out of the state dict (input_resolution,
+        # context_length, vocab_size, the non-persistent attention masks).
+        state = {k: v for k, v in state.items() if k in expected}
+    if "logit_scale" in state and state["logit_scale"].ndim != expected["logit_scale"].ndim:
+        state["logit_scale"] = state["logit_scale"].reshape(expected["logit_scale"].shape)
+    model.load_state_dict(state, strict=True)
 
 
 def get_tokenizer(clip: open_clip.CLIP):
