@@ -116,11 +116,18 @@ def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_i
               help="Train on random crops of this size (after resizing); inference sees the whole image.")
 @click.option("--selection", type=click.Choice(["final", "val", "best-on-test"]), default=None,
               help="Epoch selection policy (best-on-test selects on the test set and is labelled so).")
+@click.option("--image-cache/--no-image-cache", default=None,
+              help="Train from the decoded-image cache (default) or decode every sample every epoch.")
+@click.option("--num-workers", type=click.IntRange(0), default=None,
+              help="Loader processes (default: sized from the machine's cores).")
+@click.option("--amp/--no-amp", default=None, help="Mixed precision on CUDA (default on: bf16 where supported, else fp16).")
+@click.option("--channels-last/--no-channels-last", default=None, help="channels_last memory format (default: CUDA only).")
+@click.option("--compile", "compile_model", is_flag=True, default=None, help="torch.compile the model for training.")
 @click.option("--random-init", is_flag=True,
               help="Build pretrained networks with random weights instead (smoke tests; labelled [random init]).")
 def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, device, force, plcc_mapping,
                 drop_invalid, executor, jobs, ray_address, epochs, batch_size, lr, lr_schedule, image_size,
-                train_crop, selection, random_init):
+                train_crop, selection, image_cache, num_workers, amp, channels_last, compile_model, random_init):
     """Fit and evaluate methods on every split; results go to <results>/<dataset>/<method>/."""
     from bench.datasets import load_dataset
     from bench.devices import resolve_device
@@ -137,6 +144,8 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
                          plcc_mapping=plcc_mapping, device=device,
                          overrides={"epochs": epochs, "batch_size": batch_size, "lr": lr, "lr_schedule": lr_schedule,
                                     "image_size": image_size, "train_crop": train_crop, "selection": selection,
+                                    "image_cache": image_cache, "num_workers": num_workers, "amp": amp,
+                                    "channels_last": channels_last, "compile": compile_model or None,
                                     "pretrained": False if random_init else None})
     names = resolve_method_names(methods, needs_download=lambda info: bool(
         create_method(info.name, **method_config(info, options, data.name)).required_assets()))

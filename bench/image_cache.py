@@ -99,6 +99,10 @@ class ImageCache:
                     self._append(index, missing, workers, progress)
         return np.array([index["rows"][k] for k in keys], dtype=np.int64)
 
+    def count_missing(self, paths: list[str]) -> int:
+        rows = self._read_index()["rows"]
+        return sum(_fingerprint(str(p)) not in rows for p in paths)
+
     def pixels(self) -> np.ndarray:
         """Every indexed row, memory-mapped read-only: (n_rows, size, size, 3) uint8."""
         n = self._read_index()["n_rows"]
@@ -152,8 +156,10 @@ class ImageCache:
                 for chunk in chunks:
                     bar.update(_decode_into(str(self.pixels_path), self.size, chunk))
             else:
-                # spawn: the caller may hold torch's threads, which a fork would copy half-initialised
-                context = multiprocessing.get_context("spawn")
+                # fork, as torch's DataLoader: spawn would re-run a caller's unguarded script. The
+                # children only decode with PIL, never touching the torch threads a fork copies.
+                methods = multiprocessing.get_all_start_methods()
+                context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
                 with ProcessPoolExecutor(workers, mp_context=context) as pool:
                     futures = [pool.submit(_decode_into, str(self.pixels_path), self.size, c) for c in chunks]
                     for future in as_completed(futures):

@@ -175,3 +175,51 @@ def test_torch_methods_train_from_the_cache_and_predict_as_from_files(tmp_path, 
             return image_transform(config, train, None)
 
     assert OwnTransform().loader_path(method.train_config().with_overrides(image_cache=True)) == "files"
+
+
+def test_speed_command_times_each_stage_and_names_the_bottleneck(tiny_dataset, tmp_path, one_torch_thread):
+    import json
+
+    from conftest import run_cli
+
+    out = tmp_path / "speed.json"
+    result = run_cli("speed", "--method", "cnniqa", "--dataset", "tinyfiles", "--image-size", "32", "--batch-size", "4",
+                     "--steps", "2", "--device", "cpu", "--num-workers", "0", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    stages = figures["stages"]
+    assert list(stages) == ["loader (files)", "image cache build", "loader (cache)", "model step", "together"]
+    assert stages["loader (cache)"]["images"] == stages["model step"]["images"] == 8
+    assert stages["image cache build"]["images"] == 12  # the (steps + 1) batches it reads, decoded once
+    assert all(s["images_per_s"] > 0 for s in stages.values())
+    slower = min(("loader (cache)", "model step"), key=lambda name: stages[name]["images_per_s"])
+    assert figures["bottleneck"] == slower and f"bottleneck: {slower}" in result.stdout
+    assert figures["loader_path"] == "image-cache" and "| together" in result.stdout
+
+    again = run_cli("speed", "--method", "cnniqa", "--dataset", "tinyfiles", "--image-size", "32", "--batch-size", "4",
+                    "--steps", "2", "--device", "cpu", "--num-workers", "0")
+    assert "0 of 12 image(s) decoded" in again.stdout  # the second run starts from the cache
+
+    refused = run_cli("speed", "--method", "niqe", "--dataset", "tinyfiles")
+    assert refused.exit_code == 2 and "does not train a torch network" in refused.stderr
+
+
+def test_a_run_records_loader_and_stage_speeds_and_report_shows_them(tiny_dataset, results_dir, one_torch_thread):
+    from conftest import run_cli
+
+    from bench.report import throughput_table
+    from bench.results import load_results
+    from bench.store import read_manifest
+
+    result = run_cli("run", "--methods", "cnniqa", "--dataset", "tinyfiles", "--splits", "1", "--results-dir",
+                     str(results_dir), "--device", "cpu", "--epochs", "1", "--batch-size", "8", "--image-size", "32",
+                     "--num-workers", "0")
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(results_dir / "tinyfiles" / "cnniqa")
+    assert manifest["config"]["image_cache"] is True and manifest["config"]["compile"] is False
+    report = manifest["splits"]["0"]["report"]
+    speed = report["models"]["mos"]["speed"]
+    assert report["loader"] == "image-cache" and report["models"]["mos"]["precision"] == "fp32"
+    assert speed["step_images_per_s"] > 0 and 0 <= speed["data_wait_share"] <= 1
+    table = throughput_table(load_results(results_dir))
+    assert "| tinyfiles | cnniqa" in table and "image-cache" in table and "fp32" in table
