@@ -71,12 +71,16 @@ class CachedImageDataset:
                 "target": torch.from_numpy(self.targets[i])}
 
     def to_model_input(self, images, channels_last: bool = False):
-        """uint8 (B, H, W, 3) on the device -> float (B, 3, H, W) in [0, 1], normalised."""
-        x = images.permute(0, 3, 1, 2).float().div(255)  # ToTensor's arithmetic
+        """uint8 (B, H, W, 3) on the device -> float (B, 3, H, W) in [0, 1], normalised: ToTensor's
+        and Normalize's arithmetic, in place on one buffer (a third of the passes over memory)."""
+        b, h, w, c = images.shape
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        x = torch.empty((b, c, h, w), dtype=torch.float32, device=images.device, memory_format=layout)
+        x.copy_(images.permute(0, 3, 1, 2)).div_(255)
         if self.mean_std is not None:
             mean, std = (torch.as_tensor(v, dtype=x.dtype, device=x.device).view(1, -1, 1, 1) for v in self.mean_std)
-            x = x.sub_(mean).div_(std)  # Normalize's arithmetic
-        return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+            x.sub_(mean).div_(std)
+        return x
 
 
 def make_cached_loader(dataset: CachedImageDataset, batch_size: int, train: bool, flip: bool, seed: int,

@@ -110,6 +110,8 @@ def test_cached_input_is_bit_identical_to_the_pil_path(tmp_path, mean_std):
     b = torch.cat([to_model_input(b, cached, "cpu", False)["image"] for b in cached])
     assert a.shape == b.shape == (4, 3, 48, 48) and b.is_contiguous()
     assert torch.equal(a, b)
+    last = torch.cat([to_model_input(b, cached, "cpu", True)["image"] for b in cached])
+    assert last.is_contiguous(memory_format=torch.channels_last) and torch.equal(a, last)
 
     torch.manual_seed(0)  # and so are a network's predictions (tolerance 0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
