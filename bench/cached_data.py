@@ -59,16 +59,26 @@ class CachedImageDataset:
         return {**self.__dict__, "_pixels": None}
 
     def __getitem__(self, key):
-        i, flip, top, left = key if isinstance(key, tuple) else (key, False, 0, 0)
+        batch = self.__getitems__([key])
+        return {"image": batch["image"][0], "prompt": batch["prompt"][0], "target": batch["target"][0]}
+
+    def __getitems__(self, keys: list) -> dict:
+        """A whole batch, gathered with numpy copies into one array (the DataLoader hands it to
+        ``pass_batch``): no per-sample tensors to stack, and no torch op spinning up threads."""
         if self._pixels is None:
             self._pixels = self.cache.pixels()
-        pixels = self._pixels[self.rows[i]]
-        if self.crop:
-            pixels = pixels[top:top + self.crop, left:left + self.crop]
-        if flip:
-            pixels = pixels[:, ::-1]
-        return {"image": torch.from_numpy(np.array(pixels)), "prompt": self.prompts[i],
-                "target": torch.from_numpy(self.targets[i])}
+        side = self.crop or self.cache.size
+        images = np.empty((len(keys), side, side, 3), np.uint8)
+        indices = []
+        for j, key in enumerate(keys):
+            i, flip, top, left = key if isinstance(key, tuple) else (key, False, 0, 0)
+            pixels = self._pixels[self.rows[i]]
+            if self.crop:
+                pixels = pixels[top:top + self.crop, left:left + self.crop]
+            images[j] = pixels[:, ::-1] if flip else pixels
+            indices.append(i)
+        return {"image": torch.from_numpy(images), "prompt": [self.prompts[i] for i in indices],
+                "target": torch.from_numpy(self.targets[indices])}
 
     def to_model_input(self, images, channels_last: bool = False):
         """uint8 (B, H, W, 3) on the device -> float (B, 3, H, W) in [0, 1], normalised: ToTensor's
@@ -92,4 +102,9 @@ def make_cached_loader(dataset: CachedImageDataset, batch_size: int, train: bool
     drop_last = train and len(dataset) > batch_size
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
                                        num_workers=workers, persistent_workers=workers > 0 and train,
-                                       pin_memory=pin_memory)
+                                       pin_memory=pin_memory, collate_fn=pass_batch)
+
+
+def pass_batch(batch: dict) -> dict:
+    """The collate step for ``CachedImageDataset``, whose ``__getitems__`` builds the batch."""
+    return batch
