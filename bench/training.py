@@ -4,9 +4,13 @@
   are the IP-IQA paper's protocol (Sec. 4.1.2: Adam, batch 40, lr 1e-5 constant, 100 epochs,
   images at their native 512x512); ``DEFAULTS`` lists, in this one place, where a method
   departs from it and why. The CLI overrides any of them per run.
-* ``ImageDataset`` / ``make_loader``: images, prompts and targets of a frame, batched.
-* ``train_model``: the loop (mixed precision on CUDA, seeded, deterministic on CPU) with an
-  epoch-selection hook; ``predict_model``: inference.
+* ``ImageDataset`` / ``make_loader``: images, prompts and targets of a frame, batched, each
+  sample decoded from its file (the path for methods with their own transform; the others
+  read the decoded-image cache, ``bench.cached_data``). ``loader_workers``, ``precision``,
+  ``eval_batch_size``: what the machine and device get when the config leaves them open.
+* ``train_model``: the loop (bf16/fp16 autocast on CUDA, seeded, deterministic on CPU) with an
+  epoch-selection hook, timing the data wait and the step apart; ``TrainStep``: one step
+  (shared with ``ipiqa-bench speed``); ``predict_model``: inference.
 * Epoch selection policies (``SELECTIONS``): ``final`` keeps the last epoch; ``val`` keeps
   the best epoch on a validation part carved from the training side (by content group);
   ``best-on-test`` keeps the best epoch on the split's test side, as the public IP-IQA code
