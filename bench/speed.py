@@ -58,7 +58,7 @@ class SpeedReport:
     def render(self) -> str:
         from tabulate import tabulate
 
-        rows = [[s.name, f"{s.images_per_s:.1f}", s.images, f"{s.seconds:.2f}", s.note] for s in self.stages]
+        rows = [[s.name, _rate(s.images_per_s), s.images, f"{s.seconds:.2f}", s.note] for s in self.stages]
         head = (f"{self.method} on {self.dataset}: {self.image_size} px, batch {self.batch_size}, {self.device} "
                 f"({self.precision}), loader workers {self.workers['files']} (files) / {self.workers['cache']} "
                 f"(cache); training reads from: {self.loader_path}")
@@ -71,7 +71,7 @@ class SpeedReport:
                 "batch_size": self.batch_size, "loader_path": self.loader_path, "precision": self.precision,
                 "workers": self.workers, "bottleneck": self.bottleneck,
                 "stages": {s.name: {"images": s.images, "seconds": round(s.seconds, 4),
-                                    "images_per_s": round(s.images_per_s, 2)} for s in self.stages}}
+                                    "images_per_s": round(s.images_per_s, 4)} for s in self.stages}}
 
 
 def measure_speed(method, frame: pd.DataFrame, n_targets: int, steps: int, dataset: str = "") -> SpeedReport:
@@ -178,3 +178,7 @@ def _time_steps_fed(step, loader, steps, device) -> Stage:
         step(to_model_input(next(batches), loader, device, step.channels_last))
 
     return _time(one, "together", steps, loader.batch_size, device, "training steps fed by the loader it uses")
+
+
+def _rate(images_per_s: float) -> str:
+    return f"{images_per_s:.1f}" if images_per_s >= 10 else f"{images_per_s:.3g}"
