@@ -13,6 +13,7 @@ model step is the bottleneck.
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 
@@ -44,6 +45,7 @@ class SpeedReport:
     loader_path: str
     precision: str
     workers: dict
+    compiled: bool = False
     stages: list[Stage] = field(default_factory=list)
 
     def stage(self, name: str) -> Stage:
@@ -60,8 +62,9 @@ class SpeedReport:
 
         rows = [[s.name, _rate(s.images_per_s), s.images, f"{s.seconds:.2f}", s.note] for s in self.stages]
         head = (f"{self.method} on {self.dataset}: {self.image_size} px, batch {self.batch_size}, {self.device} "
-                f"({self.precision}), loader workers {self.workers['files']} (files) / {self.workers['cache']} "
-                f"(cache); training reads from: {self.loader_path}")
+                f"({self.precision}{', compiled' if self.compiled else ''}), loader workers "
+                f"{self.workers['files']} (files) / {self.workers['cache']} (cache); training reads from: "
+                f"{self.loader_path}")
         table = tabulate(rows, headers=["stage", "images/s", "images", "seconds", "note"], tablefmt="github",
                          disable_numparse=True)
         return f"{head}\n\n{table}\n\nbottleneck: {self.bottleneck}\n"
@@ -69,7 +72,7 @@ class SpeedReport:
     def as_dict(self) -> dict:
         return {"method": self.method, "dataset": self.dataset, "device": self.device, "image_size": self.image_size,
                 "batch_size": self.batch_size, "loader_path": self.loader_path, "precision": self.precision,
-                "workers": self.workers, "bottleneck": self.bottleneck,
+                "compiled": self.compiled, "workers": self.workers, "bottleneck": self.bottleneck,
                 "stages": {s.name: {"images": s.images, "seconds": round(s.seconds, 4),
                                     "images_per_s": round(s.images_per_s, 4)} for s in self.stages}}
 
@@ -91,9 +94,10 @@ def measure_speed(method, frame: pd.DataFrame, n_targets: int, steps: int, datas
         raise BenchError(f"{len(frame)} image(s) make no batch of {config.batch_size}")
     sample = frame.iloc[:n_images]
     targets = np.random.default_rng(0).random((n_images, n_targets), dtype=np.float32)
-    workers = {"files": loader_workers(config, device, cached=False), "cache": loader_workers(config, device, cached=True)}
+    workers = {"files": loader_workers(config, device, cached=False),
+               "cache": loader_workers(config, device, cached=True)}
     report = SpeedReport(method.method_name, dataset, device, config.image_size, config.batch_size,
-                         method.loader_path(config), precision(config, device), workers)
+                         method.loader_path(config), precision(config, device), workers, config.compile)
     with seeded(config.seed, deterministic=False):
         model = method.build_model(n_targets, method._pretrained())
     step = TrainStep(model, method.forward, method.param_groups(model, config.lr), config, device, steps)
@@ -146,16 +150,14 @@ def _time(fn, name: str, steps: int, batch_size: int, device: str, note: str) ->
 def _time_loader(name, loader, steps, device, channels_last) -> Stage:
     from bench.training import to_model_input
 
-    batches = _cycle(loader)
-    counted = []
-
-    def one():
-        batch = to_model_input(next(batches), loader, device, channels_last)
-        counted.append(len(batch["target"]))
-
-    stage = _time(one, name, steps, loader.batch_size, device, f"{loader.num_workers} worker(s), to the device")
-    stage.images = sum(counted[1:])
-    return stage
+    to_model_input(next(iter(loader)), loader, device, channels_last)  # warm-up: workers start, pages load
+    _sync(device)
+    start = time.perf_counter()  # a fresh pass: what workers fetched ahead in the warm-up is not counted
+    images = 0
+    for batch in itertools.islice(_cycle(loader), steps):
+        images += len(to_model_input(batch, loader, device, channels_last)["target"])
+    _sync(device)
+    return Stage(name, images, time.perf_counter() - start, f"{loader.num_workers} worker(s), to the device")
 
 
 def _synthetic_batch(loader, device: str, channels_last: bool) -> dict:
