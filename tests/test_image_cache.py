@@ -225,3 +225,19 @@ def test_a_run_records_loader_and_stage_speeds_and_report_shows_them(tiny_datase
     assert speed["step_images_per_s"] > 0 and 0 <= speed["data_wait_share"] <= 1
     table = throughput_table(load_results(results_dir))
     assert "| tinyfiles | cnniqa" in table and "image-cache" in table and "fp32" in table
+
+
+def test_cpu_defaults_change_nothing_and_accelerators_get_more(monkeypatch):
+    from bench.training import eval_batch_size, loader_workers, precision, uses_channels_last
+
+    monkeypatch.setattr(image_cache, "usable_cores", lambda: 16)
+    config = TrainConfig(batch_size=40)
+    assert precision(config, "cpu") == "fp32" and not uses_channels_last(config, "cpu")
+    assert eval_batch_size(config, "cpu") == 40 and eval_batch_size(config, "cuda") == 80
+    assert eval_batch_size(config.with_overrides(eval_batch_size=4), "cuda") == 4
+    assert loader_workers(config, "cpu", cached=True) == 0 and loader_workers(config, "cuda", cached=True) == 4
+    assert loader_workers(config, "cpu", cached=False) == 8
+    assert loader_workers(config.with_overrides(num_workers=32), "cuda", cached=True) == 16
+    assert uses_channels_last(config, "cuda") and not uses_channels_last(config.with_overrides(channels_last=False),
+                                                                           "cuda")
+    assert precision(config.with_overrides(amp=False), "cuda") == "fp32"
