@@ -249,8 +249,12 @@ def train_options(f):
     from bench.train_config import cli_options
 
     for field in reversed(cli_options()):
-        f = click.option(f"--{field.name.replace('_', '-')}", field.name, type=_click_type(field), default=None,
-                         help=field.metadata["help"])(f)
+        flag = field.name.replace("_", "-")
+        if "bool" in str(field.type):  # --x/--no-x; neither given: the method's default
+            f = click.option(f"--{flag}/--no-{flag}", field.name, default=None, help=field.metadata["help"])(f)
+        else:
+            f = click.option(f"--{flag}", field.name, type=_click_type(field), default=None,
+                             help=field.metadata["help"])(f)
     return f
 
 

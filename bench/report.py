@@ -239,6 +239,13 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, left_
                   "(the tables fit one per split). Lower-is-better methods are plotted on their own scale.", ""]
         names = [f"{_slug(dataset, r.method, t)}_scatter.png" for r in results if r.dataset == dataset for t in targets]
         lines += _images(figure_names, names)
+    speed = throughput_table(results)
+    if speed:
+        lines += ["## Throughput", "",
+                  "Measured during each trainable method's runs, averaged over its splits and models: training "
+                  "images/s overall and of the training step alone (forward to update, while not waiting for "
+                  "data), the share of training time spent waiting for the loader, and inference images/s. "
+                  "`ipiqa-bench speed` times each stage alone.", "", speed, ""]
     lines += ["## Provenance", "", _provenance(results), ""]
     return "\n".join(lines)
 
@@ -262,6 +269,35 @@ def _method_note(n_resamples: int, seed: int, n_splits=()) -> str:
             "difference for fixed predictions. p-values are not adjusted for the number of pairs. "
             "In the matrix, colour is the difference (row − column), text the Wilcoxon p, and * "
             "marks a bootstrap interval that excludes 0.")
+
+
+def throughput_table(results: list[MethodResults], fmt: str = "markdown") -> str:
+    """Per-stage images/s of the trainable methods, from their manifests ("" when none trained)."""
+    body = []
+    for r in results:
+        splits = [s for s in r.manifest.splits.values() if (s.report or {}).get("models")]
+        if not splits:
+            continue
+        models = [m for s in splits for m in s.report["models"].values()]
+        share = [m.get("speed", {}).get("data_wait_share") for m in models]
+        share = [v for v in share if v is not None]
+        body.append([r.dataset, r.method, splits[0].report.get("device", r.manifest.device or ""),
+                     ", ".join(sorted({s.report.get("loader", "files") for s in splits})),
+                     ", ".join(sorted({m.get("precision", "fp32") for m in models})),
+                     _mean(m.get("train_images_per_s") for m in models),
+                     _mean(m.get("speed", {}).get("step_images_per_s") for m in models),
+                     f"{100 * sum(share) / len(share):.0f}%" if share else "–",
+                     _mean(s.predict_images_per_s for s in splits)])
+    if not body:
+        return ""
+    return tabulate(body, headers=["dataset", "method", "device", "loader", "precision", "train img/s",
+                                   "step img/s", "waiting for data", "predict img/s"],
+                    tablefmt="github" if fmt == "markdown" else fmt, disable_numparse=True)
+
+
+def _mean(values) -> str:
+    values = [v for v in values if v is not None]
+    return f"{sum(values) / len(values):.1f}" if values else "–"
 
 
 def _provenance(results: list[MethodResults]) -> str:

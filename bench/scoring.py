@@ -32,6 +32,8 @@ def score_images(method: str, images: list[Path], prompt: str = "", checkpoint: 
     elif info.trains:
         raise BenchError(f"{method} is trained per split: pass --checkpoint "
                          f"results/<dataset>/{method}/checkpoints/split_<k>.pt")
+    if getattr(instance, "image_cache", None):
+        instance.image_cache = False  # a few images once: decoded directly, the shared cache untouched
     paths = [str(p) for p in images]
     frame = pd.DataFrame({"image": [Path(p).name for p in paths], "path": paths, "prompt": prompt, "group": ""})
     if isinstance(instance, ScoreMethod) and checkpoint is None:

@@ -27,12 +27,15 @@ from bench.training import (
     ImageDataset,
     TrainConfig,
     carve_validation,
+    eval_batch_size,
     image_transform,
+    loader_workers,
     make_loader,
     predict_model,
     seeded,
     selection_score,
     train_model,
+    uses_channels_last,
 )
 
 # Constructor arguments that are TrainConfig fields: None means the method's default.
@@ -126,21 +129,20 @@ class TorchMethod(Method):
         self.scale_ = {t: (float(fit_frame[t].min()), float(fit_frame[t].max())) for t in targets}
         self.models_ = []
         self.report_ = {"device": device, "selection": config.selection, "train_config": config.as_dict(),
-                        "n_train": len(fit_frame), "models": {}}
+                        "n_train": len(fit_frame), "loader": self.loader_path(config), "models": {}}
         if select_frame is not None:
             self.report_["n_selection"] = len(select_frame)
         for group in self._target_groups(targets):
             with seeded(config.seed, deterministic=device == "cpu"):
                 model = self.build_model(len(group), self._pretrained())
-                data = ImageDataset(fit_frame, self.transform(config, train=True), self._scaled(fit_frame, group))
-                loader = make_loader(data, config.batch_size, config, shuffle=True, device=device)
+                loader = self._loader(fit_frame, config, device, train=True, targets=self._scaled(fit_frame, group))
                 select = None
                 if select_frame is not None:
                     eval_loader = self._eval_loader(select_frame, config, device)
                     truth = select_frame[group].to_numpy(dtype=float)
 
                     def select(m, eval_loader=eval_loader, truth=truth):
-                        return selection_score(predict_model(m, self.forward, eval_loader, device, config.amp), truth)
+                        return selection_score(self._predict(m, eval_loader, config, device), truth)
 
                 self.report_["models"][",".join(group)] = train_model(
                     model, self.forward, self.param_groups(model, config.lr), loader, config, device, select,
@@ -156,7 +158,7 @@ class TorchMethod(Method):
         loader = self._eval_loader(frame, config, device)
         columns = {}
         for group, model in self.models_:
-            pred = predict_model(model, self.forward, loader, device, config.amp)
+            pred = self._predict(model, loader, config, device)
             for j, target in enumerate(group):
                 low, high = self.scale_[target]
                 columns[target] = pred[:, j] * ((high - low) or 1.0) + low
@@ -169,9 +171,31 @@ class TorchMethod(Method):
             columns.append((frame[target].to_numpy(dtype=float) - low) / ((high - low) or 1.0))
         return np.stack(columns, axis=1)
 
+    def loader_path(self, config: TrainConfig) -> str:
+        """"image-cache" when the method's input is the standard resize (+ flip/crop) + normalise
+        and the cache is on; "files" (decode every sample) otherwise."""
+        standard = type(self).transform is TorchMethod.transform
+        return "image-cache" if config.image_cache and standard else "files"
+
+    def _loader(self, frame, config: TrainConfig, device: str, train: bool, targets=None):
+        if self.loader_path(config) == "files":
+            data = ImageDataset(frame, self.transform(config, train), targets)
+            batch = config.batch_size if train else eval_batch_size(config, device)
+            return make_loader(data, batch, config, shuffle=train, device=device)
+        from bench.cached_data import CachedImageDataset, make_cached_loader
+        from bench.image_cache import ImageCache
+
+        data = CachedImageDataset(frame, ImageCache(config.image_size), targets, self.mean_std,
+                                  crop=config.train_crop if train else None)
+        return make_cached_loader(data, config.batch_size if train else eval_batch_size(config, device), train,
+                                  config.hflip, config.seed, loader_workers(config, device, cached=True),
+                                  pin_memory=device.startswith("cuda"))
+
     def _eval_loader(self, frame, config, device):
-        data = ImageDataset(frame, self.transform(config, train=False))
-        return make_loader(data, config.eval_batch_size or config.batch_size, config, shuffle=False, device=device)
+        return self._loader(frame, config, device, train=False)
+
+    def _predict(self, model, loader, config: TrainConfig, device: str) -> np.ndarray:
+        return predict_model(model, self.forward, loader, device, config.amp, uses_channels_last(config, device))
 
     # ----------------------------------------------------------------- checkpoints
 

@@ -48,10 +48,18 @@ class TrainConfig:
                                      "labelled so).", choices=SELECTIONS)
     # of the training side's content groups, for selection="val"
     val_fraction: float = option(0.1, low=0, high=1, low_open=True, high_open=True)
-    eval_batch_size: int | None = option(None, low=1)  # None: batch_size
-    amp: bool = option(True)  # mixed precision (CUDA only)
-    num_workers: int = option(2, low=0)
+    eval_batch_size: int | None = option(None, low=1)  # None: batch_size on the CPU, twice that on an accelerator
+    amp: bool = option(True, "Mixed precision on CUDA: bf16 autocast where the GPU supports it, else fp16 with "
+                             "gradient scaling (the report records which); the CPU always computes in fp32.")
+    num_workers: int | None = option(None, "Loader processes (default: sized from the machine; see "
+                                           "bench.training.loader_workers).", low=0)
     seed: int = option(0)
+    image_cache: bool = option(True, "Decode and resize each image once into the shared image cache "
+                                     "(bench.image_cache) and train from it; off: decode every sample every epoch. "
+                                     "Methods with their own transform never use it.")
+    channels_last: bool | None = option(None, "channels_last memory format for model and input (default: on "
+                                              "CUDA only).")
+    compile: bool = option(False, "torch.compile the model for training.")
 
     def __post_init__(self):
         for f in fields(self):

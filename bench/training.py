@@ -4,9 +4,13 @@
   image size... Its defaults are the IP-IQA paper's protocol; a method's departures are
   declared beside its class (``defaults``, ``presets``), and ``bench.config`` resolves them
   with the run's overrides, recording the source of every value.
-* ``ImageDataset`` / ``make_loader``: images, prompts and targets of a frame, batched.
-* ``train_model``: the loop (mixed precision on CUDA, seeded, deterministic on CPU) with an
-  epoch-selection hook; ``predict_model``: inference.
+* ``ImageDataset`` / ``make_loader``: images, prompts and targets of a frame, batched, each
+  sample decoded from its file (the path for methods with their own transform; the others
+  read the decoded-image cache, ``bench.cached_data``). ``loader_workers``, ``precision``,
+  ``eval_batch_size``: what the machine and device get when the config leaves them open.
+* ``train_model``: the loop (bf16/fp16 autocast on CUDA, seeded, deterministic on CPU) with an
+  epoch-selection hook, timing the data wait and the step apart; ``TrainStep``: one step
+  (shared with ``ipiqa-bench speed``); ``predict_model``: inference.
 * Epoch selection policies (``SELECTIONS``): ``final`` keeps the last epoch; ``val`` keeps
   the best epoch on a validation part carved from the training side (by content group);
   ``best-on-test`` keeps the best epoch on the split's test side, as the public IP-IQA code
@@ -92,13 +96,63 @@ class ImageDataset:
 def make_loader(dataset: ImageDataset, batch_size: int, config: TrainConfig, shuffle: bool, device: str):
     import torch
 
-    workers = min(config.num_workers, os.cpu_count() or 1)
+    workers = loader_workers(config, device, cached=False)
     generator = torch.Generator().manual_seed(config.seed)
     # A lone sample in a training batch breaks BatchNorm over 1x1 maps (e.g. DBCNN's S-CNN).
     drop_last = shuffle and len(dataset) > batch_size
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, num_workers=workers,
         generator=generator, persistent_workers=workers > 0 and shuffle, pin_memory=device.startswith("cuda"))
+
+
+def loader_workers(config: TrainConfig, device: str, cached: bool) -> int:
+    """Loader processes: ``num_workers`` when given, else sized from the machine's cores.
+
+    From files every core decodes (up to 8), since decoding is the bottleneck. From the cache
+    a sample is a memory copy: on the CPU the training step needs every core and the main
+    process keeps up alone (0); an accelerator gets a few workers (up to 4) to keep it fed.
+    """
+    from bench.image_cache import usable_cores
+
+    if config.num_workers is not None:
+        return min(config.num_workers, usable_cores())
+    if not cached:
+        return min(usable_cores(), 8)
+    return 0 if device == "cpu" else min(usable_cores(), 4)
+
+
+def eval_batch_size(config: TrainConfig, device: str) -> int:
+    """Inference keeps no activations for backward: on an accelerator it batches twice as large."""
+    if config.eval_batch_size is not None:
+        return config.eval_batch_size
+    return config.batch_size if device == "cpu" else 2 * config.batch_size
+
+
+def precision(config: TrainConfig, device: str) -> str:
+    """What the loop computes in: bf16 or fp16 autocast on CUDA (bf16 where supported), else fp32."""
+    import torch
+
+    if not (config.amp and device.startswith("cuda")):
+        return "fp32"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def uses_channels_last(config: TrainConfig, device: str) -> bool:
+    return config.channels_last if config.channels_last is not None else device.startswith("cuda")
+
+
+def to_model_input(batch: dict, loader, device: str, channels_last: bool) -> dict:
+    """The batch on the device, its images as the network's input (cached uint8 batches are
+    converted and normalised there, after a quarter of the bytes crossed the bus)."""
+    import torch
+
+    images = batch["image"].to(device, non_blocking=True)
+    finish = getattr(loader.dataset, "to_model_input", None)
+    if finish is not None:
+        images = finish(images, channels_last)
+    elif channels_last and images.dim() == 4:
+        images = images.contiguous(memory_format=torch.channels_last)
+    return {**batch, "image": images}
 
 
 def carve_validation(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -158,59 +212,99 @@ def _lr_schedule(optimizer, config: TrainConfig, steps_per_epoch: int):
 
 
 def autocast(device: str, enabled: bool):
-    """fp16 autocast on CUDA when enabled; nothing elsewhere (shared with Image2Prompt)."""
+    """Autocast on CUDA when enabled (bf16 where supported, else fp16); nothing elsewhere
+    (shared with Image2Prompt)."""
     import torch
 
     if enabled and device.startswith("cuda"):
-        return torch.autocast("cuda", dtype=torch.float16)
+        return torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
     return contextlib.nullcontext()
 
 
 Forward = Callable[["object", dict], "object"]
 
 
+class TrainStep:
+    """One optimisation step (forward, loss, backward, update) with the config's precision,
+    memory format and compilation; ``train_model`` and ``ipiqa-bench speed`` share it."""
+
+    def __init__(self, model, forward: Forward, param_groups: list[dict], config: TrainConfig, device: str,
+                 steps_per_epoch: int):
+        import torch
+
+        self.model, self.forward, self.device = model, forward, device
+        self.precision = precision(config, device)
+        self.channels_last = uses_channels_last(config, device)
+        model.to(device)
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        # The compiled wrapper shares the model's parameters; state dicts are read from the model.
+        self.step_model = torch.compile(model) if config.compile else model
+        self.optimizer = _optimizer(param_groups, config)
+        self.schedule = _lr_schedule(self.optimizer, config, steps_per_epoch=steps_per_epoch)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")  # bf16 needs no scaling
+        self.loss_fn = torch.nn.MSELoss() if config.loss == "mse" else torch.nn.L1Loss()
+        self.amp = self.precision != "fp32"
+
+    def __call__(self, batch: dict) -> float:
+        """``batch`` already on the device (``to_model_input``); returns the loss."""
+        target = batch["target"].to(self.device, non_blocking=True)
+        with autocast(self.device, self.amp):
+            pred = self.forward(self.step_model, batch)
+        loss = self.loss_fn(pred.float(), target)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.schedule.step()
+        return loss.item()  # waits for the device: the step's time is then measured whole
+
+
 def train_model(model, forward: Forward, param_groups: list[dict], loader, config: TrainConfig, device: str,
                 select: Callable[[object], float] | None = None, desc: str = "train") -> dict:
     """Train in place; with ``select`` (epoch -> score, higher is better) the best epoch's
-    weights are restored at the end. Returns the report: losses, images/s, the lr each group
-    ended at, selected epoch."""
-    import torch
+    weights are restored at the end. Returns the report: losses, precision, images/s (overall,
+    and of the training step alone while it was not waiting for data), the lr each group ended
+    at, selected epoch."""
     from tqdm import tqdm
 
-    amp = config.amp and device.startswith("cuda")
-    model.to(device)
-    optimizer = _optimizer(param_groups, config)
-    schedule = _lr_schedule(optimizer, config, steps_per_epoch=len(loader))
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    loss_fn = torch.nn.MSELoss() if config.loss == "mse" else torch.nn.L1Loss()
-    report = {"epoch_loss": [], "amp": amp}
+    step = TrainStep(model, forward, param_groups, config, device, steps_per_epoch=len(loader))
+    report = {"epoch_loss": [], "amp": step.amp, "precision": step.precision, "channels_last": step.channels_last,
+              "compile": config.compile, "loader_workers": loader.num_workers}
     scores, best_state, best_epoch, seen, start = [], None, None, 0, time.perf_counter()
+    wait_s = step_s = select_s = 0.0
     for epoch in tqdm(range(config.epochs), desc=desc, unit="epoch", leave=False):
         model.train()
         losses = []
-        for batch in loader:
-            batch = {**batch, "image": batch["image"].to(device, non_blocking=True)}
-            target = batch["target"].to(device, non_blocking=True)
-            with autocast(device, amp):
-                pred = forward(model, batch)
-            loss = loss_fn(pred.float(), target)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            schedule.step()
-            losses.append(loss.item())
-            seen += len(target)
+        batches = iter(loader)
+        while True:
+            t0 = time.perf_counter()
+            batch = next(batches, None)
+            if batch is None:
+                break
+            batch = to_model_input(batch, loader, device, step.channels_last)
+            t1 = time.perf_counter()
+            losses.append(step(batch))
+            seen += len(batch["target"])
+            wait_s += t1 - t0
+            step_s += time.perf_counter() - t1
         report["epoch_loss"].append(float(np.mean(losses)) if losses else float("nan"))
         if select is not None:
+            t0 = time.perf_counter()
             scores.append(select(model))
+            select_s += time.perf_counter() - t0
             if best_epoch is None or scores[-1] > scores[best_epoch - 1]:
                 best_epoch = epoch + 1
                 best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     seconds = time.perf_counter() - start
-    report["lr_end"] = [group["lr"] for group in optimizer.param_groups]
+    report["lr_end"] = [group["lr"] for group in step.optimizer.param_groups]
     report["train_s"] = round(seconds, 3)
     report["train_images_per_s"] = round(seen / seconds, 2) if seconds > 0 else None
+    # Per stage: time spent waiting for the loader, and in the step itself (forward to update).
+    report["speed"] = {"images": seen, "data_wait_s": round(wait_s, 3), "step_s": round(step_s, 3),
+                       "select_s": round(select_s, 3),
+                       "step_images_per_s": round(seen / step_s, 2) if step_s > 0 else None,
+                       "data_wait_share": round(wait_s / (wait_s + step_s), 4) if wait_s + step_s > 0 else None}
     if select is None:
         report["selected_epoch"] = config.epochs
     else:
@@ -220,14 +314,17 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
     return report
 
 
-def predict_model(model, forward: Forward, loader, device: str, amp: bool = True) -> np.ndarray:
+def predict_model(model, forward: Forward, loader, device: str, amp: bool = True,
+                  channels_last: bool = False) -> np.ndarray:
     import torch
 
     model.to(device).eval()
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     out = []
     with torch.inference_mode():
         for batch in loader:
-            batch = {**batch, "image": batch["image"].to(device, non_blocking=True)}
+            batch = to_model_input(batch, loader, device, channels_last)
             with autocast(device, amp):
                 out.append(forward(model, batch).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 1))
