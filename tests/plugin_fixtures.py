@@ -65,6 +65,8 @@ class Constant(ScoreMethod):
 class Peeking(Method):
     """Predicts the MOS if predict is handed the targets (tests only): it must not be."""
 
+    contract_xfail = "fails unless predict sees the targets, which it never does"
+
     def fit(self, train, targets):
         self.targets_, self.fit_columns_ = list(targets), sorted(train.columns)
         return self

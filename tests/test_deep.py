@@ -46,7 +46,7 @@ def test_resnet50_from_scratch_starts_each_residual_block_as_the_identity():
     assert torch.count_nonzero(scratch.bn1.weight) == scratch.bn1.weight.numel()
 
 
-@pytest.mark.parametrize("name", DEEP)
+@pytest.mark.parametrize("name", [n for n in DEEP if not get_method_info(n).uses_prompt])  # IPCE: tests/test_ipce.py
 def test_random_init_build_learns_a_fixed_batch(name, tmp_path):
     """Each network, built with random weights, lowers its loss on one repeated batch."""
     # 8 images at 64 px (HyperNet: 2 at its 224-px patch size): BatchNorm over 2 images whose
