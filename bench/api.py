@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.config import ResolvedConfig, resolve_config
 from bench.errors import BenchError
+from bench.run.config import ResolvedConfig, resolve_config
 
 log = logging.getLogger("ipiqa_bench")
 
@@ -36,12 +36,12 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     ``preset``: a named preset (default: the one named after the dataset, where a method has it).
     """
     from bench.datasets import load_dataset
-    from bench.devices import resolve_device
-    from bench.executors import make_executor
+    from bench.datasets.validation import prepare_for_run
     from bench.registry import create_method, resolve_method_names
-    from bench.runner import RunOptions, method_config, run_benchmark
+    from bench.run.devices import resolve_device
+    from bench.run.executors import make_executor
+    from bench.run.runner import RunOptions, method_config, run_benchmark
     from bench.splits import SplitConfig
-    from bench.validation import prepare_for_run
 
     spec = ",".join(methods) if isinstance(methods, (list, tuple)) else methods
     resolve_method_names(spec)  # an unknown method fails before the dataset is loaded
@@ -70,7 +70,7 @@ def table(results_dir: str | Path = "results", dataset: str | None = None, *, wh
     mean and std of each metric over the splits, recomputed from the split files, and each
     row's protocol (splits done of the total, PLCC kind, selection, preset, overrides).
     ``plcc``: "logistic" (after the 4-parameter mapping, sign kept) or "raw" (Pearson)."""
-    from bench import tables
+    from bench.report import tables
 
     summary, _, _ = summary_of(results_dir, dataset, methods=methods, plcc=plcc, paper=paper, ci=ci)
     if str(which) != "all":
@@ -81,9 +81,9 @@ def table(results_dir: str | Path = "results", dataset: str | None = None, *, wh
 def summary_of(results_dir: str | Path, dataset: str | None = None, *, methods: str | None = None,
                plcc: str = "logistic", paper: bool = False, ci: bool = False):
     """(summary frame, the MethodResults read, lines naming selected methods without results)."""
-    from bench import tables
     from bench.registry import resolve_method_names
-    from bench.results import load_results, missing_methods, split_metrics
+    from bench.report import tables
+    from bench.results.loading import load_results, missing_methods, split_metrics
 
     results = load_results(Path(results_dir), dataset)
     if not results:
@@ -99,7 +99,7 @@ def summary_of(results_dir: str | Path, dataset: str | None = None, *, methods: 
     if paper:
         summary = tables.with_paper(summary, {r.method: r.manifest.sign for r in results})
     if ci:
-        from bench.significance import confidence_intervals
+        from bench.report.significance import confidence_intervals
 
         summary = confidence_intervals(summary)
     return summary, results, missing
@@ -108,7 +108,7 @@ def summary_of(results_dir: str | Path, dataset: str | None = None, *, methods: 
 def score(method: str, images: list[str | Path], prompt: str = "", *, checkpoint: str | Path | None = None,
           device: str = "auto") -> pd.DataFrame:
     """Score single images with ``method`` (a trained one needs a split ``checkpoint``)."""
-    from bench.scoring import score_images
+    from bench.run.scoring import score_images
 
     return score_images(method, [Path(p) for p in images], prompt, Path(checkpoint) if checkpoint else None, device)
 

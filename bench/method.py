@@ -16,14 +16,14 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from bench.images import load_rgb
+from bench.datasets.images import load_rgb
 
 
 class Method:
     method_name: str = ""  # set by @register_method
     smoke_slow: bool = False  # its smoke_config() run still takes many seconds (the contract test marks it slow)
 
-    # The config is declared beside the class (bench.config resolves it, with sources):
+    # The config is declared beside the class (bench.run.config resolves it, with sources):
     # departures from the constructor's defaults, merged along the class chain;
     defaults: ClassVar[dict] = {}
     # defaults that hold when other keys have given values: ((when, values), ...);
@@ -33,14 +33,14 @@ class Method:
 
     @classmethod
     def config_keys(cls) -> list[str]:
-        from bench.config import constructor_keys
+        from bench.run.config import constructor_keys
 
         return constructor_keys(cls)
 
     @classmethod
     def default_layers(cls) -> list[tuple[str, dict]]:
         """(origin, values) layers of plain defaults, lowest precedence first."""
-        from bench.config import constructor_defaults
+        from bench.run.config import constructor_defaults
 
         layers = constructor_defaults(cls)
         for klass in reversed(cls.__mro__):
@@ -56,7 +56,7 @@ class Method:
     def get_config(self) -> dict:
         """The constructor arguments, as scikit-learn's ``get_params``; an argument left at None
         takes the value the class declares for it (``defaults``, ``defaults_when``)."""
-        from bench.config import OVERRIDE, resolve_layers
+        from bench.run.config import OVERRIDE, resolve_layers
 
         given = {k: getattr(self, k) for k in self.config_keys() if getattr(self, k, None) is not None}
         values = resolve_layers(type(self), [(OVERRIDE, OVERRIDE, given)]).values
@@ -96,7 +96,7 @@ class Method:
     def dataset_preset(cls, dataset: str) -> dict:
         """The preset named after ``dataset`` (``presets``), if any. Kept for plugins written
         before presets were declared: one that overrides it is still honoured."""
-        from bench.config import preset_values
+        from bench.run.config import preset_values
 
         found = preset_values(cls, dataset)
         return found[0] if found else {}

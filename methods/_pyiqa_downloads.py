@@ -20,7 +20,7 @@ import os
 import sys
 from urllib.parse import urlparse
 
-from bench.assets import OFFLINE_ENV, Asset, _ASSETS, register_asset, resolve
+from bench.assets import _ASSETS, OFFLINE_ENV, Asset, register_asset, resolve
 from bench.errors import AssetMissing, BenchError
 
 HF = "https://huggingface.co"
@@ -122,13 +122,12 @@ def _pyiqa_modules():
 def redirected_downloads():
     """Patch every way a pyiqa network fetches a file; restore them afterwards."""
     import huggingface_hub.constants as hub_constants
+    import pyiqa.archs.arch_util  # noqa: F401  (the modules patched below must be loaded)
+    import pyiqa.archs.clip_model as clip_model
     import timm.models._builder as timm_builder
     import torch
     import torch.hub
     import torchvision.models._api as tv_api
-
-    import pyiqa.archs.arch_util  # noqa: F401  (the modules patched below must be loaded)
-    import pyiqa.archs.clip_model as clip_model
 
     patches = [(torch.hub, "load_state_dict_from_url", _load_state_dict_from_url),
                (tv_api, "load_state_dict_from_url", _load_state_dict_from_url),

@@ -1,4 +1,4 @@
-"""The paper's deep-learning group (Table 1), each fine-tuned per split by bench.training.
+"""The paper's deep-learning group (Table 1), each fine-tuned per split by bench.train.loop.
 
 Every network starts from the initialisation its authors used:
 
@@ -27,11 +27,11 @@ import sys
 from types import SimpleNamespace
 
 from bench.assets import resolve
+from bench.assets.weights import CLIP_RN50_OPENAI, DBCNN_SCNN, RESNET50_IMAGENET, VGG16_IMAGENET, check_prefix
 from bench.errors import BenchError
 from bench.registry import register_method
-from bench.torch_method import TorchMethod
+from bench.train.torch_method import TorchMethod
 from methods._pyiqa_catalog import pyiqa_licence
-from bench.weights import CLIP_RN50_OPENAI, DBCNN_SCNN, RESNET50_IMAGENET, VGG16_IMAGENET, check_prefix
 
 TARGETS = ("quality", "mos")
 # pyiqa URLs its constructors ask for, mapped to the assets that stand for them.
@@ -52,7 +52,7 @@ def _contained(module, pretrained: bool, **replacements):
         # pyiqa's own loader unpickles everything; this one reads tensors only.
         from pyiqa.archs.arch_util import clean_state_dict
 
-        from bench.safe_load import load_torch
+        from bench.assets.safe_load import load_torch
 
         if path.startswith(("http://", "https://")):
             if not pretrained:
@@ -238,7 +238,7 @@ class CLIPIQA(TorchMethod):
 
         def load(backbone, device="cpu"):
             if pretrained:  # as pyiqa's clip_model.load(jit=False), reading the archive as data
-                from bench.safe_load import read_openai_clip_state
+                from bench.assets.safe_load import read_openai_clip_state
 
                 model = clip_model.build_model(read_openai_clip_state(resolve(CLIP_RN50_OPENAI.name))).to(device)
                 return model.float() if str(device) == "cpu" else model

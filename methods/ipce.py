@@ -25,7 +25,7 @@ harness's default selection applies otherwise.
 from __future__ import annotations
 
 from bench.registry import register_method
-from bench.torch_method import TorchMethod
+from bench.train.torch_method import TorchMethod
 from methods.alignment.clipscore import OPENAI_CLIP
 
 LEVELS = ("badly", "poorly", "fairly", "well", "perfectly")

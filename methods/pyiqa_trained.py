@@ -19,7 +19,7 @@ scene and distortion labels AGIQA does not have.
 from __future__ import annotations
 
 from bench.registry import register_method
-from bench.torch_method import TorchMethod
+from bench.train.torch_method import TorchMethod
 from methods._pyiqa_catalog import pyiqa_licence
 from methods._pyiqa_downloads import asset_for_url, redirected_downloads
 from methods.deep import TARGETS, _single_output

@@ -2,7 +2,7 @@
 files, rerun, and check the results are byte-identical to an uninterrupted run's with no
 orphan files.
 
-A child process runs the real runner (``bench.runner.run_benchmark``) on a small generated
+A child process runs the real runner (``bench.run.runner.run_benchmark``) on a small generated
 dataset with two cheap methods (``ceiq``: training-free; ``ceiq-svr``: trained, writes
 checkpoints, shares ceiq's feature cache). It counts every fsync, rename, link and unlink
 under the results folder and SIGKILLs itself just before or just after the n-th one: the
@@ -101,9 +101,9 @@ def _install_kill(results: Path, kill_at: int | None, when: str) -> None:
 
 sys.path.insert(0, str(ROOT))
 from bench.datasets import Dataset  # noqa: E402 - imported once, before the runs are forked
-from bench.executors import LocalExecutor  # noqa: E402
 from bench.registry import get_method_info  # noqa: E402
-from bench.runner import RunOptions, run_benchmark  # noqa: E402
+from bench.run.executors import LocalExecutor  # noqa: E402
+from bench.run.runner import RunOptions, run_benchmark  # noqa: E402
 from bench.splits import SplitConfig  # noqa: E402
 
 for _name in METHODS:
@@ -223,7 +223,7 @@ class Harness:
 
     def corrupted(self, label: str, reference: Path, damage, **rerun_spec) -> None:
         from bench.errors import BenchError
-        from bench.results import load_results
+        from bench.results.loading import load_results
 
         results = self.work / "case"
         shutil.rmtree(results, ignore_errors=True)

@@ -14,11 +14,11 @@ import tempfile
 from pathlib import Path
 
 from bench.datasets import Dataset
-from bench.demo_generator import DemoSpec, generate_demo
-from bench.executors import LocalExecutor
-from bench.manifest import RunManifest
+from bench.datasets.demo_generator import DemoSpec, generate_demo
 from bench.registry import resolve_method_names
-from bench.runner import RunOptions, run_benchmark
+from bench.results.manifest import RunManifest
+from bench.run.executors import LocalExecutor
+from bench.run.runner import RunOptions, run_benchmark
 from bench.splits import SplitConfig
 
 

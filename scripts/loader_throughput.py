@@ -44,7 +44,7 @@ def cpu_seconds() -> float:
 
 
 def timed(name: str, loader, convert: bool, epochs: int = 2) -> float:
-    from bench.training import to_model_input
+    from bench.train.loop import to_model_input
 
     def finish(batch):
         return to_model_input(batch, loader, "cpu", False) if convert else batch
@@ -73,10 +73,16 @@ def main() -> None:
         os.environ["IPIQA_BENCH_CACHE"] = str(Path(tmp) / "cache")
         import torch
 
-        from bench.cached_data import CachedImageDataset, make_cached_loader
-        from bench.image_cache import ImageCache
-        from bench.training import (IMAGENET_MEAN_STD, ImageDataset, TrainConfig, image_transform, loader_workers,
-                                    make_loader)
+        from bench.train.cached_data import CachedImageDataset, make_cached_loader
+        from bench.train.image_cache import ImageCache
+        from bench.train.loop import (
+            IMAGENET_MEAN_STD,
+            ImageDataset,
+            TrainConfig,
+            image_transform,
+            loader_workers,
+            make_loader,
+        )
 
         if args.threads:
             torch.set_num_threads(args.threads)

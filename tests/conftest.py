@@ -116,9 +116,9 @@ def results_dir(tmp_path) -> Path:
 def write_results(results_dir: Path, dataset: str, method: str, display: str, pred_noise: float,
                   family: str = "alignment", target: str = "mos_align") -> None:
     """Result files as the runner writes them, for rendering tests (3 splits of 50 images)."""
-    from bench import manifest as manifests
+    from bench.results import manifest as manifests
+    from bench.results.store import write_predictions
     from bench.splits import SplitConfig, ensure_splits, splits_hash
-    from bench.store import write_predictions
 
     rng = np.random.default_rng(0)
     images = [f"img{i:03d}.png" for i in range(50)]
@@ -155,9 +155,9 @@ sys.path.insert(0, str(TESTS))
 
 def write_manifest(directory: Path, fields: dict) -> None:
     """A run.json for split files a test wrote by hand, recording their hashes as the runner does."""
-    from bench.completion import record_files
-    from bench.manifest import RunManifest
-    from bench.store import split_files
+    from bench.results.completion import record_files
+    from bench.results.manifest import RunManifest
+    from bench.results.store import split_files
 
     manifest = RunManifest.from_dict(fields)
     record_files(manifest, directory, sorted(split_files(directory)))

@@ -16,7 +16,6 @@ from bench.registry import register_method
 from methods._svr import SVRFeatureMethod
 
 
-
 def sharpness(image: np.ndarray) -> np.ndarray:
     gray = image.astype(float).mean(axis=2)
     lap = ndimage.laplace(gray)

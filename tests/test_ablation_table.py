@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from conftest import run_cli, write_manifest
 
+from bench.results.store import write_predictions
 from bench.splits import splits_hash
-from bench.store import write_predictions
 
 # method -> (image2prompt, use_prompt, prompt_mode), in no particular order
 ROWS = {

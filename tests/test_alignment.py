@@ -231,10 +231,10 @@ def test_runner_scores_every_split_with_a_local_checkpoint(open_clip_configs, ti
     import open_clip
 
     from bench.datasets import load_dataset
-    from bench.executors import LocalExecutor
-    from bench.runner import RunOptions, run_benchmark
+    from bench.results.manifest import RunManifest
+    from bench.run.executors import LocalExecutor
+    from bench.run.runner import RunOptions, run_benchmark
     from bench.splits import SplitConfig
-    from bench.manifest import RunManifest
 
     torch.manual_seed(4)
     torch.save(open_clip.create_model("ipiqa-test-openai-tiny").state_dict(), tmp_path / "weights.pt")

@@ -10,8 +10,8 @@ import pytest
 from agiqa_helpers import IMAGE_FOLDERS, agiqa_root, write_placeholder_images
 from conftest import run_cli
 
-from bench.check import PROBLEM_KINDS, VerifiedImages, check_dataset, image_problem
 from bench.datasets import load_dataset
+from bench.datasets.check import PROBLEM_KINDS, VerifiedImages, check_dataset, image_problem
 
 
 def _problems(result, path):

@@ -1,4 +1,4 @@
-"""The config resolver (bench.config): declared defaults, presets, overrides, and their sources."""
+"""The config resolver (bench.run.config): declared defaults, presets, overrides, and their sources."""
 
 import json
 
@@ -6,11 +6,11 @@ import pytest
 from conftest import run_cli
 
 from bench import api
-from bench.config import resolve_config
 from bench.errors import BenchError
 from bench.method import ScoreMethod
 from bench.registry import create_method, list_methods
-from bench.train_config import TRAIN_FIELDS, TrainConfig, cli_options
+from bench.run.config import resolve_config
+from bench.train.config import TRAIN_FIELDS, TrainConfig, cli_options
 
 
 def test_every_value_has_a_source_and_an_origin():
@@ -110,7 +110,7 @@ def test_the_manifest_records_config_sources_and_the_preset(tiny_dataset, result
 
 
 def test_the_feature_cache_key_of_a_run_uses_the_datasets_preset():
-    from bench.runner import RunOptions, _feature_cache_key
+    from bench.run.runner import RunOptions, _feature_cache_key
 
     options = RunOptions()
     on_demo = _feature_cache_key("clipscore", options, "demo")

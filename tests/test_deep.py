@@ -16,9 +16,9 @@ from conftest import run_cli, write_image_set
 from bench.datasets import load_dataset
 from bench.errors import AssetMissing
 from bench.registry import create_method, get_method_info, resolve_method_names
-from bench.runner import RunOptions, method_config, run_benchmark
+from bench.run.runner import RunOptions, method_config, run_benchmark
 from bench.splits import SplitConfig
-from bench.training import ImageDataset, default_config, make_loader, train_model
+from bench.train.loop import ImageDataset, default_config, make_loader, train_model
 
 pytestmark = pytest.mark.usefixtures("no_network")
 DEEP = tuple(resolve_method_names("deep"))  # test_registered_as_tables_deep_rows pins the set
@@ -78,7 +78,7 @@ def micro_dataset(tmp_path, monkeypatch):
 
 
 def _run(names, overrides, results_dir):
-    from bench.executors import LocalExecutor
+    from bench.run.executors import LocalExecutor
 
     options = RunOptions(results_dir=results_dir, splits=SplitConfig(n_splits=1), device="cpu",
                          overrides={"epochs": 1, "batch_size": 8, "image_size": 32, "num_workers": 0, **overrides})
@@ -142,7 +142,7 @@ def test_epoch_selection_policies(selection, micro_dataset, results_dir):
     if selection == "val":  # carved from the training side: fewer training images, no test image
         assert report["n_selection"] > 0 and report["n_train"] + report["n_selection"] == 20 - len(written)
     else:  # the written predictions are the selected epoch's: their score is the recorded one
-        from bench.training import selection_score
+        from bench.train.loop import selection_score
 
         score = selection_score(written[["pred"]].to_numpy(), written[["mos"]].to_numpy())
         assert score == pytest.approx(max(model["selection_scores"]), abs=1e-5)
@@ -161,7 +161,6 @@ def test_joint_targets_train_one_model_for_all(tmp_path):
 def test_pretrained_files_are_loaded_from_the_asset_cache(offline_cache, monkeypatch):
     """Offline, the pretrained code path reads the files placed in the cache (checksums aside)."""
     import torchvision
-
     from pyiqa.archs.dbcnn_arch import SCNN
 
     import methods.deep as deep

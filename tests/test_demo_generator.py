@@ -1,4 +1,4 @@
-"""Tests of the offline demo dataset generator (bench/demo_generator.py)."""
+"""Tests of the offline demo dataset generator (bench/datasets/demo_generator.py)."""
 from __future__ import annotations
 
 import functools
@@ -13,8 +13,8 @@ from PIL import Image
 from scipy import ndimage
 from scipy.stats import spearmanr
 
-from bench import demo_generator as dg
-from bench.demo_generator import (
+from bench.datasets import demo_generator as dg
+from bench.datasets.demo_generator import (
     DemoSpec,
     generate_demo,
     generate_pairs,

@@ -15,7 +15,7 @@ import pytest
 from conftest import SHARED, run_cli
 from PIL import Image
 
-from bench.images import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageReadError, load_rgb
+from bench.datasets.images import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageReadError, load_rgb
 
 
 def one_line_error(result, *fragments):
@@ -80,17 +80,17 @@ def test_results_folder_that_cannot_be_made(tiny_dataset, tmp_path):
 def test_read_only_results_folder(tiny_dataset, tmp_path, monkeypatch):
     """A PermissionError from any write names the path and the way out (root ignores chmod,
     so the write is refused by hand here)."""
-    import bench.store
+    import bench.results.store
 
     results = tmp_path / "results"
-    mkstemp = bench.store.tempfile.mkstemp
+    mkstemp = bench.results.store.tempfile.mkstemp
 
     def refuse_in_results(dir, **kwargs):
         if str(dir).startswith(str(results)):
             raise PermissionError(13, "Permission denied", str(dir))
         return mkstemp(dir=dir, **kwargs)
 
-    monkeypatch.setattr(bench.store.tempfile, "mkstemp", refuse_in_results)
+    monkeypatch.setattr(bench.results.store.tempfile, "mkstemp", refuse_in_results)
     result = run_cli("run", "--methods", "test-lap-var", "--dataset", "tinyfiles", "--splits", "1",
                      "--results-dir", str(results))
     one_line_error(result, "Permission denied", str(tmp_path / "results"), "--results-dir")
@@ -156,7 +156,7 @@ def test_check_reports_too_small_images_and_drop_invalid_drops_them(tiny_dataset
 
 
 def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path):
-    from bench.check import classify_image
+    from bench.datasets.check import classify_image
 
     side = int(MAX_IMAGE_PIXELS ** 0.5) + 8  # 1-bit: a few MB to write, ~150 MB were it decoded to RGB
     huge = tmp_path / "huge.png"
@@ -171,7 +171,7 @@ def test_images_over_the_pixel_limit_are_refused_before_decoding(tmp_path):
 
 
 def test_feature_extraction_errors_name_the_image(tmp_path, niqe_cache):
-    from bench.tasks import FeatureError, extract_features
+    from bench.run.tasks import FeatureError, extract_features
 
     rng = np.random.default_rng(0)
     paths = []
@@ -188,7 +188,7 @@ def test_feature_extraction_errors_name_the_image(tmp_path, niqe_cache):
 
 
 def test_report_cleans_up_after_a_killed_report(tmp_path):
-    from bench.report import _clean_after_kill
+    from bench.report.build import _clean_after_kill
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True, check=True).stdout.strip()

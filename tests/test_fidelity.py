@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 from conftest import run_cli
 
-from bench.paper import paper_delta, paper_method_names, paper_reference, paper_tables
 from bench.registry import (
     FIDELITY_KINDS,
     get_method_info,
     list_methods,
     register_method,
 )
-from bench.tables import with_paper
+from bench.report.paper import paper_delta, paper_method_names, paper_reference, paper_tables
+from bench.report.tables import with_paper
 
 BUILT_IN = [m for m in list_methods() if m.cls.__module__.startswith("methods.")]
 CLAIMS_PUBLISHED = ("faithful", "reimplementation")

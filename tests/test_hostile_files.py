@@ -79,8 +79,8 @@ def test_score_checkpoint_runs_no_code(method, craft, marker, tmp_path):
 
 @pytest.mark.parametrize("craft", CRAFTS)
 def test_cache_and_weight_loaders_run_no_code(craft, marker, tmp_path, monkeypatch):
-    from bench.feature_cache import FeatureCache
-    from bench.safe_load import load_state_dict_file, load_torch, read_torchscript_state
+    from bench.assets.safe_load import load_state_dict_file, load_torch, read_torchscript_state
+    from bench.run.feature_cache import FeatureCache
     from methods import _sklearn_state
     from methods.alignment._scorer import load_torch_checkpoint
     from methods.ipiqa.image2prompt import load_checkpoint as load_i2p
@@ -112,8 +112,8 @@ def test_pyiqa_weight_files_are_read_without_pickle(marker, offline_cache, monke
     """pyiqa's own loader unpickles fully; DBCNN's S-CNN file goes through ours instead."""
     import torchvision
 
+    from bench.assets.safe_load import CheckpointError
     from bench.registry import create_method
-    from bench.safe_load import CheckpointError
     from methods import deep
 
     (offline_cache / "assets").mkdir()
@@ -181,7 +181,7 @@ def test_torchscript_archive_reads_like_jit_state_dict(tmp_path):
         def forward(self, x):
             return self.fc(x) * self.mask
 
-    from bench.safe_load import read_torchscript_state
+    from bench.assets.safe_load import read_torchscript_state
 
     torch.manual_seed(0)
     net = Net().eval()
@@ -194,7 +194,7 @@ def test_torchscript_archive_reads_like_jit_state_dict(tmp_path):
 def test_archive_without_buffer_lists_keeps_every_tensor(tmp_path):
     """Archives whose class files list no ``__buffers__`` (older TorchScript) keep every
     tensor attribute; OpenAI CLIP's plain ``attn_mask`` attribute is then dropped by name."""
-    from bench.safe_load import read_openai_clip_state, read_torchscript_state
+    from bench.assets.safe_load import read_openai_clip_state, read_torchscript_state
 
     class Block(torch.nn.Module):
         def __init__(self):

@@ -9,10 +9,10 @@ import torch
 from conftest import write_image_set
 from PIL import Image
 
-from bench import image_cache
-from bench.cached_data import AugmentingSampler, CachedImageDataset, make_cached_loader
-from bench.image_cache import ImageCache, decode_resized
-from bench.training import IMAGENET_MEAN_STD, ImageDataset, TrainConfig, image_transform, make_loader, predict_model
+from bench.train import image_cache
+from bench.train.cached_data import AugmentingSampler, CachedImageDataset, make_cached_loader
+from bench.train.image_cache import ImageCache, decode_resized
+from bench.train.loop import IMAGENET_MEAN_STD, ImageDataset, TrainConfig, image_transform, make_loader, predict_model
 
 
 def _images(folder, sizes, seed=0):
@@ -104,7 +104,7 @@ def test_cached_input_is_bit_identical_to_the_pil_path(tmp_path, mean_std):
     files = make_loader(ImageDataset(frame, image_transform(config, False, mean_std)), 3, config, False, "cpu")
     cached = make_cached_loader(CachedImageDataset(frame, ImageCache(48), mean_std=mean_std), 3, train=False,
                                 flip=True, seed=0, workers=0, pin_memory=False)
-    from bench.training import to_model_input
+    from bench.train.loop import to_model_input
 
     a = torch.cat([to_model_input(b, files, "cpu", False)["image"] for b in files])
     b = torch.cat([to_model_input(b, cached, "cpu", False)["image"] for b in cached])
@@ -209,9 +209,9 @@ def test_speed_command_times_each_stage_and_names_the_bottleneck(tiny_dataset, t
 def test_a_run_records_loader_and_stage_speeds_and_report_shows_them(tiny_dataset, results_dir, one_torch_thread):
     from conftest import run_cli
 
-    from bench.report import throughput_table
-    from bench.results import load_results
-    from bench.manifest import RunManifest
+    from bench.report.build import throughput_table
+    from bench.results.loading import load_results
+    from bench.results.manifest import RunManifest
 
     result = run_cli("run", "--methods", "cnniqa", "--dataset", "tinyfiles", "--splits", "1", "--results-dir",
                      str(results_dir), "--device", "cpu", "--epochs", "1", "--batch-size", "8", "--image-size", "32",
@@ -228,7 +228,7 @@ def test_a_run_records_loader_and_stage_speeds_and_report_shows_them(tiny_datase
 
 
 def test_cpu_defaults_change_nothing_and_accelerators_get_more(monkeypatch):
-    from bench.training import eval_batch_size, loader_workers, precision, uses_channels_last
+    from bench.train.loop import eval_batch_size, loader_workers, precision, uses_channels_last
 
     monkeypatch.setattr(image_cache, "usable_cores", lambda: 16)
     config = TrainConfig(batch_size=40)

@@ -13,12 +13,12 @@ import pandas as pd
 import pytest
 from conftest import run_cli
 
-from bench import locks
 from bench.datasets import load_dataset
 from bench.errors import BenchError
-from bench.executors import LocalExecutor
-from bench.results import load_results
-from bench.runner import RunOptions, run_benchmark
+from bench.results import locks
+from bench.results.loading import load_results
+from bench.run.executors import LocalExecutor
+from bench.run.runner import RunOptions, run_benchmark
 from bench.splits import SplitConfig
 
 SVR = "test-sharpness-svr"
@@ -141,7 +141,7 @@ def test_a_second_writer_into_one_dataset_folder_is_refused(tiny_dataset, result
     """Case 5: one writer per dataset results folder."""
     folder = results_dir / "tinyfiles"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from bench.locks import dataset_lock\n"
+        "import sys, time; from bench.results.locks import dataset_lock\n"
         f"with dataset_lock({str(folder)!r}):\n    print('held', flush=True); time.sleep(60)")],
         stdout=subprocess.PIPE, text=True)
     try:
@@ -159,7 +159,7 @@ def test_a_second_writer_into_one_dataset_folder_is_refused(tiny_dataset, result
 def test_feature_cache_is_saved_while_computing_and_shuffled_rows_are_recomputed(
         tiny_dataset, results_dir, tmp_path, monkeypatch):
     """Case 8: a kill keeps the features computed so far; rows that do not match their keys are dropped."""
-    from bench import runner
+    from bench.run import runner
 
     monkeypatch.setattr(runner, "FEATURE_CHUNK", 4)
     monkeypatch.setattr(runner, "SAVE_FEATURES_EVERY", 2)
@@ -202,8 +202,8 @@ def test_fault_injection_small(tmp_path):
 
 
 def test_splits_file_is_created_exclusively_and_hashed_from_the_parsed_bytes(tmp_path):
+    from bench.results.store import create_exclusively
     from bench.splits import ensure_splits, read_splits, splits_hash
-    from bench.store import create_exclusively
 
     images = pd.Series([f"im{i}.png" for i in range(20)])
     groups = pd.Series([str(i // 2) for i in range(20)])

@@ -11,7 +11,7 @@ from conftest import run_cli, write_image_set
 
 from bench.errors import AssetMissing
 from bench.registry import create_method, get_method_info
-from bench.runner import RunOptions, method_config
+from bench.run.runner import RunOptions, method_config
 from methods.ipiqa import standin
 from methods.ipiqa.standin import StandinSpec
 

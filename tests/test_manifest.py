@@ -11,8 +11,8 @@ import pytest
 from conftest import run_cli
 
 from bench.errors import BenchError
-from bench.manifest import SCHEMA, RunManifest
-from bench.results import load_results, split_metrics
+from bench.results.loading import load_results, split_metrics
+from bench.results.manifest import SCHEMA, RunManifest
 
 C691 = Path(__file__).resolve().parent / "data" / "results_c691a59"
 

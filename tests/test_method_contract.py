@@ -23,17 +23,17 @@ import pytest
 from conftest import SHARED, textured_image
 from PIL import Image
 
-from bench import tables
 from bench.assets import get_asset, is_present
 from bench.datasets import TARGET_COLUMN_KINDS, Dataset, target_kind
-from bench.executors import LocalExecutor
 from bench.method import FeatureMethod
 from bench.registry import create_method, get_method_info, list_methods
-from bench.manifest import RunManifest
-from bench.results import load_results, split_metrics
-from bench.runner import RunOptions, run_benchmark
+from bench.report import tables
+from bench.results.loading import load_results, split_metrics
+from bench.results.manifest import RunManifest
+from bench.results.store import read_predictions
+from bench.run.executors import LocalExecutor
+from bench.run.runner import RunOptions, run_benchmark
 from bench.splits import SplitConfig, load_splits
-from bench.store import read_predictions
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread", "no_network")  # nothing downloads unasked
 # 96 px: NIQE's blocks are 96 px; networks resize to their smoke image size anyway.

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bench.metrics import evaluate, fit_logistic, summarise
+from bench.results.metrics import evaluate, fit_logistic, summarise
 
 
 def test_metrics_match_scipy():

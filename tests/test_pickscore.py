@@ -137,8 +137,8 @@ def test_missing_files_fail_with_the_offline_message(offline_cache, tiny_picksco
 
 def test_runner_scores_the_tiny_dataset(tiny_pickscore, tiny_dataset, results_dir):
     from bench.datasets import load_dataset
-    from bench.executors import LocalExecutor
-    from bench.runner import RunOptions, run_benchmark
+    from bench.run.executors import LocalExecutor
+    from bench.run.runner import RunOptions, run_benchmark
     from bench.splits import SplitConfig
 
     _, folder, _ = tiny_pickscore

@@ -17,12 +17,22 @@ from bench import plugins
 from bench.datasets import Dataset, register_target_column, target_kind
 from bench.datasets.base import DATASET_REGISTRY, TARGET_COLUMNS
 from bench.errors import BenchError
-from bench.executors import EXECUTOR_REGISTRY, LocalExecutor, make_executor, register_executor
 from bench.method import ScoreMethod
-from bench.metrics import METRIC_REGISTRY, evaluate, register_metric
-from bench.ray_executor import task_resources
-from bench.registry import (FAMILIES, FAMILY_REGISTRY, METHOD_REGISTRY, SCORE_KINDS, TARGET_KINDS, get_method_info,
-                            list_methods, register_family, register_method, resolve_method_names)
+from bench.registry import (
+    FAMILIES,
+    FAMILY_REGISTRY,
+    METHOD_REGISTRY,
+    SCORE_KINDS,
+    TARGET_KINDS,
+    get_method_info,
+    list_methods,
+    register_family,
+    register_method,
+    resolve_method_names,
+)
+from bench.results.metrics import METRIC_REGISTRY, evaluate, register_metric
+from bench.run.executors import EXECUTOR_REGISTRY, LocalExecutor, make_executor, register_executor
+from bench.run.ray_executor import task_resources
 
 REGISTRIES = (FAMILY_REGISTRY, METHOD_REGISTRY, METRIC_REGISTRY, EXECUTOR_REGISTRY, TARGET_COLUMNS, DATASET_REGISTRY)
 
@@ -114,8 +124,8 @@ def test_a_plugin_executor_is_offered_by_run(scratch_registries, tiny_dataset, r
 
 
 def test_a_dataset_with_a_new_target_kind(scratch_registries, tiny_dataset, results_dir):
-    from bench.executors import LocalExecutor
-    from bench.runner import RunOptions, run_benchmark
+    from bench.run.executors import LocalExecutor
+    from bench.run.runner import RunOptions, run_benchmark
     from bench.splits import SplitConfig
 
     with pytest.raises(ValueError, match="unknown target kinds \\['aesthetic'\\]"):

@@ -18,8 +18,8 @@ import pytest
 from conftest import run_cli
 
 from bench.errors import BenchError
-from bench.executors import make_executor
-from bench.ray_executor import task_resources
+from bench.run.executors import make_executor
+from bench.run.ray_executor import task_resources
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def local_ray():
 
 
 def test_importing_the_harness_does_not_import_ray():
-    code = "import sys, bench.cli, bench.runner, bench.executors; sys.exit('ray' in sys.modules)"
+    code = "import sys, bench.cli, bench.run.runner, bench.run.executors; sys.exit('ray' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -72,9 +72,9 @@ def test_ray_writes_the_same_predictions_as_local(local_ray, tiny_dataset, tmp_p
 
 def test_a_dead_worker_is_retried_and_a_method_that_keeps_dying_fails_alone(
         local_ray, tiny_dataset, results_dir, tmp_path, monkeypatch):
-    from bench import runner
     from bench.datasets import load_dataset
-    from bench.ray_executor import RayExecutor
+    from bench.run import runner
+    from bench.run.ray_executor import RayExecutor
     from bench.splits import SplitConfig
 
     writes = Counter()
@@ -150,8 +150,8 @@ def test_ctrl_c_cancels_outstanding_tasks_and_keeps_finished_splits(local_ray, t
 
 
 def test_a_request_no_node_can_meet_fails_instead_of_waiting(local_ray):
-    from bench.ray_executor import RayExecutor
-    from bench.tasks import extract_features
+    from bench.run.ray_executor import RayExecutor
+    from bench.run.tasks import extract_features
 
     executor = RayExecutor()
     with pytest.raises(BenchError, match="num_cpus=64, but the cluster has 2 CPU"):

@@ -11,11 +11,11 @@ from conftest import run_cli, write_manifest
 from PIL import Image
 from scipy import stats
 
-from bench import tables
-from bench.report import render_table3
-from bench.results import load_results, split_metrics
+from bench.report import tables
+from bench.report.build import render_table3
+from bench.results.loading import load_results, split_metrics
+from bench.results.store import atomic_write_text, write_predictions
 from bench.splits import SplitConfig, make_splits, splits_hash
-from bench.store import atomic_write_text, write_predictions
 
 N_SPLITS = 10
 ABLATION_METHODS = ("ipiqa-base", "ipiqa-i2p", "ipiqa-prompt", "ipiqa-i2p-prompt", "ipiqa")  # paper order

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from conftest import run_cli
 
-from bench.metrics import evaluate
+from bench.results.metrics import evaluate
 
 
 def _calls(tmp_path):
@@ -94,7 +94,7 @@ def test_a_plugin_method_cannot_read_targets_in_predict(tiny_dataset, results_di
 
 def test_split_sides_take_groups_from_the_split_file():
     from bench.registry import get_method_info
-    from bench.runner import _split_task
+    from bench.run.runner import _split_task
 
     frame = pd.DataFrame({"image": ["a", "b", "c"], "path": ["a", "b", "c"], "prompt": "", "group": "now",
                           "mos": [1.0, 2.0, 3.0], "secret": [0, 0, 0]})

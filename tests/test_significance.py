@@ -5,8 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bench.significance import (confidence_intervals, corrected_t_p, resampled_srcc, t_interval,
-                                wilcoxon_p)
+from bench.report.significance import confidence_intervals, corrected_t_p, resampled_srcc, t_interval, wilcoxon_p
 
 
 def test_identical_methods_give_p_one():

@@ -79,7 +79,7 @@ def test_retrieval_accuracy_scores_a_perfect_and_a_blind_model():
 
 
 def test_corrupted_pairs_change_exactly_the_named_attribute():
-    from bench.demo_generator import generate_pairs
+    from bench.datasets.demo_generator import generate_pairs
     from methods.ipiqa.standin import _prompt_parts, corrupted_pairs
 
     parts_of = _prompt_parts()
@@ -100,8 +100,8 @@ def test_clipscore_on_the_demo_scores_with_the_stand_in_clip(offline_cache, monk
     import torch.nn.functional as F
 
     import methods.ipiqa.standin as standin
-    from bench.runner import RunOptions, method_config
     from bench.registry import get_method_info
+    from bench.run.runner import RunOptions, method_config
     from methods.alignment.clipscore import PREFIX, STANDIN
     from methods.ipiqa.image2prompt import image_transform
     from methods.ipiqa.model import get_tokenizer

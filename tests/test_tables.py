@@ -8,8 +8,8 @@ import pytest
 from conftest import run_cli, write_manifest
 
 from bench.registry import create_method
+from bench.results.store import write_predictions
 from bench.splits import SplitConfig, ensure_splits, splits_hash
-from bench.store import write_predictions
 
 
 def cnniqa_config(**changes):
@@ -121,7 +121,7 @@ def test_the_demo_targets_neither_table_shows_get_their_own(results_dir):
 def test_smallest_wilcoxon_p_is_what_scipy_gives():
     from scipy import stats
 
-    from bench.significance import smallest_wilcoxon_p
+    from bench.report.significance import smallest_wilcoxon_p
 
     assert smallest_wilcoxon_p(3) == 0.25 == pytest.approx(stats.wilcoxon([0.1, 0.2, 0.3]).pvalue)
     assert smallest_wilcoxon_p(10) == pytest.approx(stats.wilcoxon(np.arange(1, 11) / 10).pvalue)

@@ -9,7 +9,7 @@ import torch
 from conftest import write_image_set
 
 from bench.errors import BenchError
-from bench.training import (
+from bench.train.loop import (
     PAPER,
     ImageDataset,
     TrainConfig,
@@ -124,7 +124,7 @@ def test_train_crop_is_an_option_and_resnet50_trains_on_native_crops_on_the_demo
 
     import methods  # noqa: F401  (registers the adapters)
     from bench.registry import create_method, get_method_info
-    from bench.runner import RunOptions, method_config
+    from bench.run.runner import RunOptions, method_config
 
     info = get_method_info("resnet50")
     demo = method_config(info, RunOptions(results_dir=tmp_path), "demo")

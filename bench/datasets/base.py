@@ -84,7 +84,7 @@ TARGET_KINDS = TARGET_COLUMN_KINDS  # the former name, kept for existing imports
 class Problem:
     """One thing that would make a benchmark wrong (``ipiqa-bench check`` lists them)."""
 
-    kind: str  # a key of bench.check.PROBLEM_KINDS
+    kind: str  # a key of bench.datasets.check.PROBLEM_KINDS
     image: str
     detail: str = ""
     row: int | None = None  # index of the frame row it concerns; None for a file without a row

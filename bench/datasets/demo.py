@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bench.assets import cache_dir
 from bench.datasets.base import Dataset, register_dataset
-from bench.demo_generator import GENERATOR_VERSION, DemoSpec, generate_demo
+from bench.datasets.demo_generator import GENERATOR_VERSION, DemoSpec, generate_demo
 
 TARGETS = ("mos_quality", "mos_align", "mos")
 
@@ -15,7 +15,7 @@ def demo_dir(spec: DemoSpec = DemoSpec()) -> Path:
     return cache_dir() / "demo" / f"v{GENERATOR_VERSION}-seed{spec.seed}"
 
 
-@register_dataset("demo", "synthetic AGIQA-like images, generated offline (bench/demo_generator.py)", needs_root=False)
+@register_dataset("demo", "synthetic AGIQA-like images, generated offline (bench/datasets/demo_generator.py)", needs_root=False)
 def load_demo(root: Path | None = None) -> Dataset:
     spec = DemoSpec()
     out = Path(root) if root else demo_dir(spec)

@@ -11,8 +11,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from bench.datasets.images import load_rgb
 from bench.errors import BenchError
-from bench.images import load_rgb
 from bench.method import ScoreMethod
 
 log = logging.getLogger("ipiqa_bench")
@@ -86,7 +86,7 @@ def _cached_model(cls, config_json: str):
 def torch_device(name: str):
     import torch
 
-    from bench.devices import resolve_device
+    from bench.run.devices import resolve_device
 
     return torch.device(resolve_device(name))
 
@@ -109,7 +109,7 @@ def checkpoint_path(pretrained, asset_name: str) -> str | None:
 def load_torch_checkpoint(path: str):
     """A published checkpoint's contents, read with ``torch.load(weights_only=True)``: a file
     that pickles objects besides tensors is refused (``CheckpointError`` names it)."""
-    from bench.safe_load import load_torch
+    from bench.assets.safe_load import load_torch
 
     return load_torch(path, "checkpoint")
 

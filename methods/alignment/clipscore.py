@@ -120,7 +120,7 @@ def load_open_clip(name: str, path: str | None, device):
     else:
         from open_clip.model import build_model_from_openai_state_dict
 
-        from bench.safe_load import is_torchscript, read_openai_clip_state
+        from bench.assets.safe_load import is_torchscript, read_openai_clip_state
 
         if is_torchscript(path):  # OpenAI's release files: read as data, rebuilt as open_clip does
             network = build_model_from_openai_state_dict(read_openai_clip_state(path), cast_dtype=None)

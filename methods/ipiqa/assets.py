@@ -1,4 +1,4 @@
-"""Files IP-IQA needs besides OpenAI's CLIP RN50 (declared in bench.weights)."""
+"""Files IP-IQA needs besides OpenAI's CLIP RN50 (declared in bench.assets.weights)."""
 
 from __future__ import annotations
 

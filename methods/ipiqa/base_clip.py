@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
+from bench.assets.weights import CLIP_RN50_OPENAI
 from bench.errors import BenchError
-from bench.weights import CLIP_RN50_OPENAI
 from methods.ipiqa.model import CONFIGS, build_clip
 
 

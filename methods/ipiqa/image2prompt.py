@@ -30,11 +30,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from bench.assets.safe_load import CheckpointError, load_torch
+from bench.datasets.images import ImageReadError, load_pil
 from bench.errors import BenchError
-from bench.images import ImageReadError, load_pil
-from bench.safe_load import CheckpointError, load_torch
-from bench.store import atomic_write_bytes, atomic_write_text
-from bench.training import autocast
+from bench.results.store import atomic_write_bytes, atomic_write_text
+from bench.train.loop import autocast
 from methods.ipiqa.base_clip import BaseClip
 from methods.ipiqa.distributed import DistContext
 from methods.ipiqa.model import (

@@ -10,7 +10,7 @@ ipiqa-i2p-prompt   yes           yes              -           4
 ipiqa              yes           yes              yes         5: IP-IQA (Tables 1 and 2)
 =================  ============  ===============  ==========  =========================
 
-All train through the shared loop (bench.torch_method, bench.training) with the paper's
+All train through the shared loop (bench.train.torch_method, bench.train.loop) with the paper's
 protocol: one model per split with an output per target (AGIQA-1k: mos; AGIQA-3k:
 mos_quality and mos_align), Adam, lr 1e-5 constant with the MLP head at x10 (the public
 configs' head_scale), batch 40, 100 epochs, images at 512 px; dropout 0.5 (public configs).
@@ -36,10 +36,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.assets.weights import CLIP_RN50_OPENAI
 from bench.errors import AssetMissing, BenchError
 from bench.registry import register_method
-from bench.torch_method import TorchMethod
-from bench.weights import CLIP_RN50_OPENAI
+from bench.train.torch_method import TorchMethod
 
 TARGETS = ("quality", "alignment", "mos")
 BACKBONES = ("RN50", "small")

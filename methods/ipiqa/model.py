@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from open_clip.modified_resnet import ModifiedResNet
 from torch import nn
 
-from bench.safe_load import is_torchscript, load_state_dict_file
+from bench.assets.safe_load import is_torchscript, load_state_dict_file
 
 # qa_token: the paper's learnable [QA] vector; code: the public code's trainable token table;
 # frozen: the text tower as is, read at end-of-text (Table 3's "integral prompt" rows 3-4).
@@ -87,7 +87,7 @@ def _quiet_random_init_warning():
 
 def load_clip_weights(model: open_clip.CLIP, path: str) -> None:
     """Load a CLIP checkpoint strictly, never running code from it: OpenAI's TorchScript
-    release files are read as data, state dicts with weights_only (bench.safe_load)."""
+    release files are read as data, state dicts with weights_only (bench.assets.safe_load)."""
     state = load_state_dict_file(path, "CLIP checkpoint")
     expected = model.state_dict()
     if is_torchscript(path):

@@ -40,7 +40,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from bench.assets import cache_dir
-from bench.store import atomic_write_bytes, atomic_write_text
+from bench.results.store import atomic_write_bytes, atomic_write_text
 from methods.ipiqa.base_clip import BaseClip, file_sha256
 from methods.ipiqa.distributed import DistContext
 from methods.ipiqa.image2prompt import I2PConfig, image_transform, run_image2prompt
@@ -141,7 +141,7 @@ def _record(path: Path, record: dict) -> None:
 
 def pair_tensors(n: int, seed: int, spec: StandinSpec) -> tuple[torch.Tensor, list[str]]:
     """``n`` generated pairs as CLIP-normalised tensors at the stand-in's resolution."""
-    from bench.demo_generator import generate_pairs
+    from bench.datasets.demo_generator import generate_pairs
 
     transform = image_transform(spec.image_size, train=False)
     images, prompts = [], []
@@ -154,7 +154,7 @@ def pair_tensors(n: int, seed: int, spec: StandinSpec) -> tuple[torch.Tensor, li
 
 def _prompt_parts() -> dict[str, dict]:
     """Every prompt of the demo grammar, mapped to its parts."""
-    from bench.demo_generator import BACKGROUNDS, COLOURS, COUNTS, OBJECTS, STYLES, prompt_text
+    from bench.datasets.demo_generator import BACKGROUNDS, COLOURS, COUNTS, OBJECTS, STYLES, prompt_text
 
     axes = {"object": OBJECTS, "colour": tuple(COLOURS), "count": COUNTS,
             "background": tuple(BACKGROUNDS), "style": STYLES}
@@ -168,7 +168,7 @@ def _prompt_parts() -> dict[str, dict]:
 def corrupted_pairs(pairs, share: float, seed: int):
     """(image, prompt, {"wrong_attribute": ...}) items: with probability ``share`` one of the
     prompt's colour, object or count is replaced by another value, else None."""
-    from bench.demo_generator import prompt_text
+    from bench.datasets.demo_generator import prompt_text
 
     rng = np.random.default_rng(seed)
     parts_of, values = _prompt_parts(), _attribute_values()
@@ -183,7 +183,7 @@ def corrupted_pairs(pairs, share: float, seed: int):
 
 
 def _attribute_values() -> dict:
-    from bench.demo_generator import COLOURS, COUNTS, OBJECTS
+    from bench.datasets.demo_generator import COLOURS, COUNTS, OBJECTS
 
     return {"colour": tuple(COLOURS), "object": OBJECTS, "count": COUNTS}
 
@@ -196,7 +196,7 @@ def retrieval_accuracy(clip, images: torch.Tensor, prompts: list[str], batch_siz
       higher than every prompt that differs from it in that attribute only;
     * ``top1``: the share of images whose own prompt scores highest among all held-out prompts.
     """
-    from bench.demo_generator import prompt_text
+    from bench.datasets.demo_generator import prompt_text
 
     clip.eval()
     tokenizer = get_tokenizer(clip)
@@ -271,7 +271,7 @@ def train_standin_clip(spec: StandinSpec, out: Path) -> dict:
 def run_standin_i2p(spec: StandinSpec, clip_path: Path, out: Path, folder: Path) -> dict:
     """Stage 2: Image2Prompt on generated pairs in DiffusionDB's layout, through the same
     pipeline as ``pretrain image2prompt``; writes ``out``."""
-    from bench.demo_generator import generate_pairs
+    from bench.datasets.demo_generator import generate_pairs
     from methods.ipiqa.image2prompt import load_checkpoint
     from methods.ipiqa.pairs import write_pairs
 

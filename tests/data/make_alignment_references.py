@@ -61,11 +61,10 @@ def imagereward(folder: Path) -> dict:
     package = types.ModuleType("ImageReward")
     package.__path__ = list(spec.submodule_search_locations)
     sys.modules["ImageReward"] = package  # skip the package __init__: its ReFL module needs diffusers/datasets
-    from transformers import BertTokenizer
-
     import ImageReward.ImageReward as published
     from ImageReward.models.BLIP.med import BertConfig, BertModel
     from ImageReward.models.BLIP.vit import VisionTransformer
+    from transformers import BertTokenizer
 
     words = sorted({w for p in PROMPTS for w in p.lower().replace(",", " , ").split()})
     vocab = (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words + [chr(97 + i) for i in range(26)]

@@ -1,0 +1,31 @@
+"""``ipiqa-bench check``: validate a dataset before benchmarking on it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bench.cli import dataset_options, main
+
+
+@main.command("check")
+@dataset_options
+@click.option("--limit", type=click.IntRange(0), default=20, show_default=True,
+              help="Images listed per kind of problem (0: all).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write every problem to this CSV file (kind, image, label_line, detail).")
+def check_command(dataset, root, limit, output):
+    """List everything that would make a benchmark on a dataset wrong: duplicated or malformed
+    label rows, unparseable prompts, bad scores, missing, unlabelled, ambiguous or unreadable
+    images. Exit status 0 when clean, 1 when problems were found."""
+    from bench.datasets import load_dataset
+    from bench.datasets.check import check_dataset
+    from bench.results.store import atomic_write_text
+
+    report = check_dataset(load_dataset(dataset, root))
+    click.echo(report.render(limit or None))
+    if output:
+        atomic_write_text(output, report.to_frame().to_csv(index=False, lineterminator="\n"))
+    sys.exit(0 if report.clean else 1)

@@ -1,0 +1,310 @@
+"""The run manifest (``run.json``): what produced a method's split files.
+
+``RunManifest`` is the one reader and writer of ``run.json``; every default lives here once.
+It records the method config (and where each value came from), the splits file's hash,
+seed, device, package versions, the git commit, per-stage timings and images/s, and per
+split the sha256 and row count of its prediction file (and checkpoint), so every figure
+in a table can be traced and checked. The format is specified in docs/results-format.md.
+
+Schema versions: 1 is the schema-less file of c691a59 (no hashes, no config sources);
+2 adds ``schema``, ``config_sources``, ``preset`` and the per-split hashes. Reading an
+older file upgrades it in memory; writing always writes the current schema.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+from bench import __version__
+from bench.errors import BenchError
+from bench.results.store import MANIFEST, atomic_write_text, move_aside
+from bench.run.devices import resolve_device
+
+log = logging.getLogger("ipiqa_bench")
+
+SCHEMA = 2
+PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "scikit-image", "torch", "torchvision",
+            "open_clip_torch", "pyiqa", "pillow")
+# Keys that define which predictions a manifest describes; a mismatch means the files on
+# disk came from something else and must not be mixed with new ones.
+IDENTITY = ("method", "dataset", "targets", "config", "splits_hash", "dataset_size")
+NOT_IDENTITY_CONFIG = ("device",)  # where it ran does not change what was computed
+
+
+@dataclass
+class SplitRecord:
+    """One finished split: timings, and what its files must hash to."""
+
+    fit_s: float | None = None
+    predict_s: float | None = None
+    n_test: int | None = None  # test images
+    predict_images_per_s: float | None = None
+    finished: str | None = None
+    report: dict | None = None  # the method's own notes (epochs, selection scores...)
+    sha256: str | None = None  # of split_<k>.csv; None: recorded before hashes (schema 1)
+    rows: int | None = None  # data rows of split_<k>.csv
+    checkpoint_sha256: str | None = None  # of checkpoints/split_<k>.pt, if the method makes one
+    extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
+
+    @property
+    def verified(self) -> bool:
+        return self.sha256 is not None
+
+
+@dataclass
+class RunManifest:
+    method: str = ""
+    display: str | None = None
+    family: str = ""
+    dataset: str = ""
+    dataset_root: str | None = None
+    dataset_labels: str | None = None
+    dataset_size: int | None = None
+    dropped_rows: list = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    sign: int = 1  # +1: higher predictions mean better quality; -1: lower do
+    higher_is_better: bool = True
+    uses_prompt: bool = False
+    config: dict = field(default_factory=dict)
+    config_sources: dict[str, str] = field(default_factory=dict)  # key -> default | preset:<name> | override | unknown
+    preset: str | None = None
+    plcc_mapping: str = "logistic"
+    splits_file: str | None = None
+    splits_hash: str | None = None
+    seed: int | None = None
+    test_size: float = 0.2
+    n_splits: int = 0
+    splits: dict[int, SplitRecord] = field(default_factory=dict)
+    executor: str | None = None
+    features: dict | None = None
+    device: str | None = None
+    versions: dict = field(default_factory=dict)
+    git_commit: str | None = None
+    created: str | None = None
+    updated: str | None = None
+    schema: int = SCHEMA
+    extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
+    # The schema of the file this was read from (not written): split files a schema-1 runner
+    # left without a record are its results; a schema-2 runner records every split it writes.
+    read_schema: int = field(default=SCHEMA, compare=False)
+
+    # --- reading and writing -------------------------------------------------------------
+
+    @classmethod
+    def read(cls, directory: Path) -> RunManifest | None:
+        """The manifest in ``directory`` (upgraded to the current schema), or None."""
+        path = Path(directory) / MANIFEST
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_bytes())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BenchError(f"{path} is not valid JSON ({exc}); delete it, or rerun with --force") from None
+        if not isinstance(data, dict):
+            raise BenchError(f"{path} is not a run manifest (a JSON object); delete it, or rerun with --force")
+        return cls.from_dict(data, source=path)
+
+    def write(self, directory: Path) -> None:
+        atomic_write_text(Path(directory) / MANIFEST, json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: dict, source: Path | str = "run.json") -> RunManifest:
+        read_schema = data.get("schema", 1)
+        data = upgrade(copy.deepcopy(data), source)
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra", "read_schema"}
+        values = {k: v for k, v in data.items() if k in known}
+        try:
+            values["splits"] = {int(k): _split_record(v) for k, v in (data.get("splits") or {}).items()}
+            manifest = cls(**values, extra={k: v for k, v in data.items() if k not in known}, read_schema=read_schema)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise BenchError(f"{source} is not a valid run manifest ({exc}); delete it, or rerun with --force") from None
+        manifest.config = manifest.config or {}
+        return manifest
+
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("extra", "splits", "read_schema")}
+        out["splits"] = {str(k): _record_dict(r) for k, r in sorted(self.splits.items())}
+        for key in ("executor", "features"):  # absent, not null, when there is none (as schema 1)
+            if out[key] is None:
+                del out[key]
+        return copy.deepcopy({**self.extra, **out})
+
+    # --- meaning -------------------------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        """The table's row name, marking runs that are not the standard protocol."""
+        label = self.display or self.method or "?"
+        if self.config.get("selection") == "best-on-test":
+            label += " [best epoch on test set]"
+        if self.config.get("pretrained") is False:
+            label += " [random init]"
+        return label
+
+    @property
+    def verified(self) -> bool:
+        """Every recorded split carries the hash of its file (false for upgraded schema-1 files)."""
+        return all(r.verified for r in self.splits.values())
+
+    def identity(self, config_keys: set | None = None) -> dict:
+        ident = {k: getattr(self, k) for k in IDENTITY}
+        ident["config"] = {k: v for k, v in (self.config or {}).items()
+                           if k not in NOT_IDENTITY_CONFIG and (config_keys is None or k in config_keys)}
+        return ident
+
+    def changed_identity(self, existing: RunManifest) -> list[str]:
+        """What differs between this run (``self``) and the results on disk. Config keys an
+        older manifest did not record count only where this run sets them away from the
+        method's defaults: a new option at its default computes what the old code did."""
+        keys = None
+        if self.config_sources:
+            keys = set(existing.config) | {k for k, s in self.config_sources.items() if s != "default"}
+        mine, theirs = self.identity(keys), existing.identity(keys)
+        return sorted(k for k in IDENTITY if mine[k] != theirs[k])
+
+
+def upgrade(data: dict, source: Path | str = "run.json") -> dict:
+    """A manifest dict of any known schema, as the current schema."""
+    schema = data.get("schema", 1)
+    if not isinstance(schema, int) or schema < 1:
+        raise BenchError(f"{source}: unknown manifest schema {schema!r}")
+    if schema > SCHEMA:
+        raise BenchError(f"{source} was written by a newer ipiqa-bench (manifest schema {schema}, this one "
+                         f"reads up to {SCHEMA}); upgrade ipiqa-bench")
+    if schema == 1:  # c691a59: no hashes (records stay unverified), no config provenance
+        data["config_sources"] = dict.fromkeys(data.get("config") or {}, "unknown")
+        data.setdefault("preset", None)
+    data["schema"] = SCHEMA
+    return data
+
+
+def _split_record(data: dict) -> SplitRecord:
+    known = {f.name for f in dataclasses.fields(SplitRecord)} - {"extra"}
+    return SplitRecord(**{k: v for k, v in data.items() if k in known},
+                       extra={k: v for k, v in data.items() if k not in known})
+
+
+def _record_dict(record: SplitRecord) -> dict:
+    out = {f.name: getattr(record, f.name) for f in dataclasses.fields(record) if f.name != "extra"}
+    if not out["report"]:
+        del out["report"]  # absent when the method reports nothing (as schema 1)
+    return {**record.extra, **out}
+
+
+# --- the runner's side ---------------------------------------------------------------------
+
+
+def prepare(out_dir: Path, info, dataset, config: dict, targets: list[str], context: dict, options,
+            config_sources: dict[str, str] | None = None, preset: str | None = None) -> RunManifest:
+    """The manifest this run continues. ``--force``, or results without a manifest (whose
+    identity cannot be checked), move the folder aside first; results made with another
+    identity are refused."""
+    new = fresh(info, dataset, config, targets, context, options, config_sources, preset)
+    out_dir = Path(out_dir)
+    existing = None if options.force else RunManifest.read(out_dir)
+    if existing is None:
+        if out_dir.exists() and any(out_dir.iterdir()):
+            moved = move_aside(out_dir)
+            log.info("%s: earlier results moved to %s", out_dir, moved)
+        return new
+    changed = new.changed_identity(existing)
+    if changed:
+        raise BenchError(
+            f"{out_dir} holds results made with a different {', '.join(changed)}; "
+            "rerun with --force to replace them, or use another --results-dir"
+        )
+    return resume(existing, new)
+
+
+def fresh(info, dataset, config: dict, targets: list[str], context: dict, options,
+          config_sources: dict[str, str] | None = None, preset: str | None = None) -> RunManifest:
+    """The manifest a run of ``info`` on ``dataset`` with ``config`` starts from."""
+    return RunManifest(
+        method=info.name, display=info.display, family=info.family, dataset=dataset.name,
+        dataset_root=str(dataset.root), dataset_labels=str(dataset.labels) if dataset.labels else None,
+        dataset_size=len(dataset), dropped_rows=dataset.dropped, targets=list(targets), sign=info.sign,
+        higher_is_better=info.higher_is_better, uses_prompt=info.uses_prompt, config=_jsonable(config),
+        config_sources=dict(config_sources or {}), preset=preset, plcc_mapping=options.plcc_mapping,
+        splits_file=context["splits_file"], splits_hash=context["splits_hash"], seed=options.splits.seed,
+        test_size=options.splits.test_size, n_splits=options.splits.n_splits,
+    )
+
+
+def resume(existing: RunManifest, new: RunManifest) -> RunManifest:
+    """``existing`` carried on by a run that wants ``new`` (same identity)."""
+    merged = copy.deepcopy(existing)
+    merged.config = new.config  # every key: those an older manifest did not record filled in
+    merged.plcc_mapping = new.plcc_mapping
+    merged.n_splits = max(existing.n_splits, new.n_splits)
+    if new.config_sources:  # provenance of a resolver that knows it beats "unknown"
+        merged.config_sources, merged.preset = new.config_sources, new.preset
+    return merged
+
+
+def record_split(manifest: RunManifest, outcome, csv_bytes: bytes, checkpoint: bytes | None) -> None:
+    from bench.results.store import count_rows, sha256
+
+    n_test = outcome.predictions["image"].nunique()
+    manifest.splits[int(outcome.split)] = SplitRecord(
+        fit_s=round(outcome.fit_s, 3), predict_s=round(outcome.predict_s, 3), n_test=int(n_test),
+        predict_images_per_s=round(n_test / outcome.predict_s, 2) if outcome.predict_s > 0 else None,
+        finished=_now(), report=outcome.report or None, sha256=sha256(csv_bytes), rows=count_rows(csv_bytes),
+        checkpoint_sha256=sha256(checkpoint) if checkpoint is not None else None,
+    )
+
+
+def save(out_dir: Path, manifest: RunManifest) -> None:
+    device = manifest.config.get("device")
+    manifest.device = resolve_device(device) if device else "cpu"
+    manifest.versions = package_versions()
+    manifest.git_commit = git_commit()
+    manifest.updated = _now()
+    manifest.created = manifest.created or manifest.updated
+    manifest.write(out_dir)
+
+
+def save_if_changed(out_dir: Path, manifest: RunManifest) -> None:
+    if RunManifest.read(out_dir) != manifest:
+        save(out_dir, manifest)
+
+
+def package_versions() -> dict:
+    versions = {"ipiqa-bench": __version__, "python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

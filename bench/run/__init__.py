@@ -1,0 +1,1 @@
+"""Running methods over splits: the config resolver, the runner, executors, the feature cache, scoring."""
