@@ -122,3 +122,23 @@ def test_run_adopts_schema_1_splits_that_pass_the_shape_check(tiny_dataset, resu
     assert {p.name: p.read_bytes() for p in method.glob("split_*.csv")} == reference
     assert (method / "checkpoints" / "split_2.pt").exists()
     assert all(r.verified for r in load_results(results_dir))
+
+
+def test_a_changed_feature_extractor_makes_results_on_disk_another_methods(tiny_dataset, results_dir, monkeypatch):
+    import plugin_fixtures
+
+    args = ["run", "--methods", "test-sharpness-svr", "--dataset", "tinyfiles", "--splits", "2",
+            "--results-dir", str(results_dir)]
+    assert run_cli(*args).exit_code == 0
+    method = results_dir / "tinyfiles" / "test-sharpness-svr"
+    assert RunManifest.read(method).feature_version == "test-sharpness-svr/1"
+    monkeypatch.setattr(plugin_fixtures.SharpnessSVR, "feature_version", "2")
+    refused = run_cli(*args)
+    assert refused.exit_code == 1 and "different feature_version" in refused.stderr
+    assert run_cli(*args, "--force").exit_code == 0
+    assert RunManifest.read(method).feature_version == "test-sharpness-svr/2"
+
+
+def test_an_older_manifest_names_its_feature_version_from_its_features_record():
+    manifest = RunManifest.from_dict({"method": "niqe", "features": {"key": "niqe", "version": "1"}})
+    assert manifest.feature_version == "niqe/1"

@@ -86,6 +86,9 @@ class RunManifest:
     splits: dict[int, SplitRecord] = field(default_factory=dict)
     executor: str | None = None
     features: dict | None = None
+    # "<feature key>/<feature version>" the predictions come from (feature methods): a changed
+    # extractor makes results on disk another method's, never silently "up to date".
+    feature_version: str | None = None
     device: str | None = None
     versions: dict = field(default_factory=dict)
     git_commit: str | None = None
@@ -169,7 +172,10 @@ class RunManifest:
         if self.config_sources:
             keys = set(existing.config) | {k for k, s in self.config_sources.items() if s != "default"}
         mine, theirs = self.identity(keys), existing.identity(keys)
-        return sorted(k for k in IDENTITY if mine[k] != theirs[k])
+        changed = [k for k in IDENTITY if mine[k] != theirs[k]]
+        if self.feature_version and existing.feature_version and self.feature_version != existing.feature_version:
+            changed.append("feature_version")
+        return sorted(changed)
 
 
 def upgrade(data: dict, source: Path | str = "run.json") -> dict:
@@ -183,6 +189,9 @@ def upgrade(data: dict, source: Path | str = "run.json") -> dict:
     if schema == 1:  # c691a59: no hashes (records stay unverified), no config provenance
         data["config_sources"] = dict.fromkeys(data.get("config") or {}, "unknown")
         data.setdefault("preset", None)
+    features = data.get("features") or {}
+    if "feature_version" not in data and features.get("key") and features.get("version") is not None:
+        data["feature_version"] = f"{features['key']}/{features['version']}"  # what computed them last
     data["schema"] = SCHEMA
     return data
 
@@ -204,11 +213,13 @@ def _record_dict(record: SplitRecord) -> dict:
 
 
 def prepare(out_dir: Path, info, dataset, config: dict, targets: list[str], context: dict, options,
-            config_sources: dict[str, str] | None = None, preset: str | None = None) -> RunManifest:
+            config_sources: dict[str, str] | None = None, preset: str | None = None,
+            feature_version: str | None = None) -> RunManifest:
     """The manifest this run continues. ``--force``, or results without a manifest (whose
     identity cannot be checked), move the folder aside first; results made with another
     identity are refused."""
     new = fresh(info, dataset, config, targets, context, options, config_sources, preset)
+    new.feature_version = feature_version
     out_dir = Path(out_dir)
     existing = None if options.force else RunManifest.read(out_dir)
     if existing is None:
@@ -243,6 +254,7 @@ def resume(existing: RunManifest, new: RunManifest) -> RunManifest:
     """``existing`` carried on by a run that wants ``new`` (same identity)."""
     merged = copy.deepcopy(existing)
     merged.config = new.config  # every key: those an older manifest did not record filled in
+    merged.feature_version = new.feature_version or merged.feature_version
     merged.plcc_mapping = new.plcc_mapping
     merged.n_splits = max(existing.n_splits, new.n_splits)
     if new.config_sources:  # provenance of a resolver that knows it beats "unknown"

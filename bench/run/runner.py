@@ -156,7 +156,8 @@ def _run_method(info, dataset, splits, context, options, executor) -> MethodOutc
     config = resolved.values
     out_dir = method_dir(options.results_dir, dataset.name, info.name)
     manifest = manifests.prepare(out_dir, info, dataset, config, targets, context, options,
-                                 config_sources=resolved.sources, preset=resolved.preset)
+                                 config_sources=resolved.sources, preset=resolved.preset,
+                                 feature_version=_feature_version(info, config))
     n_splits = len(split_columns(splits))
     done = complete_splits(out_dir, manifest, splits, range(n_splits))
     todo = [k for k in range(n_splits) if k not in done]
@@ -198,6 +199,13 @@ def _write_split(out_dir: Path, path: Path, manifest, outcome) -> None:
     manifests.record_split(manifest, outcome, data, outcome.checkpoint)
     manifests.save(out_dir, manifest)
     atomic_write_bytes(path, data)
+
+
+def _feature_version(info, config) -> str | None:
+    if not issubclass(info.cls, FeatureMethod):
+        return None
+    method = create_method(info.name, **config)
+    return f"{method.feature_key}/{method.feature_version}"
 
 
 def _split_task(info, config, frame, splits, k, targets, features) -> SplitTask:
