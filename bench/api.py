@@ -64,6 +64,40 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     return outcomes
 
 
+def splits(dataset: str, *, root: str | Path | None = None, protocol: str = "grouped", splits: int = 10,
+           seed: int | None = None, test_size: float = 0.2, results_dir: str | Path = "results",
+           drop_invalid: bool = False) -> Path:
+    """Write (or reuse) ``<results>/<dataset>/splits.csv`` made by ``protocol`` (grouped, image,
+    ipiqa-code; bench.split_protocols); ``seed`` None: 0, or 42 for ipiqa-code. Returns its path."""
+    from bench.datasets import load_dataset
+    from bench.split_protocols import make_protocol_splits, write_splits
+    from bench.splits import SplitConfig, ensure_splits
+    from bench.validation import prepare_for_run
+
+    loaded = load_dataset(dataset, root)
+    data = prepare_for_run(loaded, drop_invalid)  # the images `run` will use
+    config = SplitConfig(splits, 0 if seed is None else seed, test_size)
+    out = Path(results_dir) / data.name
+    if protocol == "grouped":
+        return ensure_splits(out, data.frame["image"], data.frame["group"], config)
+    frame, provenance = make_protocol_splits(protocol, loaded, data.frame, config, seed_given=seed is not None)
+    return write_splits(out, frame, provenance)
+
+
+def import_splits(dataset: str, fmt: str, paths: list[str | Path], *, root: str | Path | None = None,
+                  results_dir: str | Path = "results", drop_invalid: bool = False, ignore_unknown: bool = False):
+    """Import published fold files (``fmt``: ipce, qalign, csv; bench.split_import) as the
+    dataset's splits.csv. Returns (path, report); nothing is written if a fold is invalid."""
+    from bench.datasets import load_dataset
+    from bench.split_import import import_splits as read_and_map
+    from bench.split_protocols import write_splits
+    from bench.validation import prepare_for_run
+
+    data = prepare_for_run(load_dataset(dataset, root), drop_invalid)
+    frame, provenance, report = read_and_map(fmt, paths, data.frame["image"], data.frame["group"], ignore_unknown)
+    return write_splits(Path(results_dir) / data.name, frame, provenance), report
+
+
 def table(results_dir: str | Path = "results", dataset: str | None = None, *, which: str | int = "all",
           paper: bool = False, ci: bool = False) -> pd.DataFrame:
     """Every (method, dataset, target) row of Tables 1 and 2 (``which``: 1, 2 or "all"),
@@ -84,7 +118,10 @@ def table(results_dir: str | Path = "results", dataset: str | None = None, *, wh
         summary = confidence_intervals(summary)
     if str(which) != "all":
         summary = tables.layout_rows(summary, int(which))
-    return summary.reset_index(drop=True)
+    from bench.split_protocols import protocol_note
+
+    notes = {d: protocol_note(Path(results_dir) / d) for d in summary["dataset"].unique()}
+    return summary.assign(split_protocol=summary["dataset"].map(notes)).reset_index(drop=True)
 
 
 def score(method: str, images: list[str | Path], prompt: str = "", *, checkpoint: str | Path | None = None,
