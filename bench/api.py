@@ -26,7 +26,8 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
         splits: int = 10, seed: int = 0, test_size: float = 0.2, results_dir: str | Path = "results",
         device: str = "auto", force: bool = False, plcc_mapping: str = "logistic", drop_invalid: bool = False,
         executor: str = "local", jobs: int | None = None, ray_address: str | None = None,
-        preset: str | None = None, overrides: dict | None = None, random_init: bool = False):
+        preset: str | None = None, overrides: dict | None = None, random_init: bool = False,
+        evaluate: str = "splits", train_on: str | None = None, train_root: str | Path | None = None):
     """Fit and evaluate ``methods`` on every split of ``dataset``; returns one outcome per method
     (``.method``, ``.status`` in done / up-to-date / skipped / failed, ``.message``).
 
@@ -34,6 +35,9 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     ``"method:NAME"``) or a list of names. ``overrides``: config values every method that
     takes them uses (e.g. ``{"epochs": 3}``; any ``TrainConfig`` field for trainable methods).
     ``preset``: a named preset (default: the one named after the dataset, where a method has it).
+    ``evaluate="all"``: training-free methods scored once over every image (no split);
+    ``train_on``: trainable methods fitted on all of that dataset and tested on all of
+    ``dataset`` (cross-dataset). Both write apart from the split results (bench.whole_dataset).
     """
     from bench.datasets import load_dataset
     from bench.devices import resolve_device
@@ -54,9 +58,17 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
                          plcc_mapping=plcc_mapping, device=device, overrides=given, preset=preset)
     names = resolve_method_names(spec, needs_download=lambda info: bool(
         create_method(info.name, **method_config(info, options, data.name)).required_assets()))
+    if evaluate not in ("splits", "all"):
+        raise BenchError(f"unknown evaluation {evaluate!r}; expected splits or all")
+    train = prepare_for_run(load_dataset(train_on, train_root), drop_invalid) if train_on else None
     pool = make_executor(executor, jobs, ray_address)
     try:
-        outcomes = run_benchmark(names, data, options, pool)
+        if evaluate == "all" or train is not None:
+            from bench.whole_dataset import run_whole
+
+            outcomes = run_whole(names, data, options, pool, train)
+        else:
+            outcomes = run_benchmark(names, data, options, pool)
     finally:
         pool.close()
     log.info("%d method(s): %d done, %d up to date, %d skipped, %d failed", len(outcomes),

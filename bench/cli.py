@@ -186,15 +186,24 @@ def train_options(f):
 @train_options
 @click.option("--random-init", is_flag=True,
               help="Build pretrained networks with random weights instead (smoke tests; labelled [random init]).")
+@click.option("--eval", "evaluate", type=click.Choice(["splits", "all"]), default="splits", show_default=True,
+              help="all: score training-free methods once over every image, no split (kept apart: "
+                   "<results>/<dataset>/all-images/; `table --eval all`).")
+@click.option("--train-on", default=None, metavar="DATASET",
+              help="Cross-dataset: fit trainable methods on all of DATASET, test on all of --dataset "
+                   "(<results>/cross/; `table --cross`).")
+@click.option("--train-root", type=click.Path(path_type=Path), default=None, help="--train-on's dataset folder.")
 def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, device, force, plcc_mapping,
-                drop_invalid, executor, jobs, ray_address, preset, random_init, **train):
+                drop_invalid, executor, jobs, ray_address, preset, random_init, evaluate, train_on, train_root,
+                **train):
     """Fit and evaluate methods on every split; results go to <results>/<dataset>/<method>/."""
     from bench import api
 
     outcomes = api.run(methods, dataset, root=root, splits=n_splits, seed=seed, test_size=test_size,
                        results_dir=results_dir, device=device, force=force, plcc_mapping=plcc_mapping,
                        drop_invalid=drop_invalid, executor=executor, jobs=jobs, ray_address=ray_address,
-                       preset=preset, overrides=train, random_init=random_init)
+                       preset=preset, overrides=train, random_init=random_init, evaluate=evaluate,
+                       train_on=train_on, train_root=train_root)
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         click.echo(f"ipiqa-bench: {o.method} failed: {o.message}", err=True)
@@ -209,11 +218,23 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
 @click.option("--table", "which", type=click.Choice(["1", "2", "all"]), default="all", show_default=True)
 @click.option("--ci", is_flag=True, help="Add the 95% t-interval of each mean over the splits (bench/significance.py).")
 @click.option("--ablation", is_flag=True, help="Table 3: the IP-IQA ablation rows, the paper's numbers beside ours.")
-def table_command(dataset, results_dir, fmt, paper, which, ci, ablation):
+@click.option("--eval", "evaluate", type=click.Choice(["splits", "all"]), default="splits", show_default=True,
+              help="all: the `run --eval all` results (every image, no split) instead.")
+@click.option("--cross", is_flag=True, help="The cross-dataset train x test matrix (`run --train-on`).")
+def table_command(dataset, results_dir, fmt, paper, which, ci, ablation, evaluate, cross):
     """Render Table 1 (quality) and Table 2 (alignment) from the result files."""
     from bench import tables
     from bench.results import load_results, split_metrics
 
+    if evaluate == "all" or cross:
+        from bench import whole_dataset
+
+        text = whole_dataset.render_table(results_dir, dataset, fmt, cross)
+        if not text:
+            raise BenchError(f"no {'cross-dataset' if cross else 'all-images'} results under {results_dir}; run "
+                             f"`ipiqa-bench run {'--train-on D' if cross else '--eval all'}` first")
+        click.echo(text, nl=False)
+        return
     results = load_results(results_dir, dataset)
     if not results:
         raise BenchError(f"no results under {results_dir}" + (f" for {dataset}" if dataset else "")
