@@ -2,11 +2,13 @@
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import run_cli, write_image_set
+from plugin_fixtures import load_tinyfiles
 from scipy import stats
 
 from bench.datasets import Dataset, register_dataset
@@ -16,10 +18,7 @@ from bench.whole_dataset import all_images_dir, cross_dir, target_pairs
 
 @register_dataset("tiny-other", "a second generated dataset under $TEST_TINY_OTHER_ROOT (tests only)", needs_root=False)
 def load_tiny_other(root=None):
-    base = Path(root or os.environ["TEST_TINY_OTHER_ROOT"])
-    frame = pd.read_csv(base / "labels.csv", dtype={"group": str})
-    frame["path"] = [str(base / name) for name in frame["image"]]
-    return Dataset("tiny-other", frame, ("mos",), base)
+    return replace(load_tinyfiles(root or os.environ["TEST_TINY_OTHER_ROOT"]), name="tiny-other")
 
 
 @pytest.fixture
