@@ -189,6 +189,9 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, left_
                  render_table3(results, summary, "markdown", True)):
         if text:
             lines += [text]
+    from bench.split_protocols import protocol_notes
+
+    lines += [f"Splits — {note}" for note in protocol_notes(results_dir, datasets)] + [""]
     lines += [tables.SIGN_NOTE, "",
               "LaTeX (booktabs) versions: " + ", ".join(f"[`{p.name}`](tables/{p.name})" for p in table_files), ""]
     for dataset in datasets:

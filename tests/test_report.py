@@ -78,6 +78,7 @@ def test_report_folder_and_significance(demo_results, results_dir, tmp_path):
         with Image.open(png) as image:  # about one 3.5 in column at 300 dpi
             assert 700 < image.width < 1400 and image.height > 300
     assert "Table 1: perceptual quality" in text and "paper" in text and "Refused" not in text
+    assert "Splits — synth splits: " in text  # the protocol of the tables' splits (bench/split_protocols.py)
 
     per_split = split_metrics(load_results(results_dir)).pivot(index="split", columns="method", values="srcc")
     pairs = pd.read_csv(out / "significance.csv").set_index(["method_a", "method_b"])
