@@ -27,7 +27,8 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
         device: str = "auto", force: bool = False, plcc_mapping: str = "logistic", drop_invalid: bool = False,
         executor: str = "local", jobs: int | None = None, ray_address: str | None = None,
         preset: str | None = None, overrides: dict | None = None, random_init: bool = False,
-        evaluate: str = "splits", train_on: str | None = None, train_root: str | Path | None = None):
+        evaluate: str = "splits", train_on: str | None = None, train_root: str | Path | None = None,
+        recipe: str | None = None):
     """Fit and evaluate ``methods`` on every split of ``dataset``; returns one outcome per method
     (``.method``, ``.status`` in done / up-to-date / skipped / failed, ``.message``).
 
@@ -38,6 +39,8 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     ``evaluate="all"``: training-free methods scored once over every image (no split);
     ``train_on``: trainable methods fitted on all of that dataset and tested on all of
     ``dataset`` (cross-dataset). Both write apart from the split results (bench.whole_dataset).
+    ``recipe``: ``authors`` (each method's declared training recipe, the default) or ``paper``
+    (the IP-IQA paper's protocol for every trainable method; rows say "[paper recipe]").
     """
     from bench.datasets import load_dataset
     from bench.devices import resolve_device
@@ -54,6 +57,8 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     given = dict(overrides or {})
     if random_init:
         given["pretrained"] = False
+    if recipe is not None:  # trainable methods: authors (their declared defaults) or paper (TrainConfig's)
+        given["recipe"] = recipe
     options = RunOptions(results_dir=Path(results_dir), splits=SplitConfig(splits, seed, test_size), force=force,
                          plcc_mapping=plcc_mapping, device=device, overrides=given, preset=preset)
     names = resolve_method_names(spec, needs_download=lambda info: bool(

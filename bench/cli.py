@@ -193,9 +193,12 @@ def train_options(f):
               help="Cross-dataset: fit trainable methods on all of DATASET, test on all of --dataset "
                    "(<results>/cross/; `table --cross`).")
 @click.option("--train-root", type=click.Path(path_type=Path), default=None, help="--train-on's dataset folder.")
+@click.option("--recipe", type=click.Choice(["authors", "paper"]), default=None,
+              help="Trainable methods: authors (default: each method's declared recipe) or paper (the IP-IQA "
+                   "paper's protocol for every method; rows say [paper recipe]).")
 def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, device, force, plcc_mapping,
                 drop_invalid, executor, jobs, ray_address, preset, random_init, evaluate, train_on, train_root,
-                **train):
+                recipe, **train):
     """Fit and evaluate methods on every split; results go to <results>/<dataset>/<method>/."""
     from bench import api
 
@@ -203,7 +206,7 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
                        results_dir=results_dir, device=device, force=force, plcc_mapping=plcc_mapping,
                        drop_invalid=drop_invalid, executor=executor, jobs=jobs, ray_address=ray_address,
                        preset=preset, overrides=train, random_init=random_init, evaluate=evaluate,
-                       train_on=train_on, train_root=train_root)
+                       train_on=train_on, train_root=train_root, recipe=recipe)
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         click.echo(f"ipiqa-bench: {o.method} failed: {o.message}", err=True)

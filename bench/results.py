@@ -84,6 +84,8 @@ def row_label(manifest: dict) -> str:
     config = manifest.get("config", {})
     if config.get("selection") == "best-on-test":
         label += " [best epoch on test set]"
+    if config.get("recipe") == "paper":
+        label += " [paper recipe]"
     if config.get("pretrained") is False:
         label += " [random init]"
     return label

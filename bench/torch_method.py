@@ -51,13 +51,15 @@ class TorchMethod(Method):
     state_covers_model: bool = True
     presets = {"demo": DEMO_TRAINING}
 
-    def __init__(self, device="auto", **train):
+    def __init__(self, device="auto", recipe="authors", **train):
         """``train``: any ``TrainConfig`` field (bench.train_config); left out or None, the
-        method's declared default (``defaults``, else the paper's protocol)."""
+        method's declared default (``defaults``, else the paper's protocol). ``recipe``:
+        ``authors`` (the declared ``defaults``) or ``paper`` (TrainConfig's, bench.config.RECIPES)."""
         unknown = sorted(set(train) - set(TRAIN_FIELDS))
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected training option(s) {unknown}")
         self.device = device
+        self.recipe = recipe
         for name in TRAIN_FIELDS:
             setattr(self, name, train.get(name))
 
