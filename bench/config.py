@@ -82,8 +82,8 @@ def declared_defaults(cls, recipe: str = "authors") -> dict[str, tuple[object, s
     """key -> (value, origin) before presets and overrides, conditions not yet applied."""
     out: dict[str, tuple[object, str]] = {}
     for origin, values in cls.default_layers():
-        if recipe == "paper" and origin.endswith(".defaults"):
-            values = {k: v for k, v in values.items() if k not in RECIPE_KEYS}
+        if recipe == "paper" and origin.endswith(".defaults"):  # a method may name recipe keys of its own
+            values = {k: v for k, v in values.items() if k not in (*RECIPE_KEYS, *getattr(cls, "recipe_keys", ()))}
         for key, value in values.items():
             # A constructor's None means "the declared default": it does not hide one.
             if not (value is None and origin.endswith(".__init__") and key in out):

@@ -89,6 +89,13 @@ class TorchMethod(Method):
     def transform(self, config: TrainConfig, train: bool):
         return image_transform(config, train, self.mean_std)
 
+    def training_stages(self, model, config: TrainConfig):
+        """(name, config, parameter groups) of each training stage, run in order on one model
+        (an iterable, consumed stage by stage, so a stage may freeze layers before it is
+        yielded). One stage by default; a method whose authors train in stages (DBCNN)
+        overrides it. The epoch selection applies to the stages whose config keeps it."""
+        return [("all", config, self.param_groups(model, config.lr))]
+
     # ----------------------------------------------------------------- config
 
     def train_config(self) -> TrainConfig:
@@ -131,7 +138,6 @@ class TorchMethod(Method):
             with seeded(config.seed, deterministic=device == "cpu"):
                 model = self.build_model(len(group), self._pretrained())
                 data = ImageDataset(fit_frame, self.transform(config, train=True), self._scaled(fit_frame, group))
-                loader = make_loader(data, config.batch_size, config, shuffle=True, device=device)
                 select = None
                 if select_frame is not None:
                     eval_loader = self._eval_loader(select_frame, config, device)
@@ -140,9 +146,15 @@ class TorchMethod(Method):
                     def select(m, eval_loader=eval_loader, truth=truth):
                         return selection_score(predict_model(m, self.forward, eval_loader, device, config.amp), truth)
 
-                self.report_["models"][",".join(group)] = train_model(
-                    model, self.forward, self.param_groups(model, config.lr), loader, config, device, select,
-                    desc=f"{self.method_name} [{','.join(group)}]")
+                reports = {}
+                for stage, stage_config, params in self.training_stages(model, config):
+                    loader = make_loader(data, stage_config.batch_size, stage_config, shuffle=True, device=device)
+                    chooses = select if stage_config.selection == config.selection else None  # a stage may fix "final"
+                    reports[stage] = train_model(model, self.forward, params, loader, stage_config, device, chooses,
+                                                 desc=f"{self.method_name} [{','.join(group)}] {stage}")
+                # the last stage's report, earlier stages' under their names
+                last = reports.pop(stage)
+                self.report_["models"][",".join(group)] = {**last, **({"stages": reports} if reports else {})}
             self.models_.append((group, model))
         return self
 
