@@ -132,8 +132,11 @@ def resolve_layers(cls, explicit: list[tuple[str, str, dict]], method: str = "",
             condition = ", ".join(f"{k}={v!r}" for k, v in when.items())
             for key, value in conditional.items():
                 values[key], origins[key] = value, f"{owner}.defaults_when[{condition}]"
+    own_recipe = getattr(cls, "recipe_keys", ())
     for source, origin, layer in explicit:
         for key, value in layer.items():
+            if recipe == "paper" and source.startswith("preset:") and key in own_recipe:
+                continue  # a preset scales the method's own recipe (DBCNN's fc stage): the paper has none
             values[key], sources[key], origins[key] = value, source, origin
     return ResolvedConfig(method, values, sources, origins, preset)
 

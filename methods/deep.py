@@ -3,8 +3,8 @@
 Every network starts from the initialisation its authors used:
 
 * DBCNN (Zhang et al., TCSVT 2020): VGG-16 ImageNet branch + S-CNN branch pretrained on
-  synthetic distortions, kaiming-initialised bilinear fc; all layers trained (the paper's
-  protocol, the authors' second stage).
+  synthetic distortions, kaiming-initialised bilinear fc; its authors' two stages (the fc
+  layer alone, then all layers; under ``--recipe paper`` one stage, all layers).
 * CNNIQA (Kang et al., CVPR 2014): from scratch (pyiqa's RGB variant).
 * HyperNet / HyperIQA (Su et al., CVPR 2020): ImageNet ResNet-50 backbone, hyper network
   from scratch at lr x10.
@@ -29,7 +29,7 @@ from types import SimpleNamespace
 from bench.assets import resolve
 from bench.errors import BenchError
 from bench.registry import register_method
-from bench.torch_method import TorchMethod
+from bench.torch_method import DEMO_TRAINING, TorchMethod
 from bench.weights import CLIP_RN50_OPENAI, DBCNN_SCNN, RESNET50_IMAGENET, VGG16_IMAGENET, check_prefix
 
 TARGETS = ("quality", "mos")
@@ -116,6 +116,7 @@ class DBCNN(_JointTargets):
     defaults = {"optimizer": "adam", "lr": 1e-5, "weight_decay": 5e-4, "batch_size": 8, "epochs": 50,
                 "fc_epochs": 50, "fc_lr": 1e-3}
     recipe_keys = ("fc_epochs", "fc_lr")
+    presets = {"demo": {**DEMO_TRAINING, "fc_epochs": DEMO_TRAINING["epochs"]}}
 
     def __init__(self, pretrained=True, fc_epochs=0, fc_lr=1e-3, **common):
         super().__init__(**common)

@@ -109,3 +109,8 @@ def test_fit_runs_every_stage_on_one_model_and_reports_each(tmp_path):
     assert "selection_scores" not in head  # the head stage fixes "final"; the run's selection is the last stage's
     assert report["lr_end"] == [1e-5] and len(report["selection_scores"]) == 1
     assert method.predict(frame)["mos"].notna().all()
+
+
+def test_the_demo_scales_dbcnns_first_stage_and_the_paper_recipe_has_none():
+    assert resolve_config("dbcnn", "demo").values["fc_epochs"] == 5
+    assert resolve_config("dbcnn", "demo", overrides={"recipe": "paper"}).values["fc_epochs"] == 0
