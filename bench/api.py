@@ -73,6 +73,10 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
 
             outcomes = run_whole(names, data, options, pool, train)
         else:
+            from bench.split_protocols import protocol_note, read_provenance
+
+            if read_provenance(options.results_dir / data.name):  # a splits file exists: say which
+                log.info("%s splits: %s", data.name, protocol_note(options.results_dir / data.name))
             outcomes = run_benchmark(names, data, options, pool)
     finally:
         pool.close()
@@ -87,7 +91,7 @@ def splits(dataset: str, *, root: str | Path | None = None, protocol: str = "gro
     """Write (or reuse) ``<results>/<dataset>/splits.csv`` made by ``protocol`` (grouped, image,
     ipiqa-code; bench.split_protocols); ``seed`` None: 0, or 42 for ipiqa-code. Returns its path."""
     from bench.datasets import load_dataset
-    from bench.split_protocols import make_protocol_splits, write_splits
+    from bench.split_protocols import make_protocol_splits, read_provenance, write_splits
     from bench.splits import SplitConfig, ensure_splits
     from bench.validation import prepare_for_run
 
@@ -96,6 +100,10 @@ def splits(dataset: str, *, root: str | Path | None = None, protocol: str = "gro
     config = SplitConfig(splits, 0 if seed is None else seed, test_size)
     out = Path(results_dir) / data.name
     if protocol == "grouped":
+        made = read_provenance(out).get("protocol", "grouped")
+        if made != "grouped":  # ensure_splits would reuse it: the file is not what was asked for
+            raise BenchError(f"{out / 'splits.csv'} already exists (protocol {made}); use another --results-dir, "
+                             "or delete it (and the results made with it)")
         return ensure_splits(out, data.frame["image"], data.frame["group"], config)
     frame, provenance = make_protocol_splits(protocol, loaded, data.frame, config, seed_given=seed is not None)
     return write_splits(out, frame, provenance)

@@ -111,6 +111,8 @@ def test_splits_cli_image_protocol_records_provenance(tiny_dataset, results_dir)
     again = run_cli("splits", "--dataset", "tinyfiles", "--splits", "3", "--results-dir", str(results_dir),
                     "--protocol", "image", "--seed", "4")
     assert again.exit_code == 2 and "already exists (protocol image)" in again.output
+    grouped = run_cli("splits", "--dataset", "tinyfiles", "--splits", "3", "--results-dir", str(results_dir))
+    assert grouped.exit_code == 2 and "already exists (protocol image)" in grouped.output
 
 
 # --- importing published folds --------------------------------------------------------------
