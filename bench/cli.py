@@ -136,7 +136,7 @@ def splits_import_command(dataset, root, fmt, results_dir, ignore_unknown, drop_
     for warning in report.warnings:
         log.warning("%s", warning)
     for fold in report.folds:
-        log.info("fold %s: %d train, %d test, %d not used", fold["name"], fold["train"], fold["test"], fold["missing"])
+        log.info("fold %s: %d train, %d test", fold["name"], fold["train"], fold["test"])
     log.info("%s splits: %s", dataset, protocol_note(path.parent))
     click.echo(str(path))
 

@@ -10,13 +10,13 @@ Formats (``--format``):
 * ``qalign``: Q-Align's ``train_split_<k>.json`` / ``test_split_<k>.json``, lists of
   ``{"img_path": "agiqa3k/<file>", "gt_score": ...}``. PATH: the files, or a folder holding them.
 * ``csv``: the generic format: a CSV file with a column ``image`` (file names) and one column
-  per fold whose cells are ``train`` or ``test`` (any other cell: not used in that fold).
+  per fold whose cells are ``train`` or ``test`` (any other cell: the image is on neither side).
   The harness's own splits.csv is such a file.
 
 Image names are matched on the file name (any folder part is dropped). Names the dataset
-lacks are an error (``ignore_unknown``: dropped, with a warning); dataset images that a fold
-does not name are reported and left out of that fold (cell ``unused``). A fold whose train
-and test sides overlap, or with an empty side, is an error. Nothing is written unless every
+lacks are an error (``ignore_unknown``: dropped, with a warning), and so are dataset images a
+fold puts on neither side (a splits file puts every image on a side). A fold whose train and
+test sides overlap, or with an empty side, is an error. Nothing is written unless every
 fold is valid; splits.json records the format, each source file and its sha256, and the
 content leakage (test groups that also occur in training).
 """
@@ -39,7 +39,6 @@ from bench.split_protocols import file_sha256
 
 log = logging.getLogger("ipiqa_bench")
 FORMATS = ("ipce", "qalign", "csv")
-UNUSED = "unused"
 SHOWN = 3  # names quoted in a message
 
 
@@ -53,7 +52,7 @@ class Fold:
 
 @dataclass
 class ImportReport:
-    folds: list[dict]  # name, train, test, missing (dataset images not in the fold)
+    folds: list[dict]  # name, train and test counts
     unknown: list[str]  # names in the fold files that the dataset lacks
     warnings: list[str]
 
@@ -202,15 +201,12 @@ def folds_to_splits(folds: list[Fold], images: pd.Series, groups: pd.Series, ign
             raise BenchError(f"{where}: {len(overlap)} image(s) on both the train and the test side ({_quote(overlap)})")
         if not train or not test:
             raise BenchError(f"{where}: its {'train' if not train else 'test'} side is empty")
-        side = np.full(len(frame), UNUSED, dtype=object)
-        side[frame["image"].isin(train).to_numpy()] = "train"
-        side[frame["image"].isin(test).to_numpy()] = "test"
-        frame[f"split_{k}"] = side
-        missing = int((side == UNUSED).sum())
-        if missing:
-            warnings.append(f"fold {fold.name}: {missing} dataset image(s) in neither side, not used "
-                            f"({_quote(frame.loc[side == UNUSED, 'image'])})")
-        rows.append({"name": fold.name, "train": len(train), "test": len(test), "missing": missing})
+        unnamed = frame.loc[~frame["image"].isin(train | test), "image"]
+        if len(unnamed):
+            raise BenchError(f"{where}: {len(unnamed)} dataset image(s) on neither side ({_quote(unnamed)}); every "
+                             "image must be on a side (to use a subset, --drop-invalid or a dataset root without them)")
+        frame[f"split_{k}"] = np.where(frame["image"].isin(train), "train", "test")
+        rows.append({"name": fold.name, "train": len(train), "test": len(test)})
     return frame, ImportReport(rows, unknown, warnings)
 
 

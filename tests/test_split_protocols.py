@@ -177,16 +177,18 @@ def test_import_each_format(fmt, tiny_dataset, results_dir, tmp_path):
     assert (results_dir / "tinyfiles" / "test-lap-var" / "split_1.csv").exists()
 
 
-def test_import_reports_missing_images_and_leakage(tiny_dataset, tmp_path):
+def test_import_reports_leakage_and_refuses_images_on_neither_side(tiny_dataset, tmp_path):
     images, groups = tiny_dataset["image"], tiny_dataset["group"]
-    train, test = images[:30].tolist(), images[30:38].tolist()  # two images in neither side
-    test.append(train.pop())  # group 7's image moved to test: content leaks
+    train, test = images[:32].tolist(), images[32:].tolist()
+    test.append(train.pop())  # group 7's last image moved to test: content leaks
     _write_ipce(tmp_path / "f", [(train, test)], start=0, header=False)
     splits, provenance, report = import_splits("ipce", [tmp_path / "f" / "0"], images, groups)
-    assert report.folds == [{"name": "0", "train": 29, "test": 9, "missing": 2}]
-    assert any("2 dataset image(s) in neither side" in w for w in report.warnings)
-    assert (splits["split_0"] == "unused").sum() == 2
-    assert leakage(splits)["per_split"][0]["leaked_groups"] == 1
+    assert report.folds == [{"name": "0", "train": 31, "test": 9}]
+    assert leakage(splits)["per_split"][0] == {"test_groups": 3, "leaked_groups": 1, "test_images": 9,
+                                               "leaked_images": 1}
+    _write_ipce(tmp_path / "g", [(train[:-2], test)], start=0)  # two images on neither side
+    with pytest.raises(BenchError, match="fold 0 .*: 2 dataset image\\(s\\) on neither side"):
+        import_splits("ipce", [tmp_path / "g" / "0"], images, groups)
 
 
 @pytest.mark.parametrize("problem, message", [
