@@ -26,7 +26,9 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
         splits: int = 10, seed: int = 0, test_size: float = 0.2, results_dir: str | Path = "results",
         device: str = "auto", force: bool = False, drop_invalid: bool = False,
         executor: str = "local", jobs: int | None = None, ray_address: str | None = None,
-        preset: str | None = None, overrides: dict | None = None, random_init: bool = False):
+        preset: str | None = None, overrides: dict | None = None, random_init: bool = False,
+        evaluate: str = "splits", train_on: str | None = None, train_root: str | Path | None = None,
+        recipe: str | None = None):
     """Fit and evaluate ``methods`` on every split of ``dataset``; returns one outcome per method
     (``.method``, ``.status`` in done / up-to-date / skipped / failed, ``.message``).
 
@@ -34,6 +36,11 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     ``"method:NAME"``) or a list of names. ``overrides``: config values every method that
     takes them uses (e.g. ``{"epochs": 3}``; any ``TrainConfig`` field for trainable methods).
     ``preset``: a named preset (default: the one named after the dataset, where a method has it).
+    ``evaluate="all"``: training-free methods scored once over every image (no split);
+    ``train_on``: trainable methods fitted on all of that dataset and tested on all of
+    ``dataset`` (cross-dataset). Both write apart from the split results (bench.run.whole_dataset).
+    ``recipe``: ``authors`` (each method's declared training recipe, the default) or ``paper``
+    (the IP-IQA paper's protocol for every trainable method; rows say "[paper recipe]").
     """
     from bench.datasets import load_dataset
     from bench.datasets.validation import prepare_for_run
@@ -50,18 +57,76 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     given = dict(overrides or {})
     if random_init:
         given["pretrained"] = False
+    if recipe is not None:  # trainable methods: authors (their declared defaults) or paper (TrainConfig's)
+        given["recipe"] = recipe
     options = RunOptions(results_dir=Path(results_dir), splits=SplitConfig(splits, seed, test_size), force=force,
                          device=device, overrides=given, preset=preset)
     names = resolve_method_names(spec, needs_download=lambda info: bool(
         create_method(info.name, **method_config(info, options, data.name)).required_assets()))
+    if evaluate not in ("splits", "all"):
+        raise BenchError(f"unknown evaluation {evaluate!r}; expected splits or all")
+    train = prepare_for_run(load_dataset(train_on, train_root), drop_invalid) if train_on else None
     pool = make_executor(executor, jobs, ray_address)
     try:
-        outcomes = run_benchmark(names, data, options, pool)
+        if evaluate == "all" or train is not None:
+            from bench.run.whole_dataset import run_whole
+
+            outcomes = run_whole(names, data, options, pool, train)
+        else:
+            from bench.splits.protocols import protocol_note, read_provenance
+
+            if read_provenance(options.results_dir / data.name):  # a splits file exists: say which
+                log.info("%s splits: %s", data.name, protocol_note(options.results_dir / data.name))
+            outcomes = run_benchmark(names, data, options, pool)
     finally:
         pool.close()
     log.info("%d method(s): %d done, %d up to date, %d skipped, %d failed", len(outcomes),
              *(sum(o.status == s for o in outcomes) for s in ("done", "up-to-date", "skipped", "failed")))
     return outcomes
+
+
+def splits(dataset: str, *, root: str | Path | None = None, protocol: str = "grouped", splits: int = 10,
+           seed: int | None = None, test_size: float = 0.2, results_dir: str | Path = "results",
+           drop_invalid: bool = False) -> Path:
+    """Write (or reuse) ``<results>/<dataset>/splits.csv`` made by ``protocol`` (grouped, image,
+    ipiqa-code; bench.splits.protocols); ``seed`` None: 0, or 42 for ipiqa-code. Returns its path."""
+    from bench.datasets import load_dataset
+    from bench.splits.protocols import make_protocol_splits, read_provenance, write_splits
+    from bench.datasets.validation import prepare_for_run
+    from bench.results.locks import dataset_lock
+    from bench.splits import SplitConfig, ensure_splits
+
+    loaded = load_dataset(dataset, root)
+    data = prepare_for_run(loaded, drop_invalid)  # the images `run` will use
+    config = SplitConfig(splits, 0 if seed is None else seed, test_size)
+    out = Path(results_dir) / data.name
+    if protocol == "grouped":
+        made = read_provenance(out).get("protocol", "grouped")
+        if made != "grouped":  # ensure_splits would reuse it: the file is not what was asked for
+            raise BenchError(f"{out / 'splits.csv'} already exists (protocol {made}); use another "
+                             "--results-dir, or delete it (and the results made with it)")
+        with dataset_lock(out):  # one writer per dataset folder, as `run`
+            return ensure_splits(out, data.frame["image"], data.frame["group"], config)
+    # made (and refused, if it must be) before anything is written
+    frame, provenance = make_protocol_splits(protocol, loaded, data.frame, config, seed_given=seed is not None)
+    with dataset_lock(out):
+        return write_splits(out, frame, provenance)
+
+
+def import_splits(dataset: str, fmt: str, paths: list[str | Path], *, root: str | Path | None = None,
+                  results_dir: str | Path = "results", drop_invalid: bool = False, ignore_unknown: bool = False):
+    """Import published fold files (``fmt``: ipce, qalign, csv; bench.splits.importing) as the
+    dataset's splits.csv. Returns (path, report); nothing is written if a fold is invalid."""
+    from bench.datasets import load_dataset
+    from bench.splits.importing import import_splits as read_and_map
+    from bench.datasets.validation import prepare_for_run
+    from bench.results.locks import dataset_lock
+    from bench.splits.protocols import write_splits
+
+    data = prepare_for_run(load_dataset(dataset, root), drop_invalid)
+    frame, provenance, report = read_and_map(fmt, paths, data.frame["image"], data.frame["group"], ignore_unknown)
+    with dataset_lock(Path(results_dir) / data.name):
+        return write_splits(Path(results_dir) / data.name, frame, provenance), report
 
 
 def table(results_dir: str | Path = "results", dataset: str | None = None, *, which: str | int = "all",
@@ -75,7 +140,10 @@ def table(results_dir: str | Path = "results", dataset: str | None = None, *, wh
     summary, _, _ = summary_of(results_dir, dataset, methods=methods, plcc=plcc, paper=paper, ci=ci)
     if str(which) != "all":
         summary = tables.layout_rows(summary, int(which))
-    return summary.reset_index(drop=True)
+    from bench.splits.protocols import protocol_note
+
+    notes = {d: protocol_note(Path(results_dir) / d) for d in summary["dataset"].unique()}
+    return summary.assign(split_protocol=summary["dataset"].map(notes)).reset_index(drop=True)
 
 
 def summary_of(results_dir: str | Path, dataset: str | None = None, *, methods: str | None = None,

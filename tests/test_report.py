@@ -80,6 +80,7 @@ def test_report_folder_and_significance(demo_results, results_dir, tmp_path):
     assert "Table 1: perceptual quality" in text and "paper" in text and "Refused" not in text
     assert "with 10 splits the smallest attainable p is 2/2^10 = 0.00195" in text
     assert "PLCC = plain Pearson (raw)" in text and "| 10/10 " in text  # the paper's kind; each row's splits
+    assert "Splits — synth splits: " in text  # the protocol of the tables' splits (bench/splits/protocols.py)
 
     per_split = split_metrics(load_results(results_dir)).pivot(index="split", columns="method", values="srcc")
     pairs = pd.read_csv(out / "significance.csv").set_index(["method_a", "method_b"])

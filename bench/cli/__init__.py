@@ -209,26 +209,62 @@ def _extensions_listing() -> str:
     return "\n\n".join(blocks)
 
 
-@main.command("splits")
-@dataset_options
-@split_options
+@main.group("splits", invoke_without_command=True)
+@click.option("--dataset", default=None, help="Dataset name (demo, agiqa1k, agiqa3k, ...).")
+@click.option("--root", type=click.Path(path_type=Path), help="Dataset folder (default: datasets/<name> or $IPIQA_DATA/<name>).")
+@click.option("--protocol", type=click.Choice(["grouped", "image", "ipiqa-code"]), default="grouped", show_default=True,
+              help="grouped: no content on both sides; image: image-level random splits (content leaks, reported); "
+                   "ipiqa-code: the official IP-IQA code's procedure (split 0 exact; see docs/protocols.md).")
+@click.option("--splits", "n_splits", type=click.IntRange(1), default=10, show_default=True, help="Number of splits.")
+@click.option("--seed", type=int, default=None, help="Split seed (default: 0; ipiqa-code: 42, the official scripts').")
+@click.option("--test-size", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2, show_default=True,
+              help="Test fraction (ipiqa-code: fixed 0.2).")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), help=RESULTS_HELP)
 @drop_invalid_option
-def splits_command(dataset, root, n_splits, seed, test_size, results_dir, drop_invalid):
-    """Write the dataset's content-grouped splits to <results>/<dataset>/splits.csv."""
-    from bench.datasets import load_dataset
-    from bench.datasets.validation import prepare_for_run
-    from bench.results.locks import dataset_lock
-    from bench.splits import SplitConfig, ensure_splits, load_splits
+@click.pass_context
+def splits_command(ctx, dataset, root, protocol, n_splits, seed, test_size, results_dir, drop_invalid):
+    """Write the dataset's splits to <results>/<dataset>/splits.csv (provenance in splits.json);
+    `splits import` reads published fold files instead."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if dataset is None:
+        raise click.UsageError("Missing option '--dataset'.")
+    from bench import api
+    from bench.splits import load_splits
+    from bench.splits.protocols import protocol_note
 
-    data = prepare_for_run(load_dataset(dataset, root), drop_invalid)  # the images `run` will use
-    with dataset_lock(results_dir / data.name):
-        path = ensure_splits(results_dir / data.name, data.frame["image"], data.frame["group"],
-                             SplitConfig(n_splits, seed, test_size))
+    path = api.splits(dataset, root=root, protocol=protocol, splits=n_splits, seed=seed, test_size=test_size,
+                      results_dir=results_dir, drop_invalid=drop_invalid)
     splits = load_splits(path, n_splits)
     share = [(splits[c] == "test").mean() for c in splits.columns[2:]]
     log.info("%s: %d images, %d groups, %d splits, test share %.1f%%–%.1f%%", path, len(splits),
              splits["group"].nunique(), len(share), 100 * min(share), 100 * max(share))
+    log.info("%s splits: %s", dataset, protocol_note(path.parent))
+    click.echo(str(path))
+
+
+@splits_command.command("import")
+@dataset_options
+@click.option("--format", "fmt", type=click.Choice(["ipce", "qalign", "csv"]), required=True,
+              help="ipce: <fold>/train.csv + val.csv; qalign: train_split_k.json + test_split_k.json; "
+                   "csv: image + one train/test column per fold (docs/protocols.md).")
+@click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), help=RESULTS_HELP)
+@click.option("--ignore-unknown", is_flag=True, help="Drop fold entries naming images the dataset lacks (reported).")
+@drop_invalid_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def splits_import_command(dataset, root, fmt, results_dir, ignore_unknown, drop_invalid, paths):
+    """Import published fold files as <results>/<dataset>/splits.csv, reporting images missing or
+    unknown and the content leakage; nothing is written if a fold is invalid."""
+    from bench import api
+    from bench.splits.protocols import protocol_note
+
+    path, report = api.import_splits(dataset, fmt, list(paths), root=root, results_dir=results_dir,
+                                     drop_invalid=drop_invalid, ignore_unknown=ignore_unknown)
+    for warning in report.warnings:
+        log.warning("%s", warning)
+    for fold in report.folds:
+        log.info("fold %s: %d train, %d test", fold["name"], fold["train"], fold["test"])
+    log.info("%s splits: %s", dataset, protocol_note(path.parent))
     click.echo(str(path))
 
 
@@ -280,15 +316,27 @@ def train_options(f):
 @train_options
 @click.option("--random-init", is_flag=True,
               help="Build pretrained networks with random weights instead (smoke tests; labelled [random init]).")
+@click.option("--eval", "evaluate", type=click.Choice(["splits", "all"]), default="splits", show_default=True,
+              help="all: score training-free methods once over every image, no split (kept apart: "
+                   "<results>/<dataset>/all-images/; `table --eval all`).")
+@click.option("--train-on", default=None, metavar="DATASET",
+              help="Cross-dataset: fit trainable methods on all of DATASET, test on all of --dataset "
+                   "(<results>/cross/; `table --cross`).")
+@click.option("--train-root", type=click.Path(path_type=Path), default=None, help="--train-on's dataset folder.")
+@click.option("--recipe", type=click.Choice(["authors", "paper"]), default=None,
+              help="Trainable methods: authors (default: each method's declared recipe) or paper (the IP-IQA "
+                   "paper's protocol for every method; rows say [paper recipe]).")
 def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, device, force,
-                drop_invalid, executor, jobs, ray_address, preset, random_init, **train):
+                drop_invalid, executor, jobs, ray_address, preset, random_init, evaluate, train_on, train_root,
+                recipe, **train):
     """Fit and evaluate methods on every split; results go to <results>/<dataset>/<method>/."""
     from bench import api
 
     outcomes = api.run(methods, dataset, root=root, splits=n_splits, seed=seed, test_size=test_size,
                        results_dir=results_dir, device=device, force=force,
                        drop_invalid=drop_invalid, executor=executor, jobs=jobs, ray_address=ray_address,
-                       preset=preset, overrides=train, random_init=random_init)
+                       preset=preset, overrides=train, random_init=random_init, evaluate=evaluate,
+                       train_on=train_on, train_root=train_root, recipe=recipe)
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         click.echo(f"ipiqa-bench: {o.method} failed: {o.message}", err=True)
@@ -311,10 +359,23 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
                    "results are listed under the table.")
 @click.option("--ci", is_flag=True, help="Add the 95% t-interval of each mean over the splits (bench/report/significance.py).")
 @click.option("--ablation", is_flag=True, help="Table 3: the IP-IQA ablation rows, the paper's numbers beside ours.")
-def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, ci, ablation):
+@click.option("--eval", "evaluate", type=click.Choice(["splits", "all"]), default="splits", show_default=True,
+              help="all: the `run --eval all` results (every image, no split) instead.")
+@click.option("--cross", is_flag=True, help="The cross-dataset train x test matrix (`run --train-on`).")
+def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, ci, ablation, evaluate, cross):
     """Render Table 1 (quality) and Table 2 (alignment) from the result files."""
     from bench import api
     from bench.report import tables
+
+    if evaluate == "all" or cross:
+        from bench.run import whole_dataset
+
+        text = whole_dataset.render_table(results_dir, dataset, fmt, cross)
+        if not text:
+            raise BenchError(f"no {'cross-dataset' if cross else 'all-images'} results under {results_dir}; run "
+                             f"`ipiqa-bench run {'--train-on D' if cross else '--eval all'}` first")
+        click.echo(text, nl=False)
+        return
 
     kind = plcc or ("raw" if paper or ablation else "logistic")
     summary, results, missing = api.summary_of(results_dir, dataset, methods=methods, plcc=kind,
@@ -340,6 +401,10 @@ def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, 
     click.echo("\n".join(p for p in parts if p))
     if paper and set(summary["dataset"]) & tables.paper_datasets():
         click.echo(_comment(fmt, tables.SIGN_NOTE))
+    from bench.splits.protocols import protocol_notes
+
+    for note in protocol_notes(results_dir, summary["dataset"]):
+        click.echo(_comment(fmt, f"Splits — {note}"))
     for line in missing:
         click.echo(_comment(fmt, line))
 

@@ -217,6 +217,9 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, left_
                  tables.render(with_paper, "markdown", True, "other"), render_table3(results, summary, "markdown", True)):
         if text:
             lines += [text]
+    from bench.splits.protocols import protocol_notes
+
+    lines += [f"Splits — {note}" for note in protocol_notes(results_dir, datasets)] + [""]
     lines += [tables.SIGN_NOTE, "",
               "LaTeX (booktabs) versions: " + ", ".join(f"[`{p.name}`](tables/{p.name})" for p in table_files), ""]
     for dataset in datasets:

@@ -149,6 +149,8 @@ class RunManifest:
         label = self.display or self.method or "?"
         if self.config.get("selection") == "best-on-test":
             label += " [best epoch on test set]"
+        if self.config.get("recipe") == "paper":
+            label += " [paper recipe]"
         if self.config.get("pretrained") is False:
             label += " [random init]"
         return label

@@ -18,7 +18,15 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
+from bench.errors import BenchError
+
 DEFAULT, OVERRIDE = "default", "override"
+# Training recipes (``run --recipe``): ``authors``, each method's own declared ``defaults``;
+# ``paper``, the IP-IQA paper's protocol (TrainConfig's defaults) for every method: a method's
+# declared departures in these keys are dropped. Input handling (image size, crops, flips)
+# belongs to the method and stays.
+RECIPES = ("authors", "paper")
+RECIPE_KEYS = ("optimizer", "lr", "lr_schedule", "weight_decay", "momentum", "batch_size", "epochs", "loss")
 # Preset names with a meaning of their own: the method's plain defaults, whatever the dataset.
 NO_PRESET = ("default", "none")
 
@@ -70,10 +78,12 @@ def constructor_defaults(cls) -> list[tuple[str, dict]]:
             for klass in reversed(_init_chain(cls))]
 
 
-def declared_defaults(cls) -> dict[str, tuple[object, str]]:
+def declared_defaults(cls, recipe: str = "authors") -> dict[str, tuple[object, str]]:
     """key -> (value, origin) before presets and overrides, conditions not yet applied."""
     out: dict[str, tuple[object, str]] = {}
     for origin, values in cls.default_layers():
+        if recipe == "paper" and origin.endswith(".defaults"):  # a method may name recipe keys of its own
+            values = {k: v for k, v in values.items() if k not in (*RECIPE_KEYS, *getattr(cls, "recipe_keys", ()))}
         for key, value in values.items():
             # A constructor's None means "the declared default": it does not hide one.
             if not (value is None and origin.endswith(".__init__") and key in out):
@@ -107,7 +117,12 @@ def resolve_layers(cls, explicit: list[tuple[str, str, dict]], method: str = "",
                    ) -> ResolvedConfig:
     """Defaults, then conditional defaults, then each explicit (source, origin, values) layer."""
     values, sources, origins = {}, {}, {}
-    for key, (value, origin) in declared_defaults(cls).items():
+    recipe = "authors"
+    for _, _, layer in explicit:
+        recipe = layer.get("recipe") or recipe
+    if recipe not in RECIPES:
+        raise BenchError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
+    for key, (value, origin) in declared_defaults(cls, recipe).items():
         values[key], sources[key], origins[key] = value, DEFAULT, origin
     probe = dict(values)
     for _, _, layer in explicit:
@@ -117,8 +132,11 @@ def resolve_layers(cls, explicit: list[tuple[str, str, dict]], method: str = "",
             condition = ", ".join(f"{k}={v!r}" for k, v in when.items())
             for key, value in conditional.items():
                 values[key], origins[key] = value, f"{owner}.defaults_when[{condition}]"
+    own_recipe = getattr(cls, "recipe_keys", ())
     for source, origin, layer in explicit:
         for key, value in layer.items():
+            if recipe == "paper" and source.startswith("preset:") and key in own_recipe:
+                continue  # a preset scales the method's own recipe (DBCNN's fc stage): the paper has none
             values[key], sources[key], origins[key] = value, source, origin
     return ResolvedConfig(method, values, sources, origins, preset)
 

@@ -54,13 +54,15 @@ class TorchMethod(Method):
     state_covers_model: bool = True
     presets = {"demo": DEMO_TRAINING}
 
-    def __init__(self, device="auto", **train):
+    def __init__(self, device="auto", recipe="authors", **train):
         """``train``: any ``TrainConfig`` field (bench.train.config); left out or None, the
-        method's declared default (``defaults``, else the paper's protocol)."""
+        method's declared default (``defaults``, else the paper's protocol). ``recipe``:
+        ``authors`` (the declared ``defaults``) or ``paper`` (TrainConfig's, bench.config.RECIPES)."""
         unknown = sorted(set(train) - set(TRAIN_FIELDS))
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected training option(s) {unknown}")
         self.device = device
+        self.recipe = recipe
         for name in TRAIN_FIELDS:
             setattr(self, name, train.get(name))
 
@@ -93,6 +95,13 @@ class TorchMethod(Method):
 
     def transform(self, config: TrainConfig, train: bool):
         return image_transform(config, train, self.mean_std)
+
+    def training_stages(self, model, config: TrainConfig):
+        """(name, config, parameter groups) of each training stage, run in order on one model
+        (an iterable, consumed stage by stage, so a stage may freeze layers before it is
+        yielded). One stage by default; a method whose authors train in stages (DBCNN)
+        overrides it. The epoch selection applies to the stages whose config keeps it."""
+        return [("all", config, self.param_groups(model, config.lr))]
 
     # ----------------------------------------------------------------- config
 
@@ -135,7 +144,7 @@ class TorchMethod(Method):
         for group in self._target_groups(targets):
             with seeded(config.seed, deterministic=device == "cpu"):
                 model = self.build_model(len(group), self._pretrained())
-                loader = self._loader(fit_frame, config, device, train=True, targets=self._scaled(fit_frame, group))
+                scaled = self._scaled(fit_frame, group)
                 select = None
                 if select_frame is not None:
                     eval_loader = self._eval_loader(select_frame, config, device)
@@ -144,9 +153,15 @@ class TorchMethod(Method):
                     def select(m, eval_loader=eval_loader, truth=truth):
                         return selection_score(self._predict(m, eval_loader, config, device), truth)
 
-                self.report_["models"][",".join(group)] = train_model(
-                    model, self.forward, self.param_groups(model, config.lr), loader, config, device, select,
-                    desc=f"{self.method_name} [{','.join(group)}]")
+                reports = {}
+                for stage, stage_config, params in self.training_stages(model, config):
+                    loader = self._loader(fit_frame, stage_config, device, train=True, targets=scaled)
+                    chooses = select if stage_config.selection == config.selection else None  # a stage may fix "final"
+                    reports[stage] = train_model(model, self.forward, params, loader, stage_config, device, chooses,
+                                                 desc=f"{self.method_name} [{','.join(group)}] {stage}")
+                # the last stage's report, earlier stages' under their names
+                last = reports.pop(stage)
+                self.report_["models"][",".join(group)] = {**last, **({"stages": reports} if reports else {})}
             self.models_.append((group, model))
         return self
 
