@@ -91,10 +91,10 @@ def splits(dataset: str, *, root: str | Path | None = None, protocol: str = "gro
     """Write (or reuse) ``<results>/<dataset>/splits.csv`` made by ``protocol`` (grouped, image,
     ipiqa-code; bench.splits.protocols); ``seed`` None: 0, or 42 for ipiqa-code. Returns its path."""
     from bench.datasets import load_dataset
-    from bench.splits.protocols import make_protocol_splits, read_provenance, write_splits
     from bench.datasets.validation import prepare_for_run
     from bench.results.locks import dataset_lock
     from bench.splits import SplitConfig, ensure_splits
+    from bench.splits.protocols import make_protocol_splits, read_provenance, write_splits
 
     loaded = load_dataset(dataset, root)
     data = prepare_for_run(loaded, drop_invalid)  # the images `run` will use
@@ -118,9 +118,9 @@ def import_splits(dataset: str, fmt: str, paths: list[str | Path], *, root: str 
     """Import published fold files (``fmt``: ipce, qalign, csv; bench.splits.importing) as the
     dataset's splits.csv. Returns (path, report); nothing is written if a fold is invalid."""
     from bench.datasets import load_dataset
-    from bench.splits.importing import import_splits as read_and_map
     from bench.datasets.validation import prepare_for_run
     from bench.results.locks import dataset_lock
+    from bench.splits.importing import import_splits as read_and_map
     from bench.splits.protocols import write_splits
 
     data = prepare_for_run(load_dataset(dataset, root), drop_invalid)

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from bench.errors import BenchError
 from bench.registry import register_method
-from bench.torch_method import TorchMethod
+from bench.train.torch_method import TorchMethod
+from methods._pyiqa_catalog import pyiqa_licence
 from methods.deep import TARGETS, _contained, _regression_head
 
 PATCH = 32
@@ -54,7 +55,11 @@ def patches_of(images, size: int = PATCH):
     return tiles.permute(0, 2, 3, 1, 4, 5).reshape(n, -1, c, size, size)
 
 
-@register_method("cnniqa-kang", family="deep", display="CNNIQA (Kang et al.)", trains=True, targets=TARGETS)
+@register_method("cnniqa-kang", family="deep", display="CNNIQA (Kang et al.)", trains=True, targets=TARGETS,
+                 fidelity="reimplementation: Kang et al.'s preprocessing and patch scoring (grayscale, local "
+                          "contrast normalisation, 32x32 patches, image score the patches' mean) around pyiqa's "
+                          "CNNIQA network; not checked against the authors' code",
+                 licence=pyiqa_licence())
 class CNNIQAKang(TorchMethod):
     """CNNIQA as its authors describe it: grayscale, local contrast normalisation, 32x32 patches."""
 

@@ -6,12 +6,12 @@ from dataclasses import replace
 import pytest
 from conftest import run_cli
 
-from bench.run.config import RECIPE_KEYS, resolve_config
 from bench.errors import BenchError
 from bench.registry import create_method, list_methods
 from bench.results.manifest import RunManifest
-from bench.train.torch_method import TorchMethod
+from bench.run.config import RECIPE_KEYS, resolve_config
 from bench.train.config import PAPER
+from bench.train.torch_method import TorchMethod
 
 
 def test_paper_recipe_drops_each_methods_declared_recipe_keys_only():

@@ -13,9 +13,9 @@ from bench import api
 from bench.datasets.agiqa1k import load_agiqa1k
 from bench.datasets.agiqa3k import load_agiqa3k
 from bench.errors import BenchError
+from bench.splits import SplitConfig, load_splits, split_columns
 from bench.splits.importing import import_splits
 from bench.splits.protocols import image_level_splits, ipiqa_code_splits, leakage, protocol_note
-from bench.splits import SplitConfig, load_splits, split_columns
 
 
 def _frame(n_groups=20, per_group=5):

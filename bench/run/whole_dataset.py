@@ -17,7 +17,6 @@ Their results live apart from the split results, so no table can average them to
 from __future__ import annotations
 
 import json
-
 import logging
 from pathlib import Path
 from types import SimpleNamespace
@@ -26,12 +25,12 @@ import pandas as pd
 
 from bench.datasets import TARGET_KINDS, Dataset
 from bench.errors import BenchError
-from bench.results.manifest import _jsonable, git_commit, package_versions
 from bench.method import FeatureMethod
-from bench.results.metrics import evaluate
 from bench.registry import get_method_info
-from bench.run.runner import MethodFailed, MethodOutcome, RunOptions, _describe, _features, resolved_config
+from bench.results.manifest import _jsonable, git_commit, package_versions
+from bench.results.metrics import evaluate
 from bench.results.store import MANIFEST, atomic_write_text, read_predictions, write_predictions
+from bench.run.runner import MethodFailed, MethodOutcome, RunOptions, _describe, _features, resolved_config
 from bench.run.tasks import SplitTask, fit_predict
 
 log = logging.getLogger("ipiqa_bench")
@@ -249,8 +248,8 @@ def render_table(results_dir: Path, dataset: str | None, fmt: str, cross: bool) 
     """``table --cross`` (the diagonal from the split results, where there are some) or ``table --eval all``."""
     if not cross:
         return render_all_images(all_images_metrics(results_dir, dataset), fmt)
-    from bench.results.loading import load_results, split_metrics
     from bench.report.tables import summarise_splits
+    from bench.results.loading import load_results, split_metrics
 
     metrics = cross_metrics(results_dir)
     if dataset:

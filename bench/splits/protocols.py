@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.splits import SPLITS_FILE, SPLITS_META, SplitConfig, split_columns
 from bench.results.store import atomic_write_text
+from bench.splits import SPLITS_FILE, SPLITS_META, SplitConfig, split_columns
 
 PROTOCOLS = ("grouped", "image", "ipiqa-code")
 IPIQA_CODE_SEED = 42  # the scripts' --seed default
@@ -177,8 +177,10 @@ def file_sha256(path: Path) -> str:
 
 
 def read_provenance(dataset_dir: Path) -> dict:
+    from bench.splits import _read_meta  # one reader of splits.json, one message when it is damaged
+
     path = Path(dataset_dir) / SPLITS_META
-    return json.loads(path.read_text()) if path.exists() else {}
+    return _read_meta(path) if path.exists() else {}
 
 
 def protocol_note(dataset_dir: Path) -> str:

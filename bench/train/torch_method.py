@@ -57,7 +57,7 @@ class TorchMethod(Method):
     def __init__(self, device="auto", recipe="authors", **train):
         """``train``: any ``TrainConfig`` field (bench.train.config); left out or None, the
         method's declared default (``defaults``, else the paper's protocol). ``recipe``:
-        ``authors`` (the declared ``defaults``) or ``paper`` (TrainConfig's, bench.config.RECIPES)."""
+        ``authors`` (the declared ``defaults``) or ``paper`` (TrainConfig's, bench.run.config.RECIPES)."""
         unknown = sorted(set(train) - set(TRAIN_FIELDS))
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected training option(s) {unknown}")
