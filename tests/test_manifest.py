@@ -142,3 +142,16 @@ def test_a_changed_feature_extractor_makes_results_on_disk_another_methods(tiny_
 def test_an_older_manifest_names_its_feature_version_from_its_features_record():
     manifest = RunManifest.from_dict({"method": "niqe", "features": {"key": "niqe", "version": "1"}})
     assert manifest.feature_version == "niqe/1"
+
+
+def test_results_that_do_not_record_their_extractor_are_kept_with_a_warning(tiny_dataset, results_dir, caplog):
+    args = ["run", "--methods", "test-sharpness-svr", "--dataset", "tinyfiles", "--splits", "2",
+            "--results-dir", str(results_dir)]
+    assert run_cli(*args).exit_code == 0
+    method = results_dir / "tinyfiles" / "test-sharpness-svr"
+    data = json.loads((method / "run.json").read_text())
+    del data["feature_version"], data["features"]  # as a method that found every feature cached wrote it
+    (method / "run.json").write_text(json.dumps(data))
+    assert run_cli(*args).exit_code == 0
+    assert "do not record which feature extractor made them" in caplog.text
+    assert RunManifest.read(method).feature_version == "test-sharpness-svr/1"  # recorded from now on

@@ -235,6 +235,9 @@ def prepare(out_dir: Path, info, dataset, config: dict, targets: list[str], cont
             f"{out_dir} holds results made with a different {', '.join(changed)}; "
             "rerun with --force to replace them, or use another --results-dir"
         )
+    if new.feature_version and not existing.feature_version and existing.splits:
+        log.warning("%s: its results do not record which feature extractor made them (written before that was "
+                    "recorded); they are kept, and `--force` recomputes them with %s", out_dir, new.feature_version)
     return resume(existing, new)
 
 
