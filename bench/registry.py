@@ -197,8 +197,9 @@ def _load_all() -> None:
 
 
 def list_methods() -> list[MethodInfo]:
+    methods = METHOD_REGISTRY.entries()  # first: loading the methods may register their families
     order = {f.name: f.order for f in list_families()}
-    return sorted(METHOD_REGISTRY.entries(), key=lambda m: (order.get(m.family, len(order)), m.name))
+    return sorted(methods, key=lambda m: (order.get(m.family, float("inf")), m.name))
 
 
 def get_method_info(name: str) -> MethodInfo:

@@ -69,3 +69,12 @@ def test_duplicate_registration_is_an_error():
 
     with pytest.raises(ValueError, match="already registered"):
         registry.register_method("niqe", family="handcrafted")(Other)
+
+
+def test_methods_are_listed_in_family_order_even_for_families_their_modules_register():
+    from bench.registry import list_families, list_methods
+
+    order = {f.name: f.order for f in list_families()}
+    families = [m.family for m in list_methods()]
+    assert [order[f] for f in families] == sorted(order[f] for f in families)
+    assert families[-1] == "pyiqa"  # registered by methods/pyiqa_zoo.py, order 60: last
