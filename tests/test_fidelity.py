@@ -89,3 +89,13 @@ def test_list_shows_each_methods_row_name_description_and_fidelity():
     assert "SISBLIM (approx.)" in table_row and "approximation" in table_row
     details = result.output.split("fidelity):", 1)[1]
     assert get_method_info("niqe").description in details and get_method_info("niqe").fidelity in details
+
+
+def test_results_of_a_row_renamed_an_approximation_lose_the_paper_figure(tmp_path):
+    from conftest import write_results  # results written under the paper's name, as before the rename
+
+    from bench.api import summary_of
+
+    write_results(tmp_path, "agiqa3k", "ceiq", "CEIQ", 0.5, family="handcrafted", target="mos_quality")
+    summary, _, _ = summary_of(tmp_path, paper=True)
+    assert summary.loc[summary["method"] == "ceiq", "paper_srcc"].isna().all()
