@@ -44,14 +44,16 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     """
     from bench.datasets import load_dataset
     from bench.datasets.validation import prepare_for_run
-    from bench.registry import create_method, resolve_method_names
+    from bench.registry import create_method, get_method_info, resolve_method_names
+    from bench.run.config import check_preset
     from bench.run.devices import resolve_device
     from bench.run.executors import make_executor
     from bench.run.runner import RunOptions, method_config, run_benchmark
     from bench.splits import SplitConfig
 
     spec = ",".join(methods) if isinstance(methods, (list, tuple)) else methods
-    resolve_method_names(spec)  # an unknown method fails before the dataset is loaded
+    # an unknown method or preset fails before the dataset is loaded
+    check_preset(preset, [get_method_info(n) for n in resolve_method_names(spec)])
     resolve_device(device)  # fail early on an unknown or absent device
     data = prepare_for_run(load_dataset(dataset, root), drop_invalid)
     given = dict(overrides or {})

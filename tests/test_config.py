@@ -116,3 +116,13 @@ def test_the_feature_cache_key_of_a_run_uses_the_datasets_preset():
     on_demo = _feature_cache_key("clipscore", options, "demo")
     assert on_demo != _feature_cache_key("clipscore", options, "agiqa3k")
     assert on_demo == "features:" + create_method("clipscore", **resolve_config("clipscore", "demo").values).feature_key
+
+
+def test_a_preset_no_selected_method_declares_is_a_one_line_error(tiny_dataset, results_dir):
+    refused = run_cli("run", "--methods", "test-lap-var,cnniqa", "--dataset", "tinyfiles", "--preset", "demmo",
+                      "--results-dir", str(results_dir))
+    assert refused.exit_code == 2 and "no selected method declares preset 'demmo'; declared: demo" in refused.stderr
+    assert not results_dir.exists()  # refused before anything was written
+    listed = run_cli("list", "--config", "hypernet", "--preset", "demmo")
+    assert listed.exit_code == 2 and "declares preset 'demmo'" in listed.stderr
+    assert run_cli("list", "--config", "hypernet", "--preset", "default").exit_code == 0

@@ -155,8 +155,10 @@ def list_command(config_of, dataset, preset, extensions, family):
         click.echo(_extensions_listing())
         return
     if config_of is not None:
-        from bench.run.config import resolve_config
+        from bench.registry import get_method_info
+        from bench.run.config import check_preset, resolve_config
 
+        check_preset(preset, [get_method_info(config_of)])
         resolved = resolve_config(config_of, dataset, preset)
         rows = [[k, repr(v), resolved.sources[k], resolved.origins[k]] for k, v in resolved.values.items()]
         click.echo(f"{resolved.method}" + (f" on {dataset}" if dataset else "")

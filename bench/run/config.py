@@ -167,3 +167,17 @@ def preset_names(cls) -> list[str]:
     for klass in cls.__mro__:
         names += [n for n in (klass.__dict__.get("presets") or {}) if n not in names]
     return sorted(names)
+
+
+def check_preset(preset: str | None, methods: list) -> None:
+    """A preset asked for by name must be declared by at least one of ``methods`` (infos):
+    a mistyped name would otherwise run every method on its plain defaults."""
+    if preset is None or preset in NO_PRESET:
+        return
+    if any(preset_values(info.cls, preset) is not None for info in methods):
+        return
+    declared = sorted({name for info in methods for name in preset_names(info.cls)})
+    from bench.errors import BenchError
+
+    raise BenchError(f"no selected method declares preset {preset!r}; "
+                     f"declared: {', '.join(declared) or 'none'} (or 'default' for none)")
