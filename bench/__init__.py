@@ -64,4 +64,18 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         sys.modules[module.__name__] = importlib.import_module(MOVED[module.__name__])
 
 
+def former_module_attributes(package: str, module: str):
+    """A package's ``__getattr__`` that serves the names of ``module``, the module the package
+    replaced (``bench.results`` was results.py, now ``bench.results.loading``), loaded on use."""
+
+    def __getattr__(name):
+        if not name.startswith("__"):
+            found = getattr(importlib.import_module(module), name, None)
+            if found is not None:
+                return found
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
 sys.meta_path.insert(0, _MovedModules())  # before any finder that might still see an old file
