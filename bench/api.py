@@ -42,6 +42,7 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     ``recipe``: ``authors`` (each method's declared training recipe, the default) or ``paper``
     (the IP-IQA paper's protocol for every trainable method; rows say "[paper recipe]").
     """
+    from bench.assets import needs_download
     from bench.datasets import load_dataset
     from bench.datasets.validation import prepare_for_run
     from bench.registry import create_method, get_method_info, resolve_method_names
@@ -63,8 +64,8 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
         given["recipe"] = recipe
     options = RunOptions(results_dir=Path(results_dir), splits=SplitConfig(splits, seed, test_size), force=force,
                          device=device, overrides=given, preset=preset)
-    names = resolve_method_names(spec, needs_download=lambda info: bool(
-        create_method(info.name, **method_config(info, options, data.name)).required_assets()))
+    names = resolve_method_names(spec, needs_download=lambda info: any(map(needs_download, create_method(
+        info.name, **method_config(info, options, data.name)).required_assets())))
     if evaluate not in ("splits", "all"):
         raise BenchError(f"unknown evaluation {evaluate!r}; expected splits or all")
     train = prepare_for_run(load_dataset(train_on, train_root), drop_invalid) if train_on else None
