@@ -72,6 +72,11 @@ class Method:
             return ()
         return get_method_info(self.method_name).assets
 
+    def local_files(self) -> dict[str, str]:
+        """What this configuration builds or reads locally instead of downloading, each with
+        its state in words, e.g. {"stand-in CLIP": "built on first use"} (``list --dataset``)."""
+        return {}
+
     @classmethod
     def files_present(cls, info) -> bool:
         """Every file the method loads is in the asset cache (``Family.present_only``)."""

@@ -79,6 +79,13 @@ class CLIPScore(OpenClipScorer):
 
         return f"1-standin{demo_clip_version()}"  # a retrained stand-in scores anew
 
+    def local_files(self):
+        if self.model != STANDIN:
+            return {}
+        from methods.ipiqa.demo_clip import demo_clip_state
+
+        return {"stand-in CLIP": demo_clip_state()}
+
     def weight_files(self):
         if self.model == STANDIN:
             return {}

@@ -93,6 +93,20 @@ class IPIQAMethod(TorchMethod):
         # the stand-in is built locally; a given clip_weights file replaces the download
         return super().required_assets() if self.clip == "RN50" and self.clip_weights is None else ()
 
+    def local_files(self):
+        if self.pretrained is False:
+            return {}
+        if self.clip == "small":
+            from methods.ipiqa.demo_clip import demo_clip_state
+
+            return {"stand-in CLIP": demo_clip_state()}
+        if self.get_config()["image2prompt"] and self.i2p_checkpoint is None:
+            from methods.ipiqa.assets import default_i2p_checkpoint
+
+            path = default_i2p_checkpoint(self.clip)
+            return {path.name: "present" if path.is_file() else "missing: `ipiqa-bench pretrain image2prompt` makes it"}
+        return {}
+
     # ----------------------------------------------------------------- the network
 
     def build_model(self, n_outputs, pretrained):
