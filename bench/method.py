@@ -30,6 +30,9 @@ class Method:
     defaults_when: ClassVar[tuple] = ()
     # named presets; a dataset's name selects its preset by default (e.g. "demo").
     presets: ClassVar[dict] = {}
+    # presets that scale the method down, so that its rows are not comparable to the paper:
+    # {preset: what is miniature}, e.g. {"demo": "training"} (tables mark such rows).
+    miniature_presets: ClassVar[dict] = {}
 
     @classmethod
     def config_keys(cls) -> list[str]:

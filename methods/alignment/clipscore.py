@@ -60,6 +60,7 @@ class CLIPScore(OpenClipScorer):
     """CLIPScore (Hessel et al., EMNLP 2021): 2.5 · max(cos(CLIP image, CLIP text), 0)."""
 
     presets = {"demo": {"model": STANDIN}}
+    miniature_presets = {"demo": "stand-in CLIP"}
 
     def __init__(self, model="ViT-B-32", pretrained="openai", prefix=PREFIX, w=WEIGHT, batch_size=16,
                  device="auto"):

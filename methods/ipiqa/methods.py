@@ -68,6 +68,7 @@ class IPIQAMethod(TorchMethod):
     defaults = {"image2prompt": True, "use_prompt": True, "prompt_mode": "qa_token", "dropout": 0.5}
     defaults_when = (({"clip": "small"}, STANDIN_TRAINING),)
     presets = {"demo": {"clip": "small"}}
+    miniature_presets = {"demo": "training on the stand-in CLIP"}
 
     def __init__(self, clip="RN50", image2prompt=None, use_prompt=None, prompt_mode=None, i2p_checkpoint=None,
                  clip_weights=None, pretrained=True, dropout=None, **train):
