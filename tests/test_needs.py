@@ -72,3 +72,15 @@ def test_an_unknown_dataset_or_preset_is_a_one_line_error():
     assert unknown.exit_code == 2 and "unknown dataset 'nope'" in unknown.output
     typo = run_cli("list", "--dataset", "demo", "--preset", "dmeo")
     assert typo.exit_code == 2 and "no selected method declares preset 'dmeo'" in typo.output
+
+
+def test_a_method_whose_config_cannot_be_built_does_not_stop_the_listing(monkeypatch):
+    from bench.errors import BenchError
+    from methods.handcrafted import NIQE
+
+    def refuse(self):
+        raise BenchError("no such model here")
+
+    monkeypatch.setattr(NIQE, "required_assets", refuse)
+    needs = api.needs("demo", family="handcrafted").methods
+    assert needs["niqe"] == ["cannot tell (no such model here)"] and needs["ceiq-release"] == ["model.mat (missing)"]

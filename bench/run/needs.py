@@ -8,6 +8,7 @@ stand-in CLIP, built locally, not OpenAI's), and what that config builds or read
 from __future__ import annotations
 
 from bench.assets import availability, get_asset
+from bench.errors import BenchError
 
 
 def method_needs(info, dataset: str | None = None, preset: str | None = None) -> list[str]:
@@ -19,7 +20,10 @@ def method_needs(info, dataset: str | None = None, preset: str | None = None) ->
         from bench.registry import create_method
         from bench.run.config import resolve_config
 
-        method = create_method(info.name, **resolve_config(info, dataset, preset).values)
-        assets, local = method.required_assets(), method.local_files()
+        try:
+            method = create_method(info.name, **resolve_config(info, dataset, preset).values)
+            assets, local = method.required_assets(), method.local_files()
+        except BenchError as exc:  # a config that cannot be built here: the listing goes on
+            return [f"cannot tell ({exc})"]
     return ([f"{get_asset(a).filename} ({availability(a)})" for a in assets]
             + [f"{what} ({state})" for what, state in local.items()])
