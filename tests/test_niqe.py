@@ -95,6 +95,12 @@ def test_niqe_runs_offline_and_its_manifest_says_the_shipped_copy_was_used(tmp_p
         assert manifest["assets"] == {"niqe-params": bench.assets.provenance("niqe-params")}
         assert manifest["assets"]["niqe-params"]["source"] == "shipped"
         assert pd.read_csv(results_dir / "tinyfiles" / method / "split_0.csv")["pred"].notna().all()
+    assert run_cli("run", "--methods", "niqe", "--dataset", "tinyfiles", "--eval", "all",
+                   "--results-dir", str(results_dir)).exit_code == 0
+    from bench.run.whole_dataset import all_images_dir
+
+    whole = json.loads((all_images_dir(results_dir, "tinyfiles", "niqe") / "run.json").read_text())
+    assert whole["assets"]["niqe-params"]["source"] == "shipped"
 
 
 def test_niqe_prefers_sharp_images(niqe_cache, tmp_path):
