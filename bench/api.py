@@ -5,6 +5,7 @@
     frame = api.table(results_dir="results")              # a pandas DataFrame, one row per cell group
     scores = api.score("niqe", ["a.png", "b.png"])         # one row per image
     config = api.config("hypernet", dataset="agiqa3k")     # values and where each came from
+    needs = api.needs("demo")                              # what each method needs there, and if it is here
 
 Results are files (``results/<dataset>/<method>/``); ``table`` always recomputes from them.
 """
@@ -12,6 +13,7 @@ Results are files (``results/<dataset>/<method>/``); ``table`` always recomputes
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +44,7 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     ``recipe``: ``authors`` (each method's declared training recipe, the default) or ``paper``
     (the IP-IQA paper's protocol for every trainable method; rows say "[paper recipe]").
     """
+    from bench.assets import needs_download
     from bench.datasets import load_dataset
     from bench.datasets.validation import prepare_for_run
     from bench.registry import create_method, get_method_info, resolve_method_names
@@ -63,8 +66,8 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
         given["recipe"] = recipe
     options = RunOptions(results_dir=Path(results_dir), splits=SplitConfig(splits, seed, test_size), force=force,
                          device=device, overrides=given, preset=preset)
-    names = resolve_method_names(spec, needs_download=lambda info: bool(
-        create_method(info.name, **method_config(info, options, data.name)).required_assets()))
+    names = resolve_method_names(spec, needs_download=lambda info: any(map(needs_download, create_method(
+        info.name, **method_config(info, options, data.name)).required_assets())))
     if evaluate not in ("splits", "all"):
         raise BenchError(f"unknown evaluation {evaluate!r}; expected splits or all")
     train = prepare_for_run(load_dataset(train_on, train_root), drop_invalid) if train_on else None
@@ -181,6 +184,27 @@ def score(method: str, images: list[str | Path], prompt: str = "", *, checkpoint
     from bench.run.scoring import score_images
 
     return score_images(method, [Path(p) for p in images], prompt, Path(checkpoint) if checkpoint else None, device)
+
+
+@dataclass(frozen=True)
+class Needs:
+    dataset: str | None  # whether the dataset is here, in words (None: no dataset asked about)
+    methods: dict[str, list[str]]  # method -> "<file> (<state>)" for each file it needs
+
+
+def needs(dataset: str | None = None, *, root: str | Path | None = None, preset: str | None = None,
+          family: str | None = None) -> Needs:
+    """What each method (of ``family``) needs, on ``dataset`` if given (the config its preset
+    there gives), and whether each file and the dataset are here. Loads no dataset."""
+    from bench.datasets.base import dataset_status
+    from bench.registry import get_method_info, list_methods
+    from bench.run.config import check_preset
+    from bench.run.needs import method_needs
+
+    infos = [m for m in list_methods() if family is None or m.family == family]
+    check_preset(preset, infos)
+    status = dataset_status(dataset, root) if dataset is not None else None
+    return Needs(status, {m.name: method_needs(get_method_info(m.name), dataset, preset) for m in infos})
 
 
 def config(method: str, dataset: str | None = None, preset: str | None = None,

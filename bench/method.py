@@ -30,6 +30,9 @@ class Method:
     defaults_when: ClassVar[tuple] = ()
     # named presets; a dataset's name selects its preset by default (e.g. "demo").
     presets: ClassVar[dict] = {}
+    # presets that scale the method down, so that its rows are not comparable to the paper:
+    # {preset: what is miniature}, e.g. {"demo": "training"} (tables mark such rows).
+    miniature_presets: ClassVar[dict] = {}
 
     @classmethod
     def config_keys(cls) -> list[str]:
@@ -71,6 +74,11 @@ class Method:
         if getattr(self, "pretrained", True) is False:
             return ()
         return get_method_info(self.method_name).assets
+
+    def local_files(self) -> dict[str, str]:
+        """What this configuration builds or reads locally instead of downloading, each with
+        its state in words, e.g. {"stand-in CLIP": "built on first use"} (``list --dataset``)."""
+        return {}
 
     @classmethod
     def files_present(cls, info) -> bool:

@@ -206,8 +206,11 @@ def get_method_info(name: str) -> MethodInfo:
     return METHOD_REGISTRY.get(name)
 
 
-def _declares_assets(info: MethodInfo) -> bool:
-    return bool(info.assets)
+def _declares_downloads(info: MethodInfo) -> bool:
+    """The method declares a file to download (one the package ships a copy of is not)."""
+    from bench.assets import needs_download
+
+    return any(needs_download(asset) for asset in info.assets)
 
 
 def create_method(name: str, **config):
@@ -230,7 +233,8 @@ def resolve_method_names(spec: str, needs_download=None) -> list[str]:
     A family name wins over a method of the same name (``ipiqa`` is all five Table 3 rows);
     ``method:NAME`` selects that one method (``method:ipiqa``, the full model alone).
     ``offline`` picks the methods that need no downloaded file; ``needs_download(info)``
-    decides it for a given dataset and run (default: the method declares no asset)."""
+    decides it for a given dataset and run (default: the method declares no asset to
+    download; one the package ships, NIQE's parameters, is none)."""
     names: list[str] = []
     for token in (t.strip() for t in spec.split(",")):
         if not token:
@@ -238,7 +242,7 @@ def resolve_method_names(spec: str, needs_download=None) -> list[str]:
         if token == "all":
             picked = [m.name for m in list_methods() if _selected_by_name(m)]
         elif token == "offline":  # everything that needs no downloaded file
-            picked = [m.name for m in list_methods() if not (needs_download or _declares_assets)(m)]
+            picked = [m.name for m in list_methods() if not (needs_download or _declares_downloads)(m)]
         elif token.startswith("method:"):
             picked = [get_method_info(token.removeprefix("method:").strip()).name]
         elif token in FAMILIES:

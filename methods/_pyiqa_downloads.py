@@ -16,6 +16,7 @@ offline, and a repository missing from the Hugging Face cache fails naming it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 from urllib.parse import urlparse
@@ -31,7 +32,12 @@ def asset_for_url(url: str, filename: str | None = None) -> Asset:
     filename = filename or os.path.basename(urlparse(url).path)
     for asset in _ASSETS.values():
         if asset.url == url or asset.filename == filename:
-            return asset
+            if asset.shipped is None:
+                return asset
+            # pyiqa reads the official file itself, never the package's copy (NIQE's .npz):
+            # the same file and checksum, without the shipped fallback
+            return _ASSETS.get(f"pyiqa/{asset.filename}") or register_asset(dataclasses.replace(
+                asset, name=f"pyiqa/{asset.filename}", shipped=None, shipped_sha256=None))
     return register_asset(Asset(name=f"pyiqa/{filename}", filename=filename, url=url,
                                 description="pretrained file fetched by pyiqa"))
 

@@ -16,6 +16,9 @@ NIQE_PARAMS = register_asset(Asset(
     url="https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main/niqe_modelparameters.mat",
     sha256="66357a10c2c38b9f5b13bbbd1d66f08dc1faf62f6e446c45d62b18a8150ada40",
     description="NIQE pristine-model parameters (mu_prisparam, cov_prisparam) of the original release",
+    # BasicSR's copy (Apache 2.0), the same values as an .npz, read without pickle
+    shipped="niqe_pris_params.npz",
+    shipped_sha256="2a7c182a68c9e7f1b2e2e5ec723279d6f65d912b6fcaf37eb2bf03d7367c4296",
 ))
 
 
@@ -31,10 +34,7 @@ class NIQE(ScoreMethod):
 
     def _pristine(self):
         if not hasattr(self, "pristine_"):
-            from scipy.io import loadmat
-
-            params = loadmat(resolve(NIQE_PARAMS.name))
-            self.pristine_ = (params["mu_prisparam"], params["cov_prisparam"])
+            self.pristine_ = niqe.read_pristine(resolve(NIQE_PARAMS.name))
         return self.pristine_
 
     def score(self, image, prompt):

@@ -52,7 +52,9 @@ def test_list_shows_metadata_and_assets():
     result = run_cli("list")
     assert result.exit_code == 0
     niqe = next(line for line in result.output.splitlines() if line.startswith("niqe "))
-    assert "handcrafted" in niqe and "lower" in niqe and "niqe_modelparameters.mat (missing)" in niqe
+    assert "handcrafted" in niqe and "lower" in niqe and "niqe_modelparameters.mat (shipped)" in niqe
+    ceiq = next(line for line in result.output.splitlines() if line.startswith("ceiq-release "))
+    assert "model.mat (missing)" in ceiq
 
 
 def test_score_prints_one_row_per_image(tmp_path):

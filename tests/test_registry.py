@@ -42,7 +42,9 @@ def test_a_family_wins_over_its_namesake_method_unless_method_prefix_says_otherw
 
 def test_offline_selector_excludes_methods_needing_weights():
     offline = registry.resolve_method_names("offline")
-    assert "gmlf" in offline and "niqe" not in offline
+    assert "gmlf" in offline and "ceiq-release" not in offline and "hypernet" not in offline
+    # NIQE's parameters ship with the package; pyiqa's NIQE reads the official .mat itself
+    assert {"niqe", "niqe-svr"} <= set(offline) and "pyiqa:niqe" not in offline
 
 
 def test_entry_point_plugins_are_discovered(monkeypatch, tmp_path):

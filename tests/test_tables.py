@@ -61,8 +61,10 @@ def test_a_row_says_how_it_was_made_in_all_three_formats(results_dir):
     assert "| 3/10 incomplete " in _line(markdown, "NIQE")
     assert "| 10/10 " in _line(markdown, "ResNet50 [best epoch on test set] (b)")
     notes = markdown.split("\n(")
+    # the demo preset on a paper dataset: the row is kept, and said to be a miniature
     assert any(n.startswith("b) ResNet50 [best epoch on test set] — agiqa1k: epoch selection best-on-test, "
-                            "preset demo, overrides epochs=2; selection=best-on-test") for n in notes), markdown
+                            "miniature training (preset demo), not comparable to the paper, "
+                            "overrides epochs=2; selection=best-on-test") for n in notes), markdown
     assert any(n.startswith("a) CNNIQA — agiqa1k: epoch selection final, overrides epochs=3 (inferred") for n in notes)
     assert "agiqa1k: 60 images used, 2 dropped by --drop-invalid." in markdown
 
@@ -70,6 +72,7 @@ def test_a_row_says_how_it_was_made_in_all_three_formats(results_dir):
     assert "\\usepackage{booktabs}" in latex and "\\toprule" in latex
     assert "$\\pm$" in latex and "±" not in latex
     assert "3/10 incomplete" in latex and "overrides epochs=2; selection=best-on-test" in latex
+    assert "miniature training (preset demo), not comparable to the paper" in latex
 
     csv = pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(results_dir), "--format", "csv").output))
     rows = csv.set_index("method")
@@ -78,6 +81,8 @@ def test_a_row_says_how_it_was_made_in_all_three_formats(results_dir):
     assert rows.loc["resnet50", "label"] == "ResNet50 [best epoch on test set]"  # the test-set selection stays labelled
     assert rows.loc["resnet50", "selection"] == "best-on-test" and rows.loc["resnet50", "preset"] == "demo"
     assert rows.loc["resnet50", "overrides"] == "epochs=2; selection=best-on-test"
+    assert rows.loc["resnet50", "miniature"] == "miniature training (preset demo), not comparable to the paper"
+    assert pd.isna(rows.loc["cnniqa", "miniature"]) and pd.isna(rows.loc["niqe", "miniature"])
     assert rows.loc["resnet50", "overrides_from"] == "run.json" and rows.loc["cnniqa", "overrides_from"] == "inferred"
     assert rows.loc["cnniqa", "overrides"] == "epochs=3" and pd.isna(rows.loc["niqe", "overrides"])
     assert set(rows["plcc"]) == {"logistic"} and rows["rmse_mean"].notna().all()
@@ -125,3 +130,22 @@ def test_smallest_wilcoxon_p_is_what_scipy_gives():
 
     assert smallest_wilcoxon_p(3) == 0.25 == pytest.approx(stats.wilcoxon([0.1, 0.2, 0.3]).pvalue)
     assert smallest_wilcoxon_p(10) == pytest.approx(stats.wilcoxon(np.arange(1, 11) / 10).pvalue)
+
+
+def test_only_a_preset_its_method_declares_a_miniature_is_marked_one():
+    from bench.report.protocol import miniature_note
+
+    assert miniature_note("ipiqa", "demo") == ("miniature training on the stand-in CLIP (preset demo), "
+                                               "not comparable to the paper")
+    assert miniature_note("clipscore", "demo") == "miniature stand-in CLIP (preset demo), not comparable to the paper"
+    assert miniature_note("cnniqa-kang", "demo").startswith("miniature training (preset demo)")
+    assert miniature_note("resnet50", "") == miniature_note("resnet50", "paper-like") == ""
+    assert miniature_note("gmlf", "demo") == ""  # declares no miniature preset
+    assert miniature_note("not-registered", "demo") == ""  # cannot be told: the preset column still names it
+
+
+def test_a_plain_preset_is_named_without_the_miniature_warning(results_dir):
+    rows = {"niqe": ("NIQE", "handcrafted", -1, 3, {"device": "cpu"}, {"device": "preset:fast"}, 1.0)}
+    write_table_results(results_dir, rows=rows)
+    markdown = run_cli("table", "--results-dir", str(results_dir)).output
+    assert "agiqa1k: preset fast" in markdown and "miniature" not in markdown

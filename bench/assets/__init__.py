@@ -1,8 +1,11 @@
 """One resolver for every pretrained file: cache directory, official URL, checksum.
 
 A file is found by its official file name in ``<cache>/assets/``, so users (and tests) can
-place it by hand; one with a pinned checksum also anywhere under the cache directory. Online, a missing file is downloaded once and verified;
-offline, resolving fails with a message naming the file, the URL and where to put it.
+place it by hand; one with a pinned checksum also anywhere under the cache directory. Failing
+that, an asset the package ships a copy of (``shipped``: small published parameter sets whose
+licence allows it, in ``bench/assets/shipped/``) resolves to that copy, verified against its
+own checksum. Online, a missing file is downloaded once and verified; offline, resolving fails
+with a message naming the file, the URL and where to put it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from tqdm import tqdm
@@ -37,12 +41,18 @@ class Asset:
     # A whole Hugging Face repository (``org/name``) that a library reads through the Hugging
     # Face cache itself (transformers' ``from_pretrained``): found and fetched there, not here.
     hub_repo: str | None = None
+    # A copy shipped inside the package (a file name in bench/assets/shipped/) and its sha256;
+    # it may be another format than the official file, with the same values.
+    shipped: str | None = None
+    shipped_sha256: str | None = None
 
 
 _ASSETS: dict[str, Asset] = {}
 
 
 def register_asset(asset: Asset) -> Asset:
+    if asset.shipped and not asset.shipped_sha256:
+        raise ValueError(f"asset {asset.name!r}: a shipped copy needs its sha256 (shipped_sha256)")
     _ASSETS[asset.name] = asset
     return asset
 
@@ -73,14 +83,40 @@ def find_cached(asset: Asset) -> Path | None:
     return next((p for p in sorted(root.rglob(asset.filename)) if p.is_file()), None)
 
 
+def shipped_path(asset: Asset) -> Path | None:
+    """The package's own copy of ``asset``, if it ships one (and the install has it)."""
+    if asset.shipped is None:
+        return None
+    path = Path(str(resources.files("bench.assets").joinpath("shipped", asset.shipped)))
+    return path if path.is_file() else None
+
+
+def needs_download(name: str) -> bool:
+    """Whether the asset is a file to download (the package ships no copy of it)."""
+    return get_asset(name).shipped is None
+
+
+def availability(name: str) -> str:
+    """``present`` (in the cache), ``shipped`` (the package's copy will be used) or ``missing``."""
+    asset = get_asset(name)
+    if find_cached(asset) is not None:
+        return "present"
+    return "shipped" if shipped_path(asset) is not None else "missing"
+
+
 def is_present(name: str) -> bool:
-    return find_cached(get_asset(name)) is not None
+    return availability(name) != "missing"
 
 
 def resolve(name: str, download: bool = True) -> Path:
-    """Path of a verified local copy of asset ``name``, downloading it if allowed."""
+    """Path of a verified local copy of asset ``name``: the cache's, else the package's
+    shipped copy, else a download if allowed."""
     asset = get_asset(name)
     path = find_cached(asset)
+    if path is None and shipped_path(asset) is not None:
+        path = shipped_path(asset)
+        _verify(path, asset.shipped_sha256)
+        return path
     if path is None:
         if not download or os.environ.get(OFFLINE_ENV):
             raise AssetMissing(_missing_message(asset, "downloads are disabled"))
@@ -89,6 +125,20 @@ def resolve(name: str, download: bool = True) -> Path:
         path = _download_hub_repo(asset) if asset.hub_repo else _download(asset)
     _verify(path, asset.sha256)
     return path
+
+
+def provenance(name: str) -> dict:
+    """What a run used for asset ``name`` (resolving it): the file, its sha256 where pinned,
+    and its source: ``cache`` (the official file) or ``shipped`` (the package's copy)."""
+    asset = get_asset(name)
+    path = resolve(name)
+    shipped = shipped_path(asset)
+    source = "shipped" if shipped is not None and path == shipped else "cache"
+    record = {"file": path.name, "source": source}
+    sha = asset.shipped_sha256 if source == "shipped" else asset.sha256
+    if sha:
+        record["sha256"] = sha
+    return record
 
 
 def _missing_message(asset: Asset, reason: str) -> str:

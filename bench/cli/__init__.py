@@ -142,13 +142,17 @@ def split_options(f):
 @main.command("list")
 @click.option("--config", "config_of", metavar="METHOD", default=None,
               help="Print METHOD's resolved config: each value, its source and where it is declared.")
-@click.option("--dataset", default=None, help="With --config: the dataset (selects its preset).")
-@click.option("--preset", default=None, help="With --config: a named preset instead of the dataset's.")
+@click.option("--dataset", default=None,
+              help="What each method needs on this dataset (its preset for it), and whether the dataset is here; "
+                   "with --config: the dataset whose preset to apply.")
+@click.option("--root", type=click.Path(path_type=Path), default=None, help="With --dataset: the dataset's folder.")
+@click.option("--preset", default=None, help="A named preset instead of the dataset's.")
 @click.option("--extensions", is_flag=True,
               help="List the method families, metrics, executors and dataset target columns instead.")
 @click.option("--family", default=None, help="Only this family's methods.")
-def list_command(config_of, dataset, preset, extensions, family):
-    """List every registered method, its metadata, fidelity, licence and whether its assets are present."""
+def list_command(config_of, dataset, root, preset, extensions, family):
+    """List every registered method, its metadata, fidelity, licence and what it needs: with
+    --dataset, on that dataset (files present, shipped, missing, or built on first use)."""
     from tabulate import tabulate
 
     if extensions:
@@ -166,22 +170,24 @@ def list_command(config_of, dataset, preset, extensions, family):
         click.echo(tabulate(rows, headers=["key", "value", "source", "declared in"]))
         return
 
-    from bench.assets import get_asset, is_present
+    from bench import api
     from bench.registry import list_methods
 
+    needs = api.needs(dataset, root=root, preset=preset, family=family)
+    if dataset is not None:
+        click.echo(f"dataset {dataset}: {needs.dataset}")
     rows = []
     for m in list_methods():
         if family is not None and m.family != family:
             continue
-        assets = ", ".join(f"{get_asset(a).filename} ({'present' if is_present(a) else 'missing'})"
-                           for a in m.assets) or "-"
+        assets = ", ".join(needs.methods[m.name]) or "-"
         rows.append([m.name, m.display, m.family, "yes" if m.uses_prompt else "no", "yes" if m.trains else "no",
                      ",".join(m.targets), "higher" if m.higher_is_better else "lower", m.fidelity_kind,
                      m.licence or "-", assets])
     if not rows:
         raise BenchError(f"no methods in family {family!r}")
     click.echo(tabulate(rows, headers=["method", "row name", "family", "prompt", "trains", "targets", "better",
-                                       "fidelity", "licence", "assets"]))
+                                       "fidelity", "licence", f"needs on {dataset}" if dataset else "assets"]))
     click.echo(f"{len(rows)} method(s)")
     click.echo("\nWhat each method is, and how close to the published method (fidelity):")
     for m in list_methods():

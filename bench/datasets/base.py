@@ -125,6 +125,8 @@ class DatasetEntry:
     loader: Callable[[Path | None], Dataset]
     description: str
     needs_root: bool = True
+    # A dataset generated on first use: () -> (its images folder, whether it is generated yet).
+    generated: Callable[[], tuple[Path, bool]] | None = None
 
 
 def _import_builtin_datasets_and_method_plugins() -> None:
@@ -139,11 +141,12 @@ DATASET_REGISTRY: Registry[DatasetEntry] = Registry(
     identity=lambda entry: (entry.loader.__module__, entry.loader.__qualname__))
 
 
-def register_dataset(name: str, description: str = "", needs_root: bool = True):
+def register_dataset(name: str, description: str = "", needs_root: bool = True,
+                     generated: Callable[[], tuple[Path, bool]] | None = None):
     """Decorator for ``loader(root: Path | None) -> Dataset``."""
 
     def decorator(loader):
-        DATASET_REGISTRY.register(name, DatasetEntry(name, loader, description, needs_root))
+        DATASET_REGISTRY.register(name, DatasetEntry(name, loader, description, needs_root, generated))
         return loader
 
     return decorator
@@ -157,6 +160,22 @@ def default_root(name: str) -> Path:
     """``$IPIQA_DATA/<name>`` if set, else the data root ``datasets/<name>`` in the cwd."""
     base = os.environ.get(DATA_ENV)
     return Path(base) / name if base else Path("datasets") / name
+
+
+def dataset_status(name: str, root: str | Path | None = None) -> str:
+    """Whether ``name`` is here to run on, in words: its folder found or not, or where a
+    generated dataset is (or will be) generated."""
+    entry = DATASET_REGISTRY.get(name)
+    if entry.needs_root:
+        path = Path(root) if root else default_root(name)
+        if path.is_dir():
+            return f"folder {path} (present)"
+        hint = "" if root else f"pass --root, or set ${DATA_ENV}; "
+        return f"folder {path} not found ({hint}see datasets/README.md)"
+    if entry.generated is not None and not root:
+        images, ready = entry.generated()
+        return f"generated, images in {images}" if ready else f"generated on first use, into {images}"
+    return "needs no folder"
 
 
 def load_dataset(name: str, root: str | Path | None = None) -> Dataset:

@@ -15,7 +15,15 @@ def demo_dir(spec: DemoSpec = DemoSpec()) -> Path:
     return cache_dir() / "demo" / f"v{GENERATOR_VERSION}-seed{spec.seed}"
 
 
-@register_dataset("demo", "synthetic AGIQA-like images, generated offline (bench/datasets/demo_generator.py)", needs_root=False)
+def demo_location(spec: DemoSpec = DemoSpec()) -> tuple[Path, bool]:
+    """(the demo's images folder, whether it is generated): the generator renames a
+    finished dataset into place, spec.json included, so its presence means complete."""
+    out = demo_dir(spec)
+    return out / "images", (out / "spec.json").is_file()
+
+
+@register_dataset("demo", "synthetic AGIQA-like images, generated offline (bench/datasets/demo_generator.py)",
+                  needs_root=False, generated=demo_location)
 def load_demo(root: Path | None = None) -> Dataset:
     spec = DemoSpec()
     out = Path(root) if root else demo_dir(spec)

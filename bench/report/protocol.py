@@ -1,6 +1,8 @@
 """How a table row was made, read from its manifest: splits done out of the split file's
-total, the epoch-selection policy, the per-dataset preset and every config value the user
-set. Tables put it on the row (CSV columns; marks and notes in markdown and LaTeX).
+total, the epoch-selection policy, the per-dataset preset (and whether the method declares
+it a miniature, ``Method.miniature_presets``: then the row is not comparable to the paper)
+and every config value the user set. Tables put it on the row (CSV columns; marks and notes
+in markdown and LaTeX).
 
 A manifest's ``config_sources`` says where each config value came from ("default",
 "preset:<name>", "override"). Older manifests have none: their preset and overrides are
@@ -23,12 +25,26 @@ def row_protocol(manifest, method: str, dataset: str) -> dict:
     return {
         "selection": config.get("selection") or "",
         "preset": preset,
+        "miniature": miniature_note(manifest.method or method, preset),
         "overrides": "; ".join(f"{key}={_text(config.get(key))}" if key != "?" else "unknown (method not registered)"
                                for key in overrides),
         "overrides_from": source,
         "images": manifest.dataset_size,
         "dropped": len(manifest.dropped_rows or []),
     }
+
+
+def miniature_note(method: str, preset: str) -> str:
+    """"miniature training (preset demo), not comparable to the paper" where the method
+    declares ``preset`` a miniature; "" otherwise, or when the method is not registered."""
+    from bench.registry import METHOD_REGISTRY
+
+    info = METHOD_REGISTRY.find(method) if preset else None
+    declared = (getattr(info.cls, "miniature_presets", None) or {}) if info else {}
+    for name in preset.split(", "):
+        if name in declared:
+            return f"miniature {declared[name]} (preset {name}), not comparable to the paper"
+    return ""
 
 
 def _departures(manifest, method: str, dataset: str) -> tuple[str, list[str], str]:

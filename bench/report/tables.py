@@ -37,7 +37,7 @@ PAPER_PLCC_NOTE = ("The paper does not say which PLCC it reports; the official I
 # Images in the datasets as the paper used them: a row on much less data is flagged.
 PAPER_DATASET_SIZE = {"agiqa1k": 1080, "agiqa3k": 2982}
 SMALL_DATA_SHARE = 0.9
-PROTOCOL_COLUMNS = ("n_splits_total", "plcc_kind", "selection", "preset", "overrides", "overrides_from",
+PROTOCOL_COLUMNS = ("n_splits_total", "plcc_kind", "selection", "preset", "miniature", "overrides", "overrides_from",
                     "images", "dropped")
 TABLE2_EMPTY = ("Table 2 (text-to-image alignment): no rows. It needs alignment or IP-IQA results on a dataset "
                 "with an alignment MOS, e.g. `ipiqa-bench run --dataset agiqa3k --methods alignment,ipiqa`.")
@@ -212,7 +212,9 @@ def protocol_text(row: pd.Series, paper: bool = False) -> str:
     parts = []
     if _present(row, "selection"):
         parts.append(f"epoch selection {row['selection']}")
-    if _present(row, "preset"):
+    if _present(row, "miniature"):
+        parts.append(row["miniature"])
+    elif _present(row, "preset"):
         parts.append(f"preset {row['preset']}")
     if _present(row, "overrides"):
         inferred = " (inferred from the method's current defaults)" if row.get("overrides_from") == "inferred" else ""
@@ -298,7 +300,7 @@ def _number(cell: pd.DataFrame, column: str, signed: bool = False) -> str:
     return f"{cell[column].iloc[0]:+.4f}" if signed else f"{cell[column].iloc[0]:.4f}"
 
 
-CSV_PROTOCOL = ("label", "n_splits_total", "plcc", "selection", "preset", "overrides", "overrides_from",
+CSV_PROTOCOL = ("label", "n_splits_total", "plcc", "selection", "preset", "miniature", "overrides", "overrides_from",
                 "images", "dropped")
 
 

@@ -89,6 +89,9 @@ class RunManifest:
     # "<feature key>/<feature version>" the predictions come from (feature methods): a changed
     # extractor makes results on disk another method's, never silently "up to date".
     feature_version: str | None = None
+    # {asset name: {"file", "source": "cache" | "shipped", "sha256"}}: the pretrained files the
+    # run read, and whether it was the official file or the copy shipped with the package.
+    assets: dict | None = None
     device: str | None = None
     versions: dict = field(default_factory=dict)
     git_commit: str | None = None
@@ -136,7 +139,7 @@ class RunManifest:
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("extra", "splits", "read_schema")}
         out["splits"] = {str(k): _record_dict(r) for k, r in sorted(self.splits.items())}
-        for key in ("executor", "features"):  # absent, not null, when there is none (as schema 1)
+        for key in ("executor", "features", "assets"):  # absent, not null, when there is none (as schema 1)
             if out[key] is None:
                 del out[key]
         return copy.deepcopy({**self.extra, **out})

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bench.assets import resolve
+from bench.assets import provenance
 from bench.datasets import Dataset, target_kind
 from bench.errors import BenchError
 from bench.method import FeatureMethod
@@ -166,8 +166,7 @@ def _run_method(info, dataset, splits, context, options, executor) -> MethodOutc
         return MethodOutcome(info.name, "up-to-date")
     manifest.executor = getattr(executor, "name", "local")  # what produced the timings below
     manifests.save(out_dir, manifest)  # before any split file: the folder always says what made it
-    for asset in create_method(info.name, **config).required_assets():
-        resolve(asset)  # AssetMissing names the file, URL and cache path
+    manifest.assets = used_assets(info, config) or None
 
     frame = dataset.frame
     features = None
@@ -199,6 +198,12 @@ def _write_split(out_dir: Path, path: Path, manifest, outcome) -> None:
     manifests.record_split(manifest, outcome, data, outcome.checkpoint)
     manifests.save(out_dir, manifest)
     atomic_write_bytes(path, data)
+
+
+def used_assets(info, config) -> dict:
+    """{asset: its provenance} for every pretrained file this config needs, resolving each
+    first (AssetMissing names the file, URL and cache path)."""
+    return {asset: provenance(asset) for asset in create_method(info.name, **config).required_assets()}
 
 
 def _feature_version(info, config) -> str | None:

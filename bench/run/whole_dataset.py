@@ -30,7 +30,7 @@ from bench.registry import get_method_info
 from bench.results.manifest import _jsonable, git_commit, package_versions
 from bench.results.metrics import evaluate
 from bench.results.store import MANIFEST, atomic_write_text, read_predictions, write_predictions
-from bench.run.runner import MethodFailed, MethodOutcome, RunOptions, _describe, _features, resolved_config
+from bench.run.runner import MethodFailed, MethodOutcome, RunOptions, _describe, _features, resolved_config, used_assets
 from bench.run.tasks import SplitTask, fit_predict
 
 log = logging.getLogger("ipiqa_bench")
@@ -116,6 +116,7 @@ def _run_one(info, test, train, pairs, options, executor) -> MethodOutcome:
     frame_test = test.frame
     frame_train = frame_test.iloc[0:0] if train is None else train.frame.rename(columns=dict(
         (a, b) for a, b in pairs if a != b))
+    assets = used_assets(info, config)
     task = SplitTask(info.name, config, 0, [b for _, b in pairs], frame_train, frame_test)
     if issubclass(info.cls, FeatureMethod):
         record = SimpleNamespace(features=None)  # the runner notes feature timings on it; not kept here
@@ -129,7 +130,7 @@ def _run_one(info, test, train, pairs, options, executor) -> MethodOutcome:
             raise MethodFailed(_describe(outcome))
         write_predictions(out_dir / PREDICTIONS, outcome.predictions)
         manifest.update(fit_s=round(outcome.fit_s, 3), predict_s=round(outcome.predict_s, 3),
-                        versions=package_versions(), git_commit=git_commit())
+                        versions=package_versions(), git_commit=git_commit(), **({"assets": assets} if assets else {}))
         write_manifest(out_dir, manifest)
     return MethodOutcome(info.name, "done", f"written to {out_dir}")
 

@@ -60,6 +60,7 @@ class CLIPScore(OpenClipScorer):
     """CLIPScore (Hessel et al., EMNLP 2021): 2.5 · max(cos(CLIP image, CLIP text), 0)."""
 
     presets = {"demo": {"model": STANDIN}}
+    miniature_presets = {"demo": "stand-in CLIP"}
 
     def __init__(self, model="ViT-B-32", pretrained="openai", prefix=PREFIX, w=WEIGHT, batch_size=16,
                  device="auto"):
@@ -78,6 +79,13 @@ class CLIPScore(OpenClipScorer):
         from methods.ipiqa.demo_clip import demo_clip_version
 
         return f"1-standin{demo_clip_version()}"  # a retrained stand-in scores anew
+
+    def local_files(self):
+        if self.model != STANDIN:
+            return {}
+        from methods.ipiqa.demo_clip import demo_clip_state
+
+        return {"stand-in CLIP": demo_clip_state()}
 
     def weight_files(self):
         if self.model == STANDIN:

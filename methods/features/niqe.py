@@ -79,6 +79,18 @@ def block_feature_matrix(gray: np.ndarray) -> np.ndarray:
     return np.hstack([np.asarray(f) for f in per_scale])
 
 
+def read_pristine(path) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, cov) of the pristine model from the release's ``.mat`` (mu_prisparam,
+    cov_prisparam) or BasicSR's ``.npz`` of the same values (mu_pris_param, cov_pris_param)."""
+    if str(path).endswith(".npz"):
+        with np.load(path, allow_pickle=False) as params:
+            return params["mu_pris_param"], params["cov_pris_param"]
+    from scipy.io import loadmat
+
+    params = loadmat(path)
+    return params["mu_prisparam"], params["cov_prisparam"]
+
+
 def quality(gray: np.ndarray, mu_pristine: np.ndarray, cov_pristine: np.ndarray) -> float:
     feats = block_feature_matrix(gray)
     mu = np.nanmean(feats, axis=0)

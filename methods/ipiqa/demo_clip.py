@@ -20,3 +20,10 @@ def load_demo_clip(device):
 
     network = load_base_clip("small", ensure_standin().clip).model.float().eval().to(device)
     return network, get_tokenizer(network)
+
+
+def demo_clip_state() -> str:
+    """"cached", or "built on first use" (minutes on a CPU), for listings."""
+    from methods.ipiqa.standin_files import standin_built
+
+    return "cached" if standin_built() else "built on first use"

@@ -68,6 +68,7 @@ class IPIQAMethod(TorchMethod):
     defaults = {"image2prompt": True, "use_prompt": True, "prompt_mode": "qa_token", "dropout": 0.5}
     defaults_when = (({"clip": "small"}, STANDIN_TRAINING),)
     presets = {"demo": {"clip": "small"}}
+    miniature_presets = {"demo": "training on the stand-in CLIP"}
 
     def __init__(self, clip="RN50", image2prompt=None, use_prompt=None, prompt_mode=None, i2p_checkpoint=None,
                  clip_weights=None, pretrained=True, dropout=None, **train):
@@ -92,6 +93,20 @@ class IPIQAMethod(TorchMethod):
     def required_assets(self):
         # the stand-in is built locally; a given clip_weights file replaces the download
         return super().required_assets() if self.clip == "RN50" and self.clip_weights is None else ()
+
+    def local_files(self):
+        if self.pretrained is False:
+            return {}
+        if self.clip == "small":
+            from methods.ipiqa.demo_clip import demo_clip_state
+
+            return {"stand-in CLIP": demo_clip_state()}
+        if self.get_config()["image2prompt"] and self.i2p_checkpoint is None:
+            from methods.ipiqa.assets import default_i2p_checkpoint
+
+            path = default_i2p_checkpoint(self.clip)
+            return {path.name: "present" if path.is_file() else "missing: `ipiqa-bench pretrain image2prompt` makes it"}
+        return {}
 
     # ----------------------------------------------------------------- the network
 

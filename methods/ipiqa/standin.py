@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import copy
 import fcntl
-import hashlib
 import io
 import json
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from itertools import product
 from pathlib import Path
 
@@ -39,67 +38,23 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from bench.assets import cache_dir
 from bench.results.store import atomic_write_bytes, atomic_write_text
 from methods.ipiqa.base_clip import BaseClip, file_sha256
 from methods.ipiqa.distributed import DistContext
 from methods.ipiqa.image2prompt import I2PConfig, image_transform, run_image2prompt
 from methods.ipiqa.model import build_clip, clip_contrastive_loss, get_tokenizer
+from methods.ipiqa.standin_files import (  # noqa: F401  (the stand-in's names, importable from here)
+    DEFAULT_SPEC,
+    STANDIN_VERSION,
+    StandinCheckpoints,
+    StandinSpec,
+    standin_built,
+    standin_dirs,
+    standin_paths,
+)
 
 log = logging.getLogger("ipiqa_bench")
-STANDIN_VERSION = "1"
 ATTRIBUTES = ("colour", "object", "count")
-
-
-@dataclass(frozen=True)
-class StandinSpec:
-    image_size: int = 64  # the small CLIP's own resolution (the demo fine-tunes at twice it)
-    render_size: int = 128  # pairs are rendered larger and resized, like the demo images
-    clip_pairs: int = 8000
-    clip_epochs: int = 4
-    clip_batch_size: int = 128
-    clip_lr: float = 1e-3
-    i2p_pairs: int = 2000
-    i2p_epochs: int = 2
-    i2p_batch_size: int = 32
-    i2p_lr: float = 1e-4
-    # DiffusionDB's prompts often do not describe their image; here a share of the pairs get
-    # one attribute of their prompt wrong, so that the similarity filter has work to do. The
-    # threshold is on the stand-in's cosine scale, not OpenAI CLIP's (the paper's 0.35).
-    i2p_corrupt: float = 0.3
-    threshold: float = 0.85
-    eval_pairs: int = 300
-    seed: int = 1  # pair streams: clip = seed, i2p = seed + 1, evaluation = seed + 2
-
-    def key(self, stage: str) -> str:
-        """Cache key of a stage: its own settings and those of the stages before it."""
-        fields = [f for f in asdict(self) if not f.startswith(("i2p_", "threshold"))]
-        if stage == "i2p":
-            fields = list(asdict(self))
-        text = json.dumps({"version": STANDIN_VERSION, **{f: getattr(self, f) for f in fields}}, sort_keys=True)
-        return f"{stage}-v{STANDIN_VERSION}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
-
-
-@dataclass(frozen=True)
-class StandinCheckpoints:
-    clip: Path  # stage 1: a state dict of the small CLIP (build_clip("small", path))
-    i2p: Path  # stage 2: an Image2Prompt checkpoint (image2prompt.load_checkpoint)
-
-    def record(self) -> dict:
-        """Paths and hashes, for the run manifest."""
-        return {name: {"path": str(path), "sha256": file_sha256(path)}
-                for name, path in (("standin_clip", self.clip), ("standin_i2p", self.i2p))}
-
-
-DEFAULT_SPEC = StandinSpec()  # what the ipiqa* methods use on the demo
-
-
-def standin_dirs(spec: StandinSpec | None = None) -> dict[str, Path]:
-    """Each stage's cache folder; stage 2's lies in stage 1's, so that changing only the
-    Image2Prompt settings reuses the stand-in CLIP."""
-    spec = spec or DEFAULT_SPEC
-    clip = cache_dir() / "demo" / "ipiqa-standin" / spec.key("clip")
-    return {"clip": clip, "i2p": clip / spec.key("i2p")}
 
 
 def ensure_standin(spec: StandinSpec | None = None, force: bool = False) -> StandinCheckpoints:
@@ -107,7 +62,7 @@ def ensure_standin(spec: StandinSpec | None = None, force: bool = False) -> Stan
     spec = spec or DEFAULT_SPEC
     folders = standin_dirs(spec)
     folders["i2p"].mkdir(parents=True, exist_ok=True)
-    paths = StandinCheckpoints(folders["clip"] / "clip.pt", folders["i2p"] / "i2p.pt")
+    paths = standin_paths(spec)
     with _locked(folders["clip"] / ".lock"):
         if force or not paths.clip.exists():
             _record(folders["clip"] / "clip.json", train_standin_clip(spec, paths.clip))
