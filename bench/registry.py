@@ -54,6 +54,7 @@ def register_family(name: str, *, order: int, tables: tuple[int, ...] = (1,), re
 
 
 def list_families() -> list[Family]:
+    METHOD_REGISTRY.load()  # method modules may register families (pyiqa's zoo does)
     return sorted(FAMILY_REGISTRY.entries(), key=lambda f: (f.order, f.name))
 
 
