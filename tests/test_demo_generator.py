@@ -276,7 +276,7 @@ def test_clean_backgrounds_are_textured_and_near_neutral(background):
         grey = image.mean(2)
         detail = (grey - ndimage.gaussian_filter(grey, 1)).reshape(8, 32, 8, 32).std(axis=(1, 3))
         flat.append((detail < 0.5).mean())  # 32 px tiles with < 0.5 grey levels of detail
-    assert np.mean(flat) < 0.1
+    assert np.mean(flat) < 0.05  # version 1: 0.8 on plain backgrounds, 0.06 on stripes
 
 
 @pytest.fixture(scope="module")
