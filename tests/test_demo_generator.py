@@ -231,3 +231,79 @@ def test_demo_dataset_frame_holds_no_ground_truth(tmp_path, monkeypatch):
     data = demo.load_demo(tmp_path / "demo")
     assert list(data.frame.columns) == ["image", "prompt", "group", "mos_quality", "mos_align", "mos", "path"]
     assert {"generator", "quality_true", "drawn_object"} <= set(pd.read_csv(data.labels).columns)  # diagnostics
+
+
+# ------------------------------------------------------------------ photos, naturalness
+def test_photo_crops_are_seeded_in_range_and_keep_their_pixel_scale():
+    from bench.datasets.demo_photos import PHOTOS, photo_bank, photo_crop
+
+    assert len(photo_bank()) == len(PHOTOS)
+    a, b = photo_crop(np.random.default_rng(4), 96), photo_crop(np.random.default_rng(4), 96)
+    assert a.shape == (96, 96) and np.array_equal(a, b) and 0 <= a.min() < a.max() <= 1
+    assert not np.array_equal(a, photo_crop(np.random.default_rng(5), 96))
+
+    def detail(size):  # fine texture left after a 1 px blur, over many crops
+        crops = [photo_crop(np.random.default_rng(i), size) for i in range(40)]
+        return np.median([(c - ndimage.gaussian_filter(c, 1)).std() for c in crops])
+
+    # a smaller image crops less of the photo, so its texture is as fine as at 256 px
+    assert detail(64) == pytest.approx(detail(256), rel=0.3)
+
+
+def test_spec_record_names_the_photos_and_other_photos_regenerate(tmp_path, monkeypatch):
+    out = tmp_path / "demo"
+    generate_demo(out, SMALL, progress=False)
+    assert json.loads((out / "spec.json").read_text())["photos"] == dg.bank_digest()
+    monkeypatch.setattr(dg, "bank_digest", lambda: "other-photos")
+    calls = []
+    monkeypatch.setattr(dg, "_render_row", lambda row, spec: calls.append(row) or np.zeros(
+        (spec.image_size, spec.image_size, 3), np.uint8))
+    generate_demo(out, SMALL, progress=False)
+    assert len(calls) == SMALL.n_prompts * len(SMALL.generators)
+
+
+@pytest.mark.parametrize("background", list(dg.BACKGROUNDS))
+def test_clean_backgrounds_are_textured_and_near_neutral(background):
+    # Flat areas made the clean renders of version 1 look *less* natural to NIQE than
+    # noisy ones; a photo under every background gives texture nearly everywhere.
+    flat = []
+    for i in range(6):
+        parts = {"object": "circle", "colour": "red", "count": 1, "background": background,
+                 "style": "flat"}
+        image = render(parts, np.random.default_rng(i), 256).astype(float)
+        corner = image[:64, :64]  # the object sits in the centre
+        assert (corner.max(2) - corner.min(2)).max() < 0.1 * 255
+        grey = image.mean(2)
+        detail = (grey - ndimage.gaussian_filter(grey, 1)).reshape(8, 32, 8, 32).std(axis=(1, 3))
+        flat.append((detail < 0.5).mean())  # 32 px tiles with < 0.5 grey levels of detail
+    assert np.mean(flat) < 0.05  # version 1: 0.8 on plain backgrounds, 0.06 on stripes
+
+
+@pytest.fixture(scope="module")
+def rendered_subset() -> pd.DataFrame:
+    """The first 12 prompts of the default demo (72 images, 256 px), rendered in memory."""
+    spec = DemoSpec(n_prompts=12)
+    df = plan_demo(spec)
+    df["pixels"] = [dg._render_row(row, spec) for row in df.to_dict("records")]
+    return df
+
+
+def test_sisblim_ranks_demo_quality_not_alignment(rendered_subset):
+    from methods.features import sisblim
+
+    score = [sisblim.score(image) for image in rendered_subset.pixels]
+    assert spearmanr(score, rendered_subset.mos_quality)[0] > 0.4
+    assert abs(spearmanr(score, rendered_subset.mos_align)[0]) < 0.15
+
+
+def test_niqe_is_not_inverted_on_the_demo(rendered_subset, shared):
+    # version 1 (flat synthetic images): sign-adjusted SRCC about -0.5
+    from scipy.io import loadmat
+
+    from methods.features import niqe
+
+    params = loadmat(shared / "assets" / "niqe" / "niqe_modelparameters.mat")
+    score = [-niqe.score(image, params["mu_prisparam"], params["cov_prisparam"])
+             for image in rendered_subset.pixels]
+    assert spearmanr(score, rendered_subset.mos_quality)[0] > 0.4
+    assert abs(spearmanr(score, rendered_subset.mos_align)[0]) < 0.15

@@ -39,7 +39,11 @@ class StandinSpec:
         fields = [f for f in asdict(self) if not f.startswith(("i2p_", "threshold"))]
         if stage == "i2p":
             fields = list(asdict(self))
-        text = json.dumps({"version": STANDIN_VERSION, **{f: getattr(self, f) for f in fields}}, sort_keys=True)
+        from bench.datasets.demo_generator import GENERATOR_VERSION
+
+        # the generator's version too: its pairs are the training data, so new images retrain
+        text = json.dumps({"version": STANDIN_VERSION, "generator": GENERATOR_VERSION,
+                           **{f: getattr(self, f) for f in fields}}, sort_keys=True)
         return f"{stage}-v{STANDIN_VERSION}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 
 
