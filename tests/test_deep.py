@@ -31,10 +31,10 @@ def _random(name, **config):
 
 def test_registered_as_tables_deep_rows():
     displays = {name: get_method_info(name).display for name in DEEP}
-    assert displays == {"dbcnn": "DBCNN", "cnniqa": "CNNIQA", "hypernet": "HyperNet", "clipiqa": "CLIPIQA",
+    assert displays == {"dbcnn": "DBCNN", "cnniqa": "CNNIQA (pyiqa RGB variant)", "hypernet": "HyperNet", "clipiqa": "CLIPIQA",
                         "resnet50": "ResNet50", "resnet50-imagenet": "ResNet50* (ImageNet)",
                         "topiq-nr": "TOPIQ-NR", "ipce": "IPCE",  # rows after the paper
-                        "cnniqa-kang": "CNNIQA (Kang et al.)"}
+                        "cnniqa-kang": "CNNIQA"}
     assert all(get_method_info(n).family == "deep" and get_method_info(n).trains for n in DEEP)
     assert not get_method_info("resnet50").assets and not get_method_info("cnniqa").assets
     assert set(get_method_info("dbcnn").assets) == {"vgg16-imagenet", "dbcnn-scnn"}
