@@ -137,6 +137,11 @@ class DBCNN(_JointTargets):
         self.fc_epochs = fc_epochs
         self.fc_lr = fc_lr
 
+    @classmethod
+    def smoke_config(cls):
+        config = super().smoke_config()
+        return {**config, "train_crop": config["image_size"], "fc_epochs": 1}
+
     def training_stages(self, model, config):
         from dataclasses import replace
 
