@@ -56,9 +56,11 @@ def test_random_init_build_learns_a_fixed_batch(name, tmp_path):
     n, size, epochs = (2, 224, 3) if name == "hypernet" else (8, 64, 5)
     frame = write_image_set(tmp_path, n_groups=1, per_group=n)
     method = create_method(name, **_random(name))
-    # Adam at 1e-4: small enough for a from-scratch ResNet-50; CNNIQA's dropout needs more.
+    # Adam at 1e-4: small enough for a from-scratch ResNet-50; CNNIQA's dropout needs more. The
+    # test's own optimiser settings (MSE, no weight decay), whatever the method's recipe.
     config = replace(default_config(name), optimizer="adam", lr=1e-3 if name == "cnniqa" else 1e-4, epochs=epochs,
-                     batch_size=n, image_size=size, hflip=False, num_workers=0)
+                     batch_size=n, image_size=size, hflip=False, num_workers=0, loss="mse", weight_decay=0.0,
+                     lr_schedule="constant")
     torch.manual_seed(0)
     model = method.build_model(1, pretrained=False)
     y = (frame["mos"] - frame["mos"].min()).to_numpy()[:, None] / np.ptp(frame["mos"])
