@@ -5,7 +5,8 @@ Every network starts from the initialisation its authors used:
 * DBCNN (Zhang et al., TCSVT 2020): VGG-16 ImageNet branch + S-CNN branch pretrained on
   synthetic distortions, kaiming-initialised bilinear fc; its authors' two stages (the fc
   layer alone, then all layers; under ``--recipe paper`` one stage, all layers).
-* CNNIQA (Kang et al., CVPR 2014): from scratch (pyiqa's RGB variant).
+* CNNIQA, pyiqa's RGB whole-image variant of Kang et al. (CVPR 2014), from scratch: its own
+  row, "CNNIQA (pyiqa RGB variant)"; the paper's CNNIQA row is ``cnniqa-kang``.
 * HyperNet / HyperIQA (Su et al., CVPR 2020): ImageNet ResNet-50 backbone, hyper network
   from scratch at lr x10.
 * CLIPIQA = CLIP-IQA+ (Wang et al., AAAI 2023): frozen OpenAI CLIP RN50, learned prompt
@@ -120,19 +121,26 @@ class DBCNN(_JointTargets):
 
     mean_std = None  # pyiqa's DBCNN normalises its input itself
     smoke_slow = True  # builds a VGG-16 per model
-    # Its authors' recipe (zwx8981/DBCNN-PyTorch, DBCNN.py): first the fc layer alone (SGD,
-    # lr 1e-3, momentum 0.9), then every layer (Adam, lr 1e-5); both stages 50 epochs, batch 8,
-    # weight decay 5e-4, MSE. Under `--recipe paper` one stage trains every layer.
+    # Its authors' recipe (https://github.com/zwx8981/DBCNN-PyTorch, DBCNN.py): first the fc
+    # layer alone (SGD, lr 1e-3, momentum 0.9), then every layer (Adam, lr 1e-5); both stages
+    # 50 epochs, batch 8, weight decay 5e-4, MSE; random 448-px crops and flips (its LIVE
+    # Challenge setting), the whole image at test. Under `--recipe paper` one stage.
     defaults = {"optimizer": "adam", "lr": 1e-5, "weight_decay": 5e-4, "batch_size": 8, "epochs": 50,
-                "fc_epochs": 50, "fc_lr": 1e-3}
+                "fc_epochs": 50, "fc_lr": 1e-3, "train_crop": 448}
     recipe_keys = ("fc_epochs", "fc_lr")
-    presets = {"demo": {**DEMO_TRAINING, "fc_epochs": DEMO_TRAINING["epochs"]}}
+    # 56-px crops of the demo's 64-px images: 448/512 of the side, as the authors' crops
+    presets = {"demo": {**DEMO_TRAINING, "fc_epochs": DEMO_TRAINING["epochs"], "train_crop": 56}}
 
     def __init__(self, pretrained=True, fc_epochs=0, fc_lr=1e-3, **common):
         super().__init__(**common)
         self.pretrained = pretrained
         self.fc_epochs = fc_epochs
         self.fc_lr = fc_lr
+
+    @classmethod
+    def smoke_config(cls):
+        config = super().smoke_config()
+        return {**config, "train_crop": config["image_size"], "fc_epochs": 1}
 
     def training_stages(self, model, config):
         from dataclasses import replace
@@ -169,13 +177,20 @@ class DBCNN(_JointTargets):
         return model
 
 
-@register_method("cnniqa", family="deep", display="CNNIQA", trains=True, targets=TARGETS,
-                 fidelity="reimplementation: pyiqa's CNNIQA, trained from scratch per split",
+@register_method("cnniqa", family="deep", display="CNNIQA (pyiqa RGB variant)", trains=True, targets=TARGETS,
+                 fidelity="variant: pyiqa's CNNIQA on whole RGB images, trained from scratch per split; not Kang "
+                          "et al.'s grayscale, contrast-normalised 32x32 patches (that is cnniqa-kang, the paper's "
+                          "CNNIQA row)",
                  licence=pyiqa_licence())
 class CNNIQA(_JointTargets):
-    """CNNIQA: one conv layer, min/max pooling, two fc layers (Kang et al., CVPR 2014), via pyiqa, from scratch."""
+    """pyiqa's variant of CNNIQA (Kang et al., CVPR 2014): the same small network on whole RGB images, from scratch."""
 
     mean_std = None  # pyiqa's CNNIQA takes RGB in [0, 1]
+    # pyiqa's own recipe for it (https://github.com/chaofengc/IQA-PyTorch,
+    # options/train/CNNIQA/train_CNNIQA.yml): Adam, lr 1e-3, batch 64, flips. Its lr steps
+    # down x0.1 at 400, 800 and 1200 iterations: annealed here (cosine) instead. Its PLCC loss,
+    # 384-px crops and 4,000 iterations are not taken (MSE, the whole image, the run's epochs).
+    defaults = {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "lr_schedule": "cosine"}
 
     def build_model(self, n_outputs, pretrained):
         from pyiqa.archs import cnniqa_arch
@@ -194,22 +209,29 @@ class CNNIQA(_JointTargets):
 class HyperNet(TorchMethod):
     """HyperIQA: a hyper network generating a quality regressor per image (Su et al., CVPR 2020), via pyiqa."""
 
-    # Its target network takes 224x224 patches (train: random crops; test: 25 crops averaged,
-    # as its authors); evaluation in small batches, since each image is 25 crops.
-    defaults = {"train_crop": 224, "eval_batch_size": 4}
+    # Its authors' recipe (https://github.com/SSL92/hyperIQA, train_test_IQA.py and
+    # HyerIQASolver.py): Adam, lr 2e-5 for the backbone and x10 for the hyper network, weight
+    # decay 5e-4, batch 96, 16 epochs, L1 loss; 25 random 224-px crops (flipped) of each
+    # training image per epoch, 25 random crops averaged at test. Not reproduced: its per-epoch
+    # lr steps (docs/protocols.md). Evaluation in small batches: each image is 25 crops.
+    defaults = {"optimizer": "adam", "lr": 2e-5, "weight_decay": 5e-4, "batch_size": 96, "epochs": 16, "loss": "l1",
+                "train_crop": 224, "train_patches": 25, "eval_batch_size": 4}
+    recipe_keys = ("train_patches",)
+    presets = {"demo": {**DEMO_TRAINING, "train_patches": 1}}
     smoke_slow = True  # 224-px ResNet-50 steps, whatever the smoke config
     mean_std = None  # pyiqa's HyperNet normalises its input itself
     patch_size = 224  # its target network's fixed input size
     hyper_lr_ratio = 10  # the authors' lr_ratio for everything but the backbone
 
-    def __init__(self, pretrained=True, test_crops=25, **common):
+    def __init__(self, pretrained=True, test_crops=25, train_patches=1, **common):
         super().__init__(**common)
         self.pretrained = pretrained
         self.test_crops = test_crops
+        self.train_patches = train_patches
 
     @classmethod
     def smoke_config(cls):
-        return {**super().smoke_config(), "image_size": cls.patch_size, "test_crops": 1}
+        return {**super().smoke_config(), "image_size": cls.patch_size, "test_crops": 1, "train_patches": 1}
 
     def build_model(self, n_outputs, pretrained):
         import timm
@@ -243,10 +265,11 @@ class CLIPIQA(TorchMethod):
     """CLIP-IQA+: CLIP RN50 with learned antonym prompts (Wang et al., AAAI 2023), via pyiqa."""
 
     mean_std = None  # pyiqa's CLIPIQA applies CLIP's normalisation itself
-    # It trains only its 2x16 prompt-context vectors, CLIP frozen; its authors use plain SGD
-    # at lr 2e-3 (configs/clipiqa/clipiqa_coop_koniq.py). Adam at 1e-5 is tuned for
-    # fine-tuning whole networks and barely moves a prompt.
-    defaults = {"optimizer": "sgd", "lr": 2e-3, "momentum": 0.0}
+    # It trains only its 2x16 prompt-context vectors, CLIP frozen; its authors
+    # (https://github.com/IceClear/CLIP-IQA, configs/clipiqa/clipiqa_coop_koniq.py): plain SGD
+    # (no momentum) at lr 2e-3 annealed by a cosine, batch 64, MSE, flips, whole images. Adam
+    # at 1e-5 is tuned for fine-tuning whole networks and barely moves a prompt.
+    defaults = {"optimizer": "sgd", "lr": 2e-3, "momentum": 0.0, "batch_size": 64, "lr_schedule": "cosine"}
     smoke_slow = True  # builds OpenAI's RN50 CLIP (and its 12-layer text tower) per model
     state_covers_model = False  # pyiqa keeps the frozen CLIP out of the state dict
 
@@ -289,6 +312,8 @@ def _resnet50(n_outputs: int, pretrained: bool):
     return net
 
 
+# ResNet-50 with a regression head has no authors' IQA recipe (He et al.'s is ImageNet
+# classification): both ResNet50 rows train with the paper's protocol under either recipe.
 @register_method("resnet50", family="deep", display="ResNet50", trains=True, targets=TARGETS,
                  fidelity="reimplementation: torchvision ResNet-50 and a regression head, from scratch")
 class ResNet50(_JointTargets):

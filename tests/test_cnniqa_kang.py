@@ -15,8 +15,9 @@ from methods.cnniqa_kang import grayscale, local_contrast_normalise, patches_of
 
 def test_registered_as_its_own_row():
     info = get_method_info("cnniqa-kang")
-    assert info.display == "CNNIQA (Kang et al.)" and info.family == "deep" and info.trains and not info.assets
-    assert get_method_info("cnniqa").display == "CNNIQA"  # pyiqa's RGB variant stays as it was
+    assert info.display == "CNNIQA" and info.family == "deep" and info.trains and not info.assets  # the paper's row
+    variant = get_method_info("cnniqa")  # pyiqa's RGB whole-image network: its own row, no paper figure
+    assert variant.display == "CNNIQA (pyiqa RGB variant)" and variant.fidelity_kind == "variant"
     config = default_config("cnniqa-kang")
     assert config.loss == "l1" and config.hflip is False
 

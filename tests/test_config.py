@@ -16,11 +16,12 @@ from bench.train.config import TRAIN_FIELDS, TrainConfig, cli_options
 def test_every_value_has_a_source_and_an_origin():
     hypernet = resolve_config("hypernet", "agiqa3k")
     assert hypernet.values["train_crop"] == 224 and hypernet.origins["train_crop"] == "HyperNet.defaults"
-    assert hypernet.values["epochs"] == 100 and hypernet.origins["epochs"] == "TrainConfig (the paper's protocol)"
+    assert hypernet.values["epochs"] == 16 and hypernet.origins["epochs"] == "HyperNet.defaults"  # its authors'
+    assert hypernet.values["image_size"] == 512 and hypernet.origins["image_size"] == "TrainConfig (the paper's protocol)"
     assert set(hypernet.sources.values()) == {"default"} and hypernet.preset is None
     demo = resolve_config("hypernet", "demo", overrides={"epochs": 3, "lr": None, "not_an_option": 1})
     assert demo.preset == "demo" and demo.values["image_size"] == 64 and demo.sources["image_size"] == "preset:demo"
-    assert demo.origins["image_size"] == "TorchMethod.presets['demo']"
+    assert demo.origins["image_size"] == "HyperNet.presets['demo']" and demo.values["train_patches"] == 1
     assert demo.sources["epochs"] == "override" and demo.overrides() == {"epochs": 3}
     assert "not_an_option" not in demo.values and demo.sources["lr"] == "preset:demo"
 

@@ -31,10 +31,10 @@ def _random(name, **config):
 
 def test_registered_as_tables_deep_rows():
     displays = {name: get_method_info(name).display for name in DEEP}
-    assert displays == {"dbcnn": "DBCNN", "cnniqa": "CNNIQA", "hypernet": "HyperNet", "clipiqa": "CLIPIQA",
+    assert displays == {"dbcnn": "DBCNN", "cnniqa": "CNNIQA (pyiqa RGB variant)", "hypernet": "HyperNet", "clipiqa": "CLIPIQA",
                         "resnet50": "ResNet50", "resnet50-imagenet": "ResNet50* (ImageNet)",
                         "topiq-nr": "TOPIQ-NR", "ipce": "IPCE",  # rows after the paper
-                        "cnniqa-kang": "CNNIQA (Kang et al.)"}
+                        "cnniqa-kang": "CNNIQA"}
     assert all(get_method_info(n).family == "deep" and get_method_info(n).trains for n in DEEP)
     assert not get_method_info("resnet50").assets and not get_method_info("cnniqa").assets
     assert set(get_method_info("dbcnn").assets) == {"vgg16-imagenet", "dbcnn-scnn"}
@@ -56,9 +56,11 @@ def test_random_init_build_learns_a_fixed_batch(name, tmp_path):
     n, size, epochs = (2, 224, 3) if name == "hypernet" else (8, 64, 5)
     frame = write_image_set(tmp_path, n_groups=1, per_group=n)
     method = create_method(name, **_random(name))
-    # Adam at 1e-4: small enough for a from-scratch ResNet-50; CNNIQA's dropout needs more.
+    # Adam at 1e-4: small enough for a from-scratch ResNet-50; CNNIQA's dropout needs more. The
+    # test's own optimiser settings (MSE, no weight decay), whatever the method's recipe.
     config = replace(default_config(name), optimizer="adam", lr=1e-3 if name == "cnniqa" else 1e-4, epochs=epochs,
-                     batch_size=n, image_size=size, hflip=False, num_workers=0)
+                     batch_size=n, image_size=size, hflip=False, num_workers=0, loss="mse", weight_decay=0.0,
+                     lr_schedule="constant")
     torch.manual_seed(0)
     model = method.build_model(1, pretrained=False)
     y = (frame["mos"] - frame["mos"].min()).to_numpy()[:, None] / np.ptp(frame["mos"])

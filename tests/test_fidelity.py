@@ -3,6 +3,7 @@ approximations away from the paper's figures, and one rule for the paper's signs
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import run_cli
@@ -99,3 +100,29 @@ def test_results_of_a_row_renamed_an_approximation_lose_the_paper_figure(tmp_pat
     write_results(tmp_path, "agiqa3k", "ceiq", "CEIQ", 0.5, family="handcrafted", target="mos_quality")
     summary, _, _ = summary_of(tmp_path, paper=True)
     assert summary.loc[summary["method"] == "ceiq", "paper_srcc"].isna().all()
+
+
+def test_the_papers_cnniqa_row_is_kangs_and_pyiqas_variant_gets_no_paper_figure(tmp_path):
+    from conftest import write_results
+
+    from bench.api import summary_of
+
+    write_results(tmp_path, "agiqa3k", "cnniqa-kang", "CNNIQA", 0.5, family="deep", target="mos_quality")
+    write_results(tmp_path, "agiqa3k", "cnniqa", "CNNIQA", 0.5, family="deep", target="mos_quality")  # pre-rename
+    summary, _, _ = summary_of(tmp_path, paper=True)
+    figure = summary.set_index("method")["paper_srcc"]
+    assert figure["cnniqa-kang"] == pytest.approx(0.7478) and np.isnan(figure["cnniqa"])
+
+
+def test_results_written_before_a_rename_are_matched_under_the_methods_name_now(tmp_path):
+    from conftest import write_results
+
+    from bench.api import summary_of
+
+    write_results(tmp_path, "agiqa3k", "cnniqa-kang", "CNNIQA (Kang et al.)", 0.5, family="deep",
+                  target="mos_quality")
+    write_results(tmp_path, "agiqa3k", "not-registered", "CNNIQA", 0.5, family="deep", target="mos_quality")
+    summary, _, _ = summary_of(tmp_path, paper=True)
+    figure = summary.set_index("method")["paper_srcc"]
+    assert figure["cnniqa-kang"] == pytest.approx(0.7478)
+    assert figure["not-registered"] == pytest.approx(0.7478)  # unknown here: judged by its recorded name

@@ -3,6 +3,7 @@
 import json
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from conftest import run_cli
 
@@ -52,8 +53,8 @@ def test_run_records_the_recipe_and_the_table_row_says_so(tiny_dataset, results_
     manifest = json.loads((results_dir / "tinyfiles" / "cnniqa-kang" / "run.json").read_text())
     assert manifest["config"]["recipe"] == "paper" and manifest["config"]["loss"] == "mse"
     assert manifest["config_sources"]["recipe"] == "override"
-    assert RunManifest.from_dict(manifest).label == "CNNIQA (Kang et al.) [paper recipe]"
-    assert "CNNIQA (Kang et al.) [paper recipe]" in run_cli("table", "--results-dir", str(results_dir)).output
+    assert RunManifest.from_dict(manifest).label == "CNNIQA [paper recipe]"
+    assert "CNNIQA [paper recipe]" in run_cli("table", "--results-dir", str(results_dir)).output
 
 
 def test_dbcnn_authors_recipe_is_two_stages_and_the_paper_recipe_one():
@@ -114,3 +115,68 @@ def test_fit_runs_every_stage_on_one_model_and_reports_each(tmp_path):
 def test_the_demo_scales_dbcnns_first_stage_and_the_paper_recipe_has_none():
     assert resolve_config("dbcnn", "demo").values["fc_epochs"] == 5
     assert resolve_config("dbcnn", "demo", overrides={"recipe": "paper"}).values["fc_epochs"] == 0
+
+
+# The audited recipes (docs/protocols.md, "Training recipes"): each method's authors' values and
+# the class they are declared in; under `--recipe paper` every one of these keys is TrainConfig's
+# or the constructor's, except input handling (crops, flips), which stays the method's.
+AUTHORS = {
+    "hypernet": ("HyperNet", {"optimizer": "adam", "lr": 2e-5, "weight_decay": 5e-4, "batch_size": 96, "epochs": 16,
+                              "loss": "l1", "train_crop": 224, "train_patches": 25}),
+    "dbcnn": ("DBCNN", {"optimizer": "adam", "lr": 1e-5, "weight_decay": 5e-4, "batch_size": 8, "epochs": 50,
+                        "train_crop": 448, "fc_epochs": 50, "fc_lr": 1e-3}),
+    "clipiqa": ("CLIPIQA", {"optimizer": "sgd", "lr": 2e-3, "momentum": 0.0, "batch_size": 64,
+                            "lr_schedule": "cosine"}),
+    "cnniqa": ("CNNIQA", {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "lr_schedule": "cosine"}),
+    "cnniqa-kang": ("CNNIQAKang", {"optimizer": "adam", "lr": 1e-4, "weight_decay": 0.0, "batch_size": 128,
+                                   "epochs": 500, "loss": "l1", "hflip": False, "train_patches": 256}),
+    "topiq-nr": ("TopiqNR", {"optimizer": "adamw", "lr": 3e-5, "weight_decay": 1e-5, "batch_size": 16,
+                             "train_crop": 384, "lr_schedule": "cosine"}),
+    "ipce": ("IPCE", {"optimizer": "adamw", "lr": 5e-6, "weight_decay": 1e-3, "batch_size": 16, "epochs": 30,
+                      "loss": "l1", "lr_schedule": "cosine"}),
+}
+INPUT_HANDLING = ("train_crop", "hflip")
+
+
+@pytest.mark.parametrize("name", sorted(AUTHORS))
+def test_each_method_defaults_to_its_audited_authors_recipe(name):
+    owner, expected = AUTHORS[name]
+    authors = resolve_config(name)
+    assert {k: authors.values[k] for k in expected} == expected
+    assert {authors.origins[k] for k in expected} == {f"{owner}.defaults"}
+    paper = resolve_config(name, overrides={"recipe": "paper"})
+    for key, value in expected.items():
+        if key in INPUT_HANDLING:
+            assert paper.values[key] == value, key
+        elif key in RECIPE_KEYS:
+            assert paper.values[key] == getattr(PAPER, key), key
+        else:  # the method's own recipe keys fall back to its constructor's (no fc stage, one draw)
+            assert paper.origins[key].endswith(".__init__"), key
+
+
+def test_resnet50_rows_have_no_authors_recipe_and_train_as_the_paper_under_both():
+    for name in ("resnet50", "resnet50-imagenet"):
+        authors, paper = resolve_config(name).values, resolve_config(name, overrides={"recipe": "paper"}).values
+        assert {k: authors[k] for k in RECIPE_KEYS} == {k: paper[k] for k in RECIPE_KEYS} \
+            == {k: getattr(PAPER, k) for k in RECIPE_KEYS}
+
+
+def test_list_config_names_where_each_recipe_value_is_declared():
+    out = run_cli("list", "--config", "hypernet").output
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert rows["lr"][1:] == ["2e-05", "default", "HyperNet.defaults"]
+    assert rows["train_patches"][1:] == ["25", "default", "HyperNet.defaults"]
+    assert rows["lr_schedule"][-1] == "protocol)"  # the authors' per-epoch lr steps are not declared
+
+
+def test_each_training_image_is_drawn_train_patches_times_an_epoch(tmp_path):
+    from conftest import write_image_set
+
+    frame = write_image_set(tmp_path, n_groups=2, per_group=3)
+    method = create_method("cnniqa-kang", train_patches=4, num_workers=0, image_cache=False, device="cpu")
+    config = method.train_config()
+    targets = np.arange(len(frame), dtype=float)[:, None]
+    train = method._loader(frame, config, "cpu", train=True, targets=targets)
+    assert len(train.dataset) == 4 * len(frame)
+    assert sorted(train.dataset.targets[:, 0]) == sorted(np.repeat(targets[:, 0], 4))
+    assert len(method._eval_loader(frame, config, "cpu").dataset) == len(frame)  # testing sees each image once

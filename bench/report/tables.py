@@ -78,7 +78,10 @@ def paper_datasets() -> set[str]:
 def with_paper(summary: pd.DataFrame, signs: dict[str, int]) -> pd.DataFrame:
     paper = paper_columns(paper_numbers()).drop_duplicates(["method", "dataset", "target"])
     base_label = summary["label"].str.replace(r" \[.*\]$", "", regex=True)
-    merged = summary.assign(_paper_method=base_label).merge(
+    # A registered method is matched under its row name now (results written before a rename,
+    # e.g. Kang's CNNIQA as "CNNIQA (Kang et al.)", get the figure of the name it has now).
+    current = summary["method"].map(_registered_display)
+    merged = summary.assign(_paper_method=current.fillna(base_label)).merge(
         paper[["method", "dataset", "target", *[f"paper_{m}" for m in SUMMARY_METRICS]]].rename(
             columns={"method": "_paper_method"}),
         on=["_paper_method", "dataset", "target"], how="left").drop(columns="_paper_method")
@@ -92,6 +95,15 @@ def with_paper(summary: pd.DataFrame, signs: dict[str, int]) -> pd.DataFrame:
                                                     merged[f"paper_{metric}"].abs())
         merged[f"delta_{metric}"] = merged[f"{metric}_mean"] - reference
     return compare_like_with_like(merged)
+
+
+def _registered_display(method: str) -> str | None:
+    from bench.registry import get_method_info
+
+    try:
+        return get_method_info(method).display
+    except Exception:  # not registered here: judged by its recorded name
+        return None
 
 
 def _not_the_published_method(method: str) -> bool:

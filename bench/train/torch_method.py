@@ -193,7 +193,16 @@ class TorchMethod(Method):
         standard = type(self).transform is TorchMethod.transform
         return "image-cache" if config.image_cache and standard else "files"
 
+    def samples_per_image(self) -> int:
+        """How many times each training image is drawn per epoch (each draw its own random crop
+        or patch): 1, or a method's ``train_patches`` (HyperIQA's authors draw 25 crops)."""
+        return int(getattr(self, "train_patches", None) or 1)
+
     def _loader(self, frame, config: TrainConfig, device: str, train: bool, targets=None):
+        repeats = self.samples_per_image() if train else 1
+        if repeats > 1:
+            frame = frame.iloc[np.tile(np.arange(len(frame)), repeats)]
+            targets = None if targets is None else np.tile(np.asarray(targets), (repeats, 1))
         if self.loader_path(config) == "files":
             data = ImageDataset(frame, self.transform(config, train), targets)
             batch = config.batch_size if train else eval_batch_size(config, device)
