@@ -197,6 +197,7 @@ def test_speed_command_times_each_stage_and_names_the_bottleneck(tiny_dataset, t
     slower = min(("loader (cache)", "model step"), key=lambda name: stages[name]["images_per_s"])
     assert figures["bottleneck"] == slower and f"bottleneck: {slower}" in result.stdout
     assert figures["loader_path"] == "image-cache" and figures["compiled"] is False and "| together" in result.stdout
+    assert figures["channels_last"] is False and figures["precision"] == "fp32"
 
     again = run_cli("speed", "--method", "cnniqa", "--dataset", "tinyfiles", "--image-size", "32", "--batch-size", "4",
                     "--steps", "2", "--device", "cpu", "--num-workers", "0")
@@ -225,6 +226,15 @@ def test_a_run_records_loader_and_stage_speeds_and_report_shows_them(tiny_datase
     assert speed["step_images_per_s"] > 0 and 0 <= speed["data_wait_share"] <= 1
     table = throughput_table(load_results(results_dir))
     assert "| tinyfiles | cnniqa" in table and "image-cache" in table and "fp32" in table
+
+
+def test_the_throughput_table_names_how_each_step_computed():
+    from bench.report.build import _compute_variant
+
+    assert _compute_variant({"precision": "fp32", "channels_last": False, "compile": False}) == "fp32"
+    assert _compute_variant({"precision": "bf16", "channels_last": True, "compile": True}) == \
+        "bf16 + channels_last + compiled"
+    assert _compute_variant({}) == "fp32"  # a manifest from before precision was recorded
 
 
 def test_cpu_defaults_change_nothing_and_accelerators_get_more(monkeypatch):
