@@ -9,16 +9,9 @@ The package follows the data flow: ``datasets`` (loaders, checks, the demo) -> `
 import importlib
 import importlib.abc
 import importlib.util
-import os
 import sys
 
 __version__ = "0.1.0"
-
-# torch (>= 2.2, Linux) backs CPU tensors of 2 MB and more with transparent huge pages when this
-# is set before it is imported: a fresh 512-px float batch (126 MB at batch 40) then costs ~60
-# page faults instead of ~30,000, which halved the CPU time of converting a cached batch into the
-# network's input (bench.train.cached_data). Values are untouched; set it to 0 to opt out.
-os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 # Modules that lived directly under bench/ before it was arranged in subpackages: their old
 # import paths stay working (plugins and notebooks write them), as the same module objects.

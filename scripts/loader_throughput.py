@@ -9,7 +9,7 @@ sample from the files (PIL decode, bicubic resize, flip, ToTensor, Normalize), t
 cache, as the network's float input and as the loader's uint8 batches. Prints images/s and
 the CPU time per image spent in this process (with workers, theirs is not counted), the
 median of ``--repeats`` measurements, and the load average (on a shared machine, the context
-the figures need). ``THP_MEM_ALLOC_ENABLE=0`` measures without torch's huge pages (``bench``).
+the figures need).
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
-
-import bench  # noqa: F401  (before torch: it asks torch for huge pages)
 
 
 def write_jpegs(folder: Path, n: int, size: int, names: list[str] | None = None) -> pd.DataFrame:
@@ -113,7 +111,7 @@ def main() -> None:
         print(f"cache build: {len(frame)} images in {time.perf_counter() - start:.1f} s, once")
         cached = make_cached_loader(data, 40, True, True, 0, loader_workers(config, "cpu", cached=True), False)
         print(f"torch threads {torch.get_num_threads()}, {args.images} JPEGs {args.source_size} px -> {args.size} px, "
-              f"huge pages THP_MEM_ALLOC_ENABLE={os.environ.get('THP_MEM_ALLOC_ENABLE')}, load {load()}")
+              f"load {load()}")
         from_files = timed("from files (float input)", files, convert=True, repeats=args.repeats)
         as_input = timed("from the cache (float input)", cached, convert=True, repeats=args.repeats)
         as_uint8 = timed("from the cache (uint8 batches)", cached, convert=False, repeats=args.repeats)

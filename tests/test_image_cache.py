@@ -123,6 +123,41 @@ def test_cached_input_is_bit_identical_to_the_pil_path(tmp_path, mean_std):
     assert np.array_equal(predict_model(net, forward, files, "cpu"), predict_model(net, forward, cached, "cpu"))
 
 
+def test_a_float_batch_reuses_memory_only_once_nothing_holds_the_previous_one(tmp_path):
+    # Reuse saves the page faults of a fresh buffer; it must never overwrite a batch still held.
+    paths = _images(tmp_path / "img", [(40, 40)] * 4)
+    data = CachedImageDataset(_frame(paths), ImageCache(16), mean_std=IMAGENET_MEAN_STD)
+    first, second = data.__getitems__([0, 1])["image"], data.__getitems__([2, 3])["image"]
+    expected = [data.to_model_input(first).clone(), data.to_model_input(second).clone()]
+
+    kept = data.to_model_input(first)
+    view = kept[0]
+    address = kept.data_ptr()
+    del kept
+    held_by_view = data.to_model_input(second)
+    assert held_by_view.data_ptr() != address and torch.equal(view, expected[0][0])
+    del view
+
+    conv = torch.nn.Conv2d(3, 2, 3)
+    graph = conv(held_by_view).sum()  # autograd keeps the input for the weight gradient
+    address = held_by_view.data_ptr()
+    del held_by_view
+    assert data.to_model_input(first).data_ptr() != address  # (dropped at once: the next one reuses it)
+    second_input = data.to_model_input(second)
+    graph = conv(second_input).sum()
+    address = second_input.data_ptr()
+    del second_input
+    graph.backward()  # frees it: the next batch may take that memory
+    reused = data.to_model_input(first)
+    assert reused.data_ptr() == address and torch.equal(reused, expected[0])
+    array = reused.numpy()
+    del reused
+    assert data.to_model_input(second).data_ptr() != address and np.array_equal(array, expected[0].numpy())
+
+    last = data.to_model_input(first, channels_last=True)
+    assert last.is_contiguous(memory_format=torch.channels_last) and torch.equal(last, expected[0])
+
+
 def _frame(paths):
     import pandas as pd
 
