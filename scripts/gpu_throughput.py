@@ -1,6 +1,7 @@
 """IP-IQA's throughput on an accelerator and what the paper's protocol would cost: one command.
 
-    python scripts/gpu_throughput.py [--root AGIQA-3k folder] [--device cuda] [--steps 10] [--out DIR]
+    python scripts/gpu_throughput.py [--root AGIQA-3k folder] [--device cuda] [--steps 10]
+                                     [--out results/gpu_throughput]
     python scripts/gpu_throughput.py --dry-run      # the CPU, tiny settings: checks this script in seconds
 
 Runs ``ipiqa-bench speed`` for IP-IQA with the RN50 CLIP (random weights, which cost the same
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--splits", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--test-size", type=float, default=0.2)
-    parser.add_argument("--out", type=Path, default=Path("gpu_throughput"))
+    parser.add_argument("--out", type=Path, default=Path("results/gpu_throughput"))
     parser.add_argument("--dry-run", action="store_true",
                         help="CPU, 64 px, batch 2, 1 step, 128-px stand-ins, no compile: checks the script")
     args = parser.parse_args(argv)
