@@ -65,26 +65,24 @@ class CachedImageDataset:
 
     def __getitems__(self, keys: list) -> dict:
         """A whole batch, gathered with numpy copies into one array (the DataLoader hands it to
-        ``pass_batch``): no per-sample tensors to stack. Flips are torch's: numpy copies a
-        mirrored row pixel by pixel, 20x slower than torch's flip (1.3 vs 0.1 ms at 512 px)."""
+        ``pass_batch``): no per-sample tensors to stack, and no torch op, whose threads wait for
+        each other on a busy machine (a torch flip per image cost 30x more there)."""
         if self._pixels is None:
             self._pixels = self.cache.pixels()
         side = self.crop or self.cache.size
         images = np.empty((len(keys), side, side, 3), np.uint8)
-        indices, flipped = [], []
+        indices = []
         for j, key in enumerate(keys):
             i, flip, top, left = key if isinstance(key, tuple) else (key, False, 0, 0)
             pixels = self._pixels[self.rows[i]]
             if self.crop:
                 pixels = pixels[top:top + self.crop, left:left + self.crop]
-            images[j] = pixels
+            if flip:  # mirrored as whole 3-byte pixels: numpy copies a uint8 one byte at a time, 2x slower
+                images[j].view("V3")[:] = pixels.view("V3")[:, ::-1]
+            else:
+                images[j] = pixels
             indices.append(i)
-            if flip:
-                flipped.append(j)
-        batch = torch.from_numpy(images)
-        for j in flipped:
-            batch[j] = batch[j].flip(1)  # flip copies, so the row is not read while written
-        return {"image": batch, "prompt": [self.prompts[i] for i in indices],
+        return {"image": torch.from_numpy(images), "prompt": [self.prompts[i] for i in indices],
                 "target": torch.from_numpy(self.targets[indices])}
 
     def to_model_input(self, images, channels_last: bool = False):
