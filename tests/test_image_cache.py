@@ -123,6 +123,41 @@ def test_cached_input_is_bit_identical_to_the_pil_path(tmp_path, mean_std):
     assert np.array_equal(predict_model(net, forward, files, "cpu"), predict_model(net, forward, cached, "cpu"))
 
 
+def test_a_float_batch_reuses_memory_only_once_nothing_holds_the_previous_one(tmp_path):
+    # Reuse saves the page faults of a fresh buffer; it must never overwrite a batch still held.
+    paths = _images(tmp_path / "img", [(40, 40)] * 4)
+    data = CachedImageDataset(_frame(paths), ImageCache(16), mean_std=IMAGENET_MEAN_STD)
+    first, second = data.__getitems__([0, 1])["image"], data.__getitems__([2, 3])["image"]
+    expected = [data.to_model_input(first).clone(), data.to_model_input(second).clone()]
+
+    kept = data.to_model_input(first)
+    view = kept[0]
+    address = kept.data_ptr()
+    del kept
+    held_by_view = data.to_model_input(second)
+    assert held_by_view.data_ptr() != address and torch.equal(view, expected[0][0])
+    del view
+
+    conv = torch.nn.Conv2d(3, 2, 3)
+    graph = conv(held_by_view).sum()  # autograd keeps the input for the weight gradient
+    address = held_by_view.data_ptr()
+    del held_by_view
+    assert data.to_model_input(first).data_ptr() != address  # (dropped at once: the next one reuses it)
+    second_input = data.to_model_input(second)
+    graph = conv(second_input).sum()
+    address = second_input.data_ptr()
+    del second_input
+    graph.backward()  # frees it: the next batch may take that memory
+    reused = data.to_model_input(first)
+    assert reused.data_ptr() == address and torch.equal(reused, expected[0])
+    array = reused.numpy()
+    del reused
+    assert data.to_model_input(second).data_ptr() != address and np.array_equal(array, expected[0].numpy())
+
+    last = data.to_model_input(first, channels_last=True)
+    assert last.is_contiguous(memory_format=torch.channels_last) and torch.equal(last, expected[0])
+
+
 def _frame(paths):
     import pandas as pd
 
@@ -197,6 +232,7 @@ def test_speed_command_times_each_stage_and_names_the_bottleneck(tiny_dataset, t
     slower = min(("loader (cache)", "model step"), key=lambda name: stages[name]["images_per_s"])
     assert figures["bottleneck"] == slower and f"bottleneck: {slower}" in result.stdout
     assert figures["loader_path"] == "image-cache" and figures["compiled"] is False and "| together" in result.stdout
+    assert figures["channels_last"] is False and figures["precision"] == "fp32"
 
     again = run_cli("speed", "--method", "cnniqa", "--dataset", "tinyfiles", "--image-size", "32", "--batch-size", "4",
                     "--steps", "2", "--device", "cpu", "--num-workers", "0")
@@ -225,6 +261,15 @@ def test_a_run_records_loader_and_stage_speeds_and_report_shows_them(tiny_datase
     assert speed["step_images_per_s"] > 0 and 0 <= speed["data_wait_share"] <= 1
     table = throughput_table(load_results(results_dir))
     assert "| tinyfiles | cnniqa" in table and "image-cache" in table and "fp32" in table
+
+
+def test_the_throughput_table_names_how_each_step_computed():
+    from bench.report.build import _compute_variant
+
+    assert _compute_variant({"precision": "fp32", "channels_last": False, "compile": False}) == "fp32"
+    assert _compute_variant({"precision": "bf16", "channels_last": True, "compile": True}) == \
+        "bf16 + channels_last + compiled"
+    assert _compute_variant({}) == "fp32"  # a manifest from before precision was recorded
 
 
 def test_cpu_defaults_change_nothing_and_accelerators_get_more(monkeypatch):

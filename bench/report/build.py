@@ -246,7 +246,8 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, left_
     speed = throughput_table(results)
     if speed:
         lines += ["## Throughput", "",
-                  "Measured during each trainable method's runs, averaged over its splits and models: training "
+                  "Measured during each trainable method's runs, averaged over its splits and models: how the "
+                  "step computed (precision; channels_last and torch.compile when used), training "
                   "images/s overall and of the training step alone (forward to update, while not waiting for "
                   "data), the share of training time spent waiting for the loader, and inference images/s. "
                   "`ipiqa-bench speed` times each stage alone.", "", speed, ""]
@@ -275,6 +276,13 @@ def _method_note(n_resamples: int, seed: int, n_splits=()) -> str:
             "marks a bootstrap interval that excludes 0.")
 
 
+def _compute_variant(model_report: dict) -> str:
+    """How a model's step computed: precision, then channels_last and torch.compile when used."""
+    return " + ".join([model_report.get("precision", "fp32")]
+                      + ["channels_last"] * bool(model_report.get("channels_last"))
+                      + ["compiled"] * bool(model_report.get("compile")))
+
+
 def throughput_table(results: list[MethodResults], fmt: str = "markdown") -> str:
     """Per-stage images/s of the trainable methods, from their manifests ("" when none trained)."""
     body = []
@@ -287,14 +295,14 @@ def throughput_table(results: list[MethodResults], fmt: str = "markdown") -> str
         share = [v for v in share if v is not None]
         body.append([r.dataset, r.method, splits[0].report.get("device", r.manifest.device or ""),
                      ", ".join(sorted({s.report.get("loader", "files") for s in splits})),
-                     ", ".join(sorted({m.get("precision", "fp32") for m in models})),
+                     ", ".join(sorted({_compute_variant(m) for m in models})),
                      _mean(m.get("train_images_per_s") for m in models),
                      _mean(m.get("speed", {}).get("step_images_per_s") for m in models),
                      f"{100 * sum(share) / len(share):.0f}%" if share else "–",
                      _mean(s.predict_images_per_s for s in splits)])
     if not body:
         return ""
-    return tabulate(body, headers=["dataset", "method", "device", "loader", "precision", "train img/s",
+    return tabulate(body, headers=["dataset", "method", "device", "loader", "compute", "train img/s",
                                    "step img/s", "waiting for data", "predict img/s"],
                     tablefmt="github" if fmt == "markdown" else fmt, disable_numparse=True)
 

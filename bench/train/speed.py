@@ -46,6 +46,7 @@ class SpeedReport:
     precision: str
     workers: dict
     compiled: bool = False
+    channels_last: bool = False
     stages: list[Stage] = field(default_factory=list)
 
     def stage(self, name: str) -> Stage:
@@ -61,10 +62,10 @@ class SpeedReport:
         from tabulate import tabulate
 
         rows = [[s.name, _rate(s.images_per_s), s.images, f"{s.seconds:.2f}", s.note] for s in self.stages]
+        compute = ", ".join([self.precision] + ["channels_last"] * self.channels_last + ["compiled"] * self.compiled)
         head = (f"{self.method} on {self.dataset}: {self.image_size} px, batch {self.batch_size}, {self.device} "
-                f"({self.precision}{', compiled' if self.compiled else ''}), loader workers "
-                f"{self.workers['files']} (files) / {self.workers['cache']} (cache); training reads from: "
-                f"{self.loader_path}")
+                f"({compute}), loader workers {self.workers['files']} (files) / {self.workers['cache']} (cache); "
+                f"training reads from: {self.loader_path}")
         table = tabulate(rows, headers=["stage", "images/s", "images", "seconds", "note"], tablefmt="github",
                          disable_numparse=True)
         return f"{head}\n\n{table}\n\nbottleneck: {self.bottleneck}\n"
@@ -72,7 +73,8 @@ class SpeedReport:
     def as_dict(self) -> dict:
         return {"method": self.method, "dataset": self.dataset, "device": self.device, "image_size": self.image_size,
                 "batch_size": self.batch_size, "loader_path": self.loader_path, "precision": self.precision,
-                "compiled": self.compiled, "workers": self.workers, "bottleneck": self.bottleneck,
+                "compiled": self.compiled, "channels_last": self.channels_last, "workers": self.workers,
+                "bottleneck": self.bottleneck,
                 "stages": {s.name: {"images": s.images, "seconds": round(s.seconds, 4),
                                     "images_per_s": round(s.images_per_s, 4)} for s in self.stages}}
 
@@ -101,6 +103,7 @@ def measure_speed(method, frame: pd.DataFrame, n_targets: int, steps: int, datas
     with seeded(config.seed, deterministic=False):
         model = method.build_model(n_targets, method._pretrained())
     step = TrainStep(model, method.forward, method.param_groups(model, config.lr), config, device, steps)
+    report.channels_last = step.channels_last
     model.train()
 
     files = make_loader(ImageDataset(sample, method.transform(config, train=True), targets), config.batch_size,
