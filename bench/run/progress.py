@@ -44,7 +44,7 @@ def estimate_split_time(out_dir: Path, manifest) -> Estimate:
 
     candidates = [(manifest, "its finished splits")]
     aside = sorted(Path(out_dir).parent.joinpath(REPLACED).glob(f"{Path(out_dir).name}-*"), reverse=True)
-    candidates += [(folder, "its earlier run, moved aside") for folder in aside[:1]]
+    candidates += [(folder, "its earlier run, moved aside") for folder in aside]  # newest first
     for source, what in candidates:
         if isinstance(source, Path):
             try:
@@ -166,6 +166,6 @@ def summary_lines(outcomes: list, results_dir: Path, dataset: str, n_splits: int
         for _, row in part.iterrows():
             rows.append([o.method, row["target"], f"{row['srcc_mean']:.4f}", f"{row['plcc_mean']:.4f}",
                          f"{int(row['n_splits'])}/{int(row['n_splits_total'])}", failure])
-    table = tabulate(rows, headers=["method", "target", "SRCC", "PLCC", "splits", "failures"])
+    table = tabulate(rows, headers=["method", "target", "SRCC", "PLCC", "splits", "failures"], disable_numparse=True)
     note = "SRCC, PLCC (4-parameter logistic): means over the splits done; `ipiqa-bench table` has the rest."
     return ["summary:", *table.splitlines(), note]
