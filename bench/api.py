@@ -30,7 +30,7 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
         executor: str = "local", jobs: int | None = None, ray_address: str | None = None,
         preset: str | None = None, overrides: dict | None = None, random_init: bool = False,
         evaluate: str = "splits", train_on: str | None = None, train_root: str | Path | None = None,
-        recipe: str | None = None):
+        recipe: str | None = None, summary: bool = True):
     """Fit and evaluate ``methods`` on every split of ``dataset``; returns one outcome per method
     (``.method``, ``.status`` in done / up-to-date / skipped / failed, ``.message``).
 
@@ -43,6 +43,11 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     ``dataset`` (cross-dataset). Both write apart from the split results (bench.run.whole_dataset).
     ``recipe``: ``authors`` (each method's declared training recipe, the default) or ``paper``
     (the IP-IQA paper's protocol for every trainable method; rows say "[paper recipe]").
+
+    On stderr: the plan (each method, its splits to run and an estimate, or why not), a bar
+    and ``[k/N]`` lines as splits finish, and with ``summary`` the SRCC/PLCC of what finished.
+    Ctrl-C raises ``bench.run.progress.RunInterrupted`` (a KeyboardInterrupt) saying what was
+    kept; rerunning the same call resumes.
     """
     from bench.assets import needs_download
     from bench.datasets import load_dataset
@@ -87,6 +92,11 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
         pool.close()
     log.info("%d method(s): %d done, %d up to date, %d skipped, %d failed", len(outcomes),
              *(sum(o.status == s for o in outcomes) for s in ("done", "up-to-date", "skipped", "failed")))
+    if summary and evaluate == "splits" and train is None:
+        from bench.run.progress import say, summary_lines
+
+        for line in summary_lines(outcomes, options.results_dir, data.name, splits):
+            say(line)
     return outcomes
 
 

@@ -340,14 +340,20 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
     """Fit and evaluate methods on every split; results go to <results>/<dataset>/<method>/."""
     from bench import api
 
-    outcomes = api.run(methods, dataset, root=root, splits=n_splits, seed=seed, test_size=test_size,
-                       results_dir=results_dir, device=device, force=force,
-                       drop_invalid=drop_invalid, executor=executor, jobs=jobs, ray_address=ray_address,
-                       preset=preset, overrides=train, random_init=random_init, evaluate=evaluate,
-                       train_on=train_on, train_root=train_root, recipe=recipe)
+    try:
+        outcomes = api.run(methods, dataset, root=root, splits=n_splits, seed=seed, test_size=test_size,
+                           results_dir=results_dir, device=device, force=force,
+                           drop_invalid=drop_invalid, executor=executor, jobs=jobs, ray_address=ray_address,
+                           preset=preset, overrides=train, random_init=random_init, evaluate=evaluate,
+                           train_on=train_on, train_root=train_root, recipe=recipe)
+    except KeyboardInterrupt as exc:  # RunInterrupted says what was kept; before the run started, nothing was
+        message = str(exc) or "interrupted before any split ran; rerun the same command to start again."
+        click.echo("\n".join(f"ipiqa-bench: {line}" for line in message.splitlines()), err=True)
+        sys.exit(130)
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
-        click.echo(f"ipiqa-bench: {o.method} failed: {o.message}", err=True)
+        if not o.reported:  # the plan or the [k/N] lines showed the others' errors
+            click.echo(f"ipiqa-bench: {o.method} failed: {o.message}", err=True)
     sys.exit(1 if failed else 0)
 
 

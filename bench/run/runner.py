@@ -6,11 +6,17 @@ prediction file last, so a kill anywhere leaves every split complete or visibly 
 identical rerun does no work and rewrites nothing; ``force`` moves the method's earlier
 results aside and recomputes. One run writes into a dataset's folder at a time
 (bench/results/locks.py). A failing method is reported and the others go on.
+
+The run first states its plan (bench/run/progress.py): every method, the splits it will run
+and an estimate, or why it will not run. Ctrl-C raises ``RunInterrupted``, which says what
+was kept; a trainable split's epoch state (bench/train/epoch_state.py) lets its rerun
+continue from the last finished epoch, and goes once the split is written.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -33,8 +39,18 @@ from bench.results.locks import dataset_lock
 from bench.results.store import atomic_write_bytes, method_dir, prediction_bytes, remove_stale_temporaries, split_path
 from bench.run.config import ResolvedConfig, resolve_config
 from bench.run.feature_cache import FeatureCache, fingerprint
+from bench.run.progress import (
+    Estimate,
+    RunInterrupted,
+    RunProgress,
+    describe_plan,
+    estimate_split_time,
+    interrupted_message,
+    say,
+)
 from bench.run.tasks import INPUT_COLUMNS, SplitTask, extract_features, fit_predict
 from bench.splits import SplitConfig, ensure_splits, read_splits, split_columns
+from bench.train.epoch_state import STATE_DIR, split_state_dir
 
 log = logging.getLogger("ipiqa_bench")
 FEATURE_CHUNK = 16
@@ -59,6 +75,7 @@ class MethodOutcome:
     method: str
     status: str  # "done", "up-to-date", "skipped", "failed"
     message: str = ""
+    reported: bool = False  # its message was already shown to the user (the run's plan or [k/N] lines)
 
 
 class MethodFailed(Exception):
@@ -79,23 +96,42 @@ def _run_locked(method_names, dataset, options, executor, dataset_dir) -> list[M
     splits = splits[["image", "group", *split_columns(splits)[:options.splits.n_splits]]]
     context = {"splits_file": str(path), "splits_hash": digest}
 
-    def run_one(name: str) -> MethodOutcome:
+    plans = [_plan_method(name, dataset, splits, context, options) for name in method_names]
+    for line in describe_plan(plans, dataset.name, options.splits.n_splits):
+        say(line)
+    for plan in plans:
+        if plan.outcome is not None:
+            plan.outcome.reported = True  # the plan said it
+    progress = RunProgress(plans)
+
+    def run_one(plan: MethodPlan) -> MethodOutcome:
+        if plan.outcome is not None:
+            return plan.outcome
+        progress.running(plan.info.name)
         try:
-            outcome = _run_method(get_method_info(name), dataset, splits, context, options, executor)
+            outcome = _run_method(plan, dataset, options, executor, progress)
         except (BenchError, MethodFailed) as exc:
-            outcome = MethodOutcome(name, "failed", str(exc))
+            outcome = MethodOutcome(plan.info.name, "failed", str(exc))
         except Exception as exc:  # a bug in one adapter must not cost the other methods
-            log.debug("method %s crashed", name, exc_info=True)
-            outcome = MethodOutcome(name, "failed", f"{type(exc).__name__}: {exc}")
-        log.info("%s: %s%s", name, outcome.status, f" ({outcome.message})" if outcome.message else "")
+            log.debug("method %s crashed", plan.info.name, exc_info=True)
+            outcome = MethodOutcome(plan.info.name, "failed", f"{type(exc).__name__}: {exc}")
+        if outcome.status == "failed":
+            progress.failed(plan.info.name, outcome.message, len(plan.todo) - plan.written)
+            outcome.reported = True
         return outcome
 
-    if getattr(executor, "concurrent", False) and len(method_names) > 1:
-        return _run_concurrently(method_names, run_one, options, executor, dataset.name)
-    return [run_one(name) for name in method_names]
+    try:
+        if getattr(executor, "concurrent", False) and len(plans) > 1:
+            return _run_concurrently(plans, run_one, options, executor, dataset.name)
+        return [run_one(plan) for plan in plans]
+    except KeyboardInterrupt:
+        kept = {p.info.name: (len(p.done), len(_written(p)), p.n_splits) for p in plans if p.runnable or p.done}
+        raise RunInterrupted(interrupted_message(kept)) from None
+    finally:
+        progress.close()
 
 
-def _run_concurrently(method_names, run_one, options, executor, dataset_name) -> list[MethodOutcome]:
+def _run_concurrently(plans, run_one, options, executor, dataset_name) -> list[MethodOutcome]:
     """Keep every method's tasks in flight at once, so a scheduler (Ray) can fill its workers.
 
     One driver thread per group of methods that share a feature cache file (they run one
@@ -103,12 +139,13 @@ def _run_concurrently(method_names, run_one, options, executor, dataset_name) ->
     and write their own methods' files. Ctrl-C cancels the outstanding tasks, lets the
     threads save what finished, then stops the run.
     """
-    groups: dict[str, list[str]] = {}
-    for name in method_names:
-        groups.setdefault(_feature_cache_key(name, options, dataset_name), []).append(name)
+    groups: dict[str, list[MethodPlan]] = {}
+    for plan in plans:
+        groups.setdefault(_feature_cache_key(plan.info.name, options, dataset_name), []).append(plan)
     outcomes: dict[str, MethodOutcome] = {}
     with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="method") as threads:
-        futures = [threads.submit(lambda names: {n: run_one(n) for n in names}, names) for names in groups.values()]
+        futures = [threads.submit(lambda group: {p.info.name: run_one(p) for p in group}, group)
+                   for group in groups.values()]
         try:
             for future in futures:
                 while True:  # a timed wait keeps the main thread responsive to Ctrl-C
@@ -120,7 +157,7 @@ def _run_concurrently(method_names, run_one, options, executor, dataset_name) ->
         except BaseException:
             executor.cancel()
             raise
-    return [outcomes[name] for name in method_names]
+    return [outcomes[plan.info.name] for plan in plans]
 
 
 def _feature_cache_key(name: str, options: RunOptions, dataset: str) -> str:
@@ -148,10 +185,45 @@ def method_config(info: MethodInfo, options: RunOptions, dataset: str | None = N
     return resolved_config(info, options, dataset).values
 
 
-def _run_method(info, dataset, splits, context, options, executor) -> MethodOutcome:
+@dataclass
+class MethodPlan:
+    """What a run will do with one method, decided before anything runs: its splits to run,
+    or the outcome that stands instead (excluded, failed to prepare, already done)."""
+
+    info: MethodInfo
+    outcome: MethodOutcome | None = None
+    targets: list = field(default_factory=list)
+    config: dict = field(default_factory=dict)
+    out_dir: Path | None = None
+    manifest: object = None
+    splits: pd.DataFrame | None = None
+    n_splits: int = 0
+    done: list = field(default_factory=list)
+    todo: list = field(default_factory=list)
+    estimate: Estimate | None = None
+    written: int = 0  # splits written by this run
+
+    @property
+    def runnable(self) -> bool:
+        return self.outcome is None
+
+
+def _plan_method(name, dataset, splits, context, options) -> MethodPlan:
+    info = get_method_info(name)
+    try:
+        return _prepare_method(info, dataset, splits, context, options)
+    except BenchError as exc:
+        return MethodPlan(info, MethodOutcome(name, "failed", str(exc)))
+    except Exception as exc:  # a bug in one adapter must not cost the other methods
+        log.debug("method %s crashed", name, exc_info=True)
+        return MethodPlan(info, MethodOutcome(name, "failed", f"{type(exc).__name__}: {exc}"))
+
+
+def _prepare_method(info, dataset, splits, context, options) -> MethodPlan:
+    """The method's targets, config, manifest and splits still to run; its files exist."""
     targets = [t for t in dataset.targets if target_kind(t) in info.targets]
     if not targets:
-        return MethodOutcome(info.name, "skipped", f"predicts none of {list(dataset.targets)}")
+        return MethodPlan(info, MethodOutcome(info.name, "skipped", f"predicts none of {list(dataset.targets)}"))
     resolved = resolved_config(info, options, dataset.name)
     config = resolved.values
     out_dir = method_dir(options.results_dir, dataset.name, info.name)
@@ -159,11 +231,22 @@ def _run_method(info, dataset, splits, context, options, executor) -> MethodOutc
                                  config_sources=resolved.sources, preset=resolved.preset,
                                  feature_version=_feature_version(info, config))
     n_splits = len(split_columns(splits))
-    done = complete_splits(out_dir, manifest, splits, range(n_splits))
+    done = sorted(complete_splits(out_dir, manifest, splits, range(n_splits)))
     todo = [k for k in range(n_splits) if k not in done]
+    plan = MethodPlan(info, None, targets, config, out_dir, manifest, splits, n_splits, done, todo)
     if not todo:
         manifests.save_if_changed(out_dir, manifest)
-        return MethodOutcome(info.name, "up-to-date")
+        plan.outcome = MethodOutcome(info.name, "up-to-date")
+        _remove_epoch_states(out_dir)
+        return plan
+    for asset in create_method(info.name, **config).required_assets():
+        resolve(asset)  # AssetMissing names the file, URL and cache path
+    plan.estimate = estimate_split_time(out_dir, manifest)
+    return plan
+
+
+def _run_method(plan: MethodPlan, dataset, options, executor, progress: RunProgress) -> MethodOutcome:
+    info, config, out_dir, manifest = plan.info, plan.config, plan.out_dir, plan.manifest
     manifest.executor = getattr(executor, "name", "local")  # what produced the timings below
     manifests.save(out_dir, manifest)  # before any split file: the folder always says what made it
     manifest.assets = used_assets(info, config) or None
@@ -174,19 +257,40 @@ def _run_method(info, dataset, splits, context, options, executor) -> MethodOutc
         features = _features(info, config, dataset, options, executor, manifest)
         manifests.save(out_dir, manifest)
 
-    tasks = [_split_task(info, config, frame, splits, k, targets, features) for k in todo]
-    bar = tqdm(total=len(tasks), desc=f"{info.name} splits", unit="split", leave=False)
-    try:
-        for _, outcome in executor.map(fit_predict, [(t,) for t in tasks], kind="split",
-                                       resources=info.resources, family=info.family):
-            if isinstance(outcome, Exception):
-                raise MethodFailed(_describe(outcome))
-            _write_split(out_dir, split_path(options.results_dir, dataset.name, info.name, outcome.split),
-                         manifest, outcome)
-            bar.update()
-    finally:
-        bar.close()
-    return MethodOutcome(info.name, "done", f"{len(todo)} split(s) written to {out_dir}")
+    tasks = [_split_task(info, config, frame, plan.splits, k, plan.targets, features) for k in plan.todo]
+    for task in tasks:
+        task.state_dir = str(split_state_dir(out_dir, task.split))
+    for _, outcome in executor.map(fit_predict, [(t,) for t in tasks], kind="split",
+                                   resources=info.resources, family=info.family):
+        if isinstance(outcome, Exception):
+            raise MethodFailed(_describe(outcome))
+        _write_split(out_dir, split_path(options.results_dir, dataset.name, info.name, outcome.split),
+                     manifest, outcome)
+        shutil.rmtree(split_state_dir(out_dir, outcome.split), ignore_errors=True)  # the split is done
+        plan.written += 1
+        progress.split_done(info.name, outcome.split, outcome.fit_s + outcome.predict_s)
+    _remove_epoch_states(out_dir)
+    return MethodOutcome(info.name, "done", f"{len(plan.todo)} split(s) written to {out_dir}")
+
+
+def _written(plan: MethodPlan) -> list[int]:
+    """The splits this run finished: their prediction file, written last, is on disk and is
+    the one the manifest recorded (asked of the files, since Ctrl-C may land between the
+    write and any count)."""
+    from bench.results.store import sha256
+
+    written = []
+    for k in plan.todo:
+        record, path = plan.manifest.splits.get(k), split_path(plan.out_dir.parent.parent, plan.out_dir.parent.name,
+                                                               plan.info.name, k)
+        if record is not None and path.is_file() and sha256(path.read_bytes()) == record.sha256:
+            written.append(k)
+    return written
+
+
+def _remove_epoch_states(out_dir: Path) -> None:
+    """The epoch-state folder once no split of the method is left to resume."""
+    shutil.rmtree(Path(out_dir) / STATE_DIR, ignore_errors=True)
 
 
 def _write_split(out_dir: Path, path: Path, manifest, outcome) -> None:

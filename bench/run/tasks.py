@@ -17,6 +17,7 @@ from bench.datasets.base import REQUIRED_COLUMNS
 from bench.errors import BenchError
 from bench.method import FeatureMethod
 from bench.registry import create_method
+from bench.train.epoch_state import epoch_states
 
 # What ``predict`` sees: never a target. ``fit`` sees these and the run's targets.
 INPUT_COLUMNS = REQUIRED_COLUMNS
@@ -64,6 +65,7 @@ class SplitTask:
     test: pd.DataFrame  # the same; its targets are for scoring (and best-on-test), not for predict
     X_train: np.ndarray | None = None  # feature methods: rows aligned with train/test
     X_test: np.ndarray | None = None
+    state_dir: str | None = None  # where a trainable method keeps its epoch state (bench.train.epoch_state)
 
 
 @dataclass
@@ -87,7 +89,8 @@ def fit_predict(task: SplitTask) -> SplitOutcome:
     else:
         # Only the best-on-test epoch selection sees the test side while training (labelled so).
         extra = {"test": task.test} if getattr(method, "selects_on_test", False) else {}
-        method.fit(task.train, task.targets, **extra)
+        with epoch_states(task.state_dir):
+            method.fit(task.train, task.targets, **extra)
         fitted = time.perf_counter()
         predicted = method.predict(task.test[list(INPUT_COLUMNS)])
     done = time.perf_counter()

@@ -79,7 +79,8 @@ def run_whole(method_names: list[str], test: Dataset, options: RunOptions, execu
         except Exception as exc:  # noqa: BLE001  (one adapter's bug must not cost the others)
             log.debug("method %s crashed", name, exc_info=True)
             outcome = MethodOutcome(name, "failed", f"{type(exc).__name__}: {exc}")
-        log.info("%s: %s%s", name, outcome.status, f" ({outcome.message})" if outcome.message else "")
+        if outcome.status != "failed":  # a failure's error is printed once, by the caller
+            log.info("%s: %s%s", name, outcome.status, f" ({outcome.message})" if outcome.message else "")
         outcomes.append(outcome)
     return outcomes
 

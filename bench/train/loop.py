@@ -261,19 +261,33 @@ class TrainStep:
 
 
 def train_model(model, forward: Forward, param_groups: list[dict], loader, config: TrainConfig, device: str,
-                select: Callable[[object], float] | None = None, desc: str = "train") -> dict:
+                select: Callable[[object], float] | None = None, desc: str = "train", resume=None) -> dict:
     """Train in place; with ``select`` (epoch -> score, higher is better) the best epoch's
-    weights are restored at the end. Returns the report: losses, precision, images/s (overall,
-    and of the training step alone while it was not waiting for data), the lr each group ended
-    at, selected epoch."""
+    weights are restored at the end. ``resume`` (``bench.train.epoch_state.EpochState``): the
+    state is saved there after every epoch, and a saved one is continued from. Returns the
+    report: losses, precision, images/s (overall, and of the training step alone while it was
+    not waiting for data), the lr each group ended at, selected epoch."""
     from tqdm import tqdm
+
+    from bench.train.epoch_state import generators_of
 
     step = TrainStep(model, forward, param_groups, config, device, steps_per_epoch=len(loader))
     report = {"epoch_loss": [], "amp": step.amp, "precision": step.precision, "channels_last": step.channels_last,
               "compile": config.compile, "loader_workers": loader.num_workers}
     scores, best_state, best_epoch, seen, start = [], None, None, 0, time.perf_counter()
     wait_s = step_s = select_s = 0.0
-    for epoch in tqdm(range(config.epochs), desc=desc, unit="epoch", leave=False):
+    generators = generators_of(loader)
+    first = 0
+    saved = resume.load() if resume is not None else None
+    if saved is not None:
+        first, progress = _restore(saved, model, step, generators)
+        report["epoch_loss"], scores, best_epoch, best_state = (progress["epoch_loss"], progress["scores"],
+                                                                progress["best_epoch"], progress["best_state"])
+        seen, wait_s, step_s, select_s = (progress[k] for k in ("seen", "wait_s", "step_s", "select_s"))
+        report["resumed_at_epoch"] = first
+        log.info("%s: resumed after epoch %d of %d (%s)", desc, first, config.epochs, resume.path)
+    for epoch in tqdm(range(first, config.epochs), desc=desc, unit="epoch", leave=False, initial=first,
+                      total=config.epochs):
         model.train()
         losses = []
         batches = iter(loader)
@@ -296,6 +310,11 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
             if best_epoch is None or scores[-1] > scores[best_epoch - 1]:
                 best_epoch = epoch + 1
                 best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        if resume is not None:
+            progress = {"epoch_loss": report["epoch_loss"], "scores": scores, "best_epoch": best_epoch,
+                        "best_state": best_state, "seen": seen, "wait_s": wait_s, "step_s": step_s,
+                        "select_s": select_s}
+            resume.save(_snapshot(epoch + 1, model, step, generators, progress))
     seconds = time.perf_counter() - start
     report["lr_end"] = [group["lr"] for group in step.optimizer.param_groups]
     report["train_s"] = round(seconds, 3)
@@ -312,6 +331,28 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
         report["selected_epoch"] = best_epoch
         model.load_state_dict(best_state)
     return report
+
+
+def _snapshot(epoch: int, model, step: TrainStep, generators: list, progress: dict) -> dict:
+    """What the epoch after ``epoch`` needs, as tensors and plain values."""
+    from bench.train.epoch_state import rng_state
+
+    return {"epoch": epoch, "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "optimizer": step.optimizer.state_dict(), "schedule": step.schedule.state_dict(),
+            "scaler": step.scaler.state_dict(), "rng": rng_state(generators), "progress": progress}
+
+
+def _restore(saved: dict, model, step: TrainStep, generators: list) -> tuple[int, dict]:
+    """Put a snapshot back (the random states last); returns (epochs done, progress)."""
+    from bench.train.epoch_state import set_rng_state
+
+    model.load_state_dict(saved["model"])
+    step.optimizer.load_state_dict(saved["optimizer"])
+    step.schedule.load_state_dict(saved["schedule"])
+    if saved["scaler"]:
+        step.scaler.load_state_dict(saved["scaler"])
+    set_rng_state(saved["rng"], generators)
+    return int(saved["epoch"]), saved["progress"]
 
 
 def predict_model(model, forward: Forward, loader, device: str, amp: bool = True,

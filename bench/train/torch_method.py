@@ -158,13 +158,26 @@ class TorchMethod(Method):
                 for stage, stage_config, params in self.training_stages(model, config):
                     loader = self._loader(fit_frame, stage_config, device, train=True, targets=scaled)
                     chooses = select if stage_config.selection == config.selection else None  # a stage may fix "final"
+                    resume = self._epoch_state(group, stage, stage_config, fit_frame, select_frame)
                     reports[stage] = train_model(model, self.forward, params, loader, stage_config, device, chooses,
-                                                 desc=f"{self.method_name} [{','.join(group)}] {stage}")
+                                                 desc=f"{self.method_name} [{','.join(group)}] {stage}",
+                                                 resume=resume)
                 # the last stage's report, earlier stages' under their names
                 last = reports.pop(stage)
                 self.report_["models"][",".join(group)] = {**last, **({"stages": reports} if reports else {})}
             self.models_.append((group, model))
         return self
+
+    def _epoch_state(self, group, stage, stage_config: TrainConfig, fit_frame, select_frame):
+        """Where this training saves its epoch state, bound to all that decides its course
+        (None outside a run: bench.train.epoch_state)."""
+        from bench.train.epoch_state import rows_digest, state_for
+
+        config = {k: v for k, v in self.get_config().items() if k != "device"}  # where it runs: not identity
+        identity = {"method": self.method_name, "config": config, "group": group, "stage": stage,
+                    "stage_config": stage_config.as_dict(), "train": rows_digest(fit_frame, ["image", *group]),
+                    "select": None if select_frame is None else rows_digest(select_frame, ["image", *group])}
+        return state_for(f"{'+'.join(group)}-{stage}", identity)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         from bench.run.devices import resolve_device
