@@ -6,7 +6,6 @@ import os
 import shutil
 
 import pandas as pd
-import pytest
 from agiqa_helpers import IMAGE_FOLDERS, agiqa_root, write_placeholder_images
 from conftest import run_cli
 

@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pandas as pd
-import pytest
 from conftest import run_cli, write_image_set
 
 

@@ -1,8 +1,6 @@
 """What `run` tells its user: the plan, [k/N] progress, one report per failure, the summary,
 Ctrl-C (exit 130, what was kept, resume) and a training resumed from its last epoch."""
 
-import pandas as pd
-import pytest
 from conftest import run_cli
 
 from bench import api

@@ -15,7 +15,6 @@ from __future__ import annotations
 from importlib import resources
 
 import pandas as pd
-from tabulate import tabulate
 
 from bench.report.tables import (
     CSV_PROTOCOL,

@@ -239,8 +239,7 @@ def _prepare_method(info, dataset, splits, context, options) -> MethodPlan:
         plan.outcome = MethodOutcome(info.name, "up-to-date")
         _remove_epoch_states(out_dir)
         return plan
-    for asset in create_method(info.name, **config).required_assets():
-        resolve(asset)  # AssetMissing names the file, URL and cache path
+    manifest.assets = used_assets(info, config) or None  # AssetMissing names the file, URL and cache path
     plan.estimate = estimate_split_time(out_dir, manifest)
     return plan
 
@@ -249,7 +248,6 @@ def _run_method(plan: MethodPlan, dataset, options, executor, progress: RunProgr
     info, config, out_dir, manifest = plan.info, plan.config, plan.out_dir, plan.manifest
     manifest.executor = getattr(executor, "name", "local")  # what produced the timings below
     manifests.save(out_dir, manifest)  # before any split file: the folder always says what made it
-    manifest.assets = used_assets(info, config) or None
 
     frame = dataset.frame
     features = None
