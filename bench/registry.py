@@ -230,10 +230,15 @@ def resolve_method_names(spec: str, needs_download=None) -> list[str]:
     A family name wins over a method of the same name (``ipiqa`` is all five Table 3 rows);
     ``method:NAME`` selects that one method (``method:ipiqa``, the full model alone).
     ``offline`` picks the methods that need no downloaded file; ``needs_download(info)``
-    decides it for a given dataset and run (default: the method declares no asset)."""
+    decides it for a given dataset and run (default: the method declares no asset). A token
+    after a ``-`` removes what it selects (``offline,-pyiqa``: offline, less pyiqa's family)."""
     names: list[str] = []
+    removed: list[str] = []
     for token in (t.strip() for t in spec.split(",")):
         if not token:
+            continue
+        if token.startswith("-"):
+            removed += resolve_method_names(token[1:], needs_download)
             continue
         if token == "all":
             picked = [m.name for m in list_methods() if _selected_by_name(m)]
@@ -250,6 +255,7 @@ def resolve_method_names(spec: str, needs_download=None) -> list[str]:
         else:
             picked = [get_method_info(token).name]
         names += [n for n in picked if n not in names]
+    names = [n for n in names if n not in removed]
     if not names:
         raise BenchError(f"no methods selected by {spec!r}")
     return names

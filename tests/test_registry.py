@@ -43,6 +43,11 @@ def test_a_family_wins_over_its_namesake_method_unless_method_prefix_says_otherw
 def test_offline_selector_excludes_methods_needing_weights():
     offline = registry.resolve_method_names("offline")
     assert "gmlf" in offline and "niqe" not in offline
+    without_svr = registry.resolve_method_names("offline,-svr,-method:cnniqa")
+    assert without_svr == [n for n in offline if n != "cnniqa" and registry.get_method_info(n).family != "svr"]
+    assert "gmlf" not in without_svr and "ceiq" in without_svr
+    with pytest.raises(BenchError, match="no methods selected by 'svr,-svr'"):
+        registry.resolve_method_names("svr,-svr")
 
 
 def test_entry_point_plugins_are_discovered(monkeypatch, tmp_path):

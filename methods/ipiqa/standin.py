@@ -91,20 +91,34 @@ class StandinCheckpoints:
                 for name, path in (("standin_clip", self.clip), ("standin_i2p", self.i2p))}
 
 
-DEFAULT_SPEC = StandinSpec()  # what the ipiqa* methods use on the demo
+DEFAULT_SPEC = StandinSpec()  # the ``full`` preset's stand-in, and any use that names none
+# The demo's default stand-in (``demo`` preset): half the pairs, the same epochs, batch and lr.
+STANDIN_SPECS = {"demo": StandinSpec(clip_pairs=4000, i2p_pairs=1000)}
 
 
-def standin_dirs(spec: StandinSpec | None = None) -> dict[str, Path]:
+def standin_spec(name: str | None = None) -> StandinSpec:
+    """The stand-in a method names in its config (``standin``): None or ``full``, DEFAULT_SPEC."""
+    if name is None or name == "full":
+        return DEFAULT_SPEC
+    if name not in STANDIN_SPECS:
+        from bench.errors import BenchError
+
+        raise BenchError(f"unknown stand-in {name!r}; expected full or {', '.join(STANDIN_SPECS)}")
+    return STANDIN_SPECS[name]
+
+
+def standin_dirs(spec: StandinSpec | str | None = None) -> dict[str, Path]:
     """Each stage's cache folder; stage 2's lies in stage 1's, so that changing only the
     Image2Prompt settings reuses the stand-in CLIP."""
-    spec = spec or DEFAULT_SPEC
+    spec = spec if isinstance(spec, StandinSpec) else standin_spec(spec)
     clip = cache_dir() / "demo" / "ipiqa-standin" / spec.key("clip")
     return {"clip": clip, "i2p": clip / spec.key("i2p")}
 
 
-def ensure_standin(spec: StandinSpec | None = None, force: bool = False) -> StandinCheckpoints:
-    """Stages 1 and 2, built once (under a file lock, so concurrent runs wait) and cached."""
-    spec = spec or DEFAULT_SPEC
+def ensure_standin(spec: StandinSpec | str | None = None, force: bool = False) -> StandinCheckpoints:
+    """Stages 1 and 2, built once (under a file lock, so concurrent runs wait) and cached;
+    ``spec`` a StandinSpec or its name (``standin_spec``)."""
+    spec = spec if isinstance(spec, StandinSpec) else standin_spec(spec)
     folders = standin_dirs(spec)
     folders["i2p"].mkdir(parents=True, exist_ok=True)
     paths = StandinCheckpoints(folders["clip"] / "clip.pt", folders["i2p"] / "i2p.pt")
@@ -116,7 +130,7 @@ def ensure_standin(spec: StandinSpec | None = None, force: bool = False) -> Stan
     return paths
 
 
-def stage_records(spec: StandinSpec | None = None) -> dict:
+def stage_records(spec: StandinSpec | str | None = None) -> dict:
     folders = standin_dirs(spec)
     return {name: json.loads((folder / f"{name}.json").read_text())
             for name, folder in folders.items() if (folder / f"{name}.json").exists()}
