@@ -146,3 +146,13 @@ def test_a_preset_no_selected_method_declares_is_a_one_line_error(tiny_dataset, 
     listed = run_cli("list", "--config", "hypernet", "--preset", "demmo")
     assert listed.exit_code == 2 and "declares preset 'demmo'" in listed.stderr
     assert run_cli("list", "--config", "hypernet", "--preset", "default").exit_code == 0
+
+
+def test_a_run_under_the_full_preset_records_it_and_the_table_row_says_so(tiny_dataset, results_dir):
+    result = run_cli("run", "--methods", "cnniqa-kang", "--dataset", "tinyfiles", "--splits", "1", "--preset", "full",
+                     "--epochs", "1", "--image-size", "32", "--device", "cpu", "--results-dir", str(results_dir))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((results_dir / "tinyfiles" / "cnniqa-kang" / "run.json").read_text())
+    assert manifest["preset"] == "full" and manifest["config_sources"]["lr"] == "preset:full"
+    assert manifest["config"]["joint_targets"] is False  # full trains a model a target, as before
+    assert "preset full" in run_cli("table", "--results-dir", str(results_dir)).output
