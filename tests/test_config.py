@@ -52,7 +52,7 @@ def test_every_method_builds_from_its_resolved_config_and_reports_it_back(datase
 
 def test_full_is_the_demos_slower_preset_and_falls_back_to_demo_where_a_method_has_one_preset():
     quick, full = resolve_config("resnet50", "demo"), resolve_config("resnet50", "demo", preset="full")
-    assert (quick.values["epochs"], full.values["epochs"]) == (6, 20) and full.preset == "full"
+    assert (quick.values["epochs"], full.values["epochs"]) == (4, 20) and full.preset == "full"
     assert full.sources["epochs"] == "preset:full" and full.origins["epochs"] == "ResNet50.presets['full']"
     kang = resolve_config("cnniqa-kang", "demo", preset="full").values
     assert (kang["epochs"], kang["joint_targets"]) == (20, False)
