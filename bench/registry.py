@@ -235,10 +235,15 @@ def resolve_method_names(spec: str, needs_download=None) -> list[str]:
     ``method:NAME`` selects that one method (``method:ipiqa``, the full model alone).
     ``offline`` picks the methods that need no downloaded file; ``needs_download(info)``
     decides it for a given dataset and run (default: the method declares no asset to
-    download; one the package ships, NIQE's parameters, is none)."""
+    download; one the package ships, NIQE's parameters, is none). A token after a ``-``
+    removes what it selects (``offline,-pyiqa``: offline, less pyiqa's family)."""
     names: list[str] = []
+    removed: list[str] = []
     for token in (t.strip() for t in spec.split(",")):
         if not token:
+            continue
+        if token.startswith("-"):
+            removed += resolve_method_names(token[1:], needs_download)
             continue
         if token == "all":
             picked = [m.name for m in list_methods() if _selected_by_name(m)]
@@ -255,6 +260,7 @@ def resolve_method_names(spec: str, needs_download=None) -> list[str]:
         else:
             picked = [get_method_info(token).name]
         names += [n for n in picked if n not in names]
+    names = [n for n in names if n not in removed]
     if not names:
         raise BenchError(f"no methods selected by {spec!r}")
     return names

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from bench.errors import BenchError
 from bench.registry import register_method
-from bench.train.torch_method import TorchMethod
 from methods._pyiqa_catalog import pyiqa_licence
-from methods.deep import TARGETS, _contained, _regression_head
+from methods.deep import TARGETS, _contained, _JointTargets, _regression_head
 
 PATCH = 32
 LCN_WINDOW = 3
@@ -63,7 +62,7 @@ def patches_of(images, size: int = PATCH):
                           "contrast normalisation, 32x32 patches, image score the patches' mean) around pyiqa's "
                           "CNNIQA network; not checked against the authors' code",
                  licence=pyiqa_licence())
-class CNNIQAKang(TorchMethod):
+class CNNIQAKang(_JointTargets):
     """CNNIQA as its authors describe it: grayscale, local contrast normalisation, 32x32 patches."""
 
     mean_std = None  # the network normalises its own input (local contrast normalisation)
@@ -74,9 +73,11 @@ class CNNIQAKang(TorchMethod):
                 "batch_size": 128, "epochs": 500, "train_patches": 256}
     recipe_keys = ("train_patches",)
     # The demo at its native 256 px (64 patches an image; its defects vanish when shrunk to
-    # the other networks' 64 px); one 32x32 patch a step is cheap, so more epochs, one patch
-    # an image an epoch (the demo is a miniature).
-    presets = {"demo": {"image_size": 256, "epochs": 20, "lr": 3e-4, "batch_size": 16, "train_patches": 1}}
+    # the other networks' 64 px); one 32x32 patch a step is cheap, so more epochs (``full``).
+    # The demo's default: one model for both targets and 8 epochs (reading the images
+    # dominates a step, so this is what costs).
+    presets = {"full": {"image_size": 256, "epochs": 20, "lr": 3e-4, "batch_size": 16, "train_patches": 1}}
+    presets["demo"] = {**presets["full"], "epochs": 8, "joint_targets": True}
 
     def __init__(self, train_patches=1, **common):
         super().__init__(**common)

@@ -31,8 +31,11 @@ def test_a_subclass_preset_replaces_its_parents_and_conditional_defaults_follow_
     assert (resnet.values["image_size"], resnet.values["train_crop"], resnet.values["joint_targets"]) == (256, 64, True)
     assert resnet.origins["train_crop"] == "ResNet50.presets['demo']"
     ipiqa = resolve_config("ipiqa", "demo")
-    assert ipiqa.sources["clip"] == "preset:demo" and ipiqa.values["image_size"] == 128
+    assert ipiqa.sources["clip"] == "preset:demo" and ipiqa.values["image_size"] == 64
     assert ipiqa.origins["lr"] == "IPIQAMethod.defaults_when[clip='small']" and ipiqa.sources["lr"] == "default"
+    full = resolve_config("ipiqa", "demo", preset="full")
+    assert full.sources["clip"] == "preset:full" and full.values["image_size"] == 128
+    assert full.origins["image_size"] == "IPIQAMethod.defaults_when[clip='small']"
     on_rn50 = resolve_config("ipiqa", "demo", overrides={"clip": "RN50"})
     assert (on_rn50.values["image_size"], on_rn50.values["dropout"]) == (512, 0.5)
     assert resolve_config("ipiqa", "demo", preset="default").values["clip"] == "RN50"
@@ -42,8 +45,25 @@ def test_a_subclass_preset_replaces_its_parents_and_conditional_defaults_follow_
 def test_every_method_builds_from_its_resolved_config_and_reports_it_back(dataset):
     for info in list_methods():
         resolved = resolve_config(info.name, dataset)
+        full = resolve_config(info.name, dataset, preset="full")
+        assert create_method(info.name, **full.values).get_config() == full.values, info.name
         assert create_method(info.name, **resolved.values).get_config() == resolved.values, info.name
         assert set(resolved.sources) == set(resolved.values) == set(resolved.origins), info.name
+
+
+def test_full_is_the_demos_slower_preset_and_falls_back_to_demo_where_a_method_has_one_preset():
+    quick, full = resolve_config("resnet50", "demo"), resolve_config("resnet50", "demo", preset="full")
+    assert (quick.values["epochs"], full.values["epochs"]) == (4, 20) and full.preset == "full"
+    assert full.sources["epochs"] == "preset:full" and full.origins["epochs"] == "ResNet50.presets['full']"
+    kang = resolve_config("cnniqa-kang", "demo", preset="full").values
+    assert (kang["epochs"], kang["joint_targets"]) == (20, False)
+    assert resolve_config("cnniqa-kang", "demo").values["joint_targets"] is True
+    cnniqa = resolve_config("cnniqa", "demo", preset="full")
+    assert cnniqa.values == resolve_config("cnniqa", "demo").values and cnniqa.sources["epochs"] == "preset:full"
+    assert cnniqa.origins["epochs"] == "TorchMethod.presets['demo']"
+    assert resolve_config("clipscore", "demo", preset="full").values["standin"] == "full"
+    assert resolve_config("clipscore", "demo").values["standin"] == "demo"
+    assert resolve_config("ceiq", "demo", preset="full").preset is None  # it declares no preset
 
 
 def test_direct_construction_takes_the_declared_defaults():
@@ -127,3 +147,13 @@ def test_a_preset_no_selected_method_declares_is_a_one_line_error(tiny_dataset, 
     listed = run_cli("list", "--config", "hypernet", "--preset", "demmo")
     assert listed.exit_code == 2 and "declares preset 'demmo'" in listed.stderr
     assert run_cli("list", "--config", "hypernet", "--preset", "default").exit_code == 0
+
+
+def test_a_run_under_the_full_preset_records_it_and_the_table_row_says_so(tiny_dataset, results_dir):
+    result = run_cli("run", "--methods", "cnniqa-kang", "--dataset", "tinyfiles", "--splits", "1", "--preset", "full",
+                     "--epochs", "1", "--image-size", "32", "--device", "cpu", "--results-dir", str(results_dir))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((results_dir / "tinyfiles" / "cnniqa-kang" / "run.json").read_text())
+    assert manifest["preset"] == "full" and manifest["config_sources"]["lr"] == "preset:full"
+    assert manifest["config"]["joint_targets"] is False  # full trains a model a target, as before
+    assert "preset full" in run_cli("table", "--results-dir", str(results_dir)).output

@@ -40,8 +40,11 @@ def test_registered_rows():
 def test_demo_preset_uses_the_stand_in_and_needs_no_download():
     info = get_method_info("ipiqa")
     demo = method_config(info, RunOptions(overrides={"epochs": 7}), "demo")
-    assert demo["clip"] == "small" and demo["image_size"] == 128 and demo["lr"] == 3e-4 and demo["epochs"] == 7
-    assert demo["lr_schedule"] == "cosine" and method_config(info, RunOptions(), "demo")["epochs"] == 60
+    assert demo["clip"] == "small" and demo["image_size"] == 64 and demo["lr"] == 3e-4 and demo["epochs"] == 7
+    assert demo["lr_schedule"] == "cosine" and method_config(info, RunOptions(), "demo")["epochs"] == 12
+    assert demo["standin"] == "demo"
+    full = method_config(info, RunOptions(preset="full"), "demo")
+    assert (full["clip"], full["standin"], full["image_size"], full["epochs"], full["lr"]) == ("small", "full", 128, 60, 3e-4)
     constant = method_config(info, RunOptions(overrides={"lr_schedule": "constant"}), "demo")
     assert info.cls(**constant).train_config().lr_schedule == "constant"
     assert info.cls(**demo).required_assets() == ()

@@ -40,6 +40,8 @@ def test_under_the_paper_recipe_every_trainable_method_trains_with_trainconfigs_
 
 def test_the_demo_preset_still_applies_and_unknown_recipes_are_refused():
     values = resolve_config("cnniqa-kang", "demo", overrides={"recipe": "paper"}).values
+    assert (values["image_size"], values["epochs"], values["loss"]) == (256, 8, "mse")
+    values = resolve_config("cnniqa-kang", "demo", preset="full", overrides={"recipe": "paper"}).values
     assert (values["image_size"], values["epochs"], values["loss"]) == (256, 20, "mse")
     with pytest.raises(BenchError, match="unknown recipe 'nope'"):
         resolve_config("cnniqa", overrides={"recipe": "nope"})

@@ -45,6 +45,11 @@ def test_offline_selector_excludes_methods_needing_weights():
     assert "gmlf" in offline and "ceiq-release" not in offline and "hypernet" not in offline
     # NIQE's parameters ship with the package; pyiqa's NIQE reads the official .mat itself
     assert {"niqe", "niqe-svr"} <= set(offline) and "pyiqa:niqe" not in offline
+    without_svr = registry.resolve_method_names("offline,-svr,-method:cnniqa")
+    assert without_svr == [n for n in offline if n != "cnniqa" and registry.get_method_info(n).family != "svr"]
+    assert "gmlf" not in without_svr and "ceiq" in without_svr
+    with pytest.raises(BenchError, match="no methods selected by 'svr,-svr'"):
+        registry.resolve_method_names("svr,-svr")
 
 
 def test_entry_point_plugins_are_discovered(monkeypatch, tmp_path):

@@ -93,6 +93,19 @@ def test_corrupted_pairs_change_exactly_the_named_attribute():
         assert changed == ({extra["wrong_attribute"]} if extra["wrong_attribute"] else set())
 
 
+def test_a_stand_in_is_named_in_the_config_and_each_name_has_its_own_cache(offline_cache):
+    from methods.ipiqa.standin import DEFAULT_SPEC, STANDIN_SPECS, standin_spec
+
+    assert standin_spec(None) is standin_spec("full") is DEFAULT_SPEC
+    demo = standin_spec("demo")
+    assert demo is STANDIN_SPECS["demo"] and demo.clip_pairs < DEFAULT_SPEC.clip_pairs
+    assert standin_dirs("demo")["clip"] != standin_dirs("full")["clip"] == standin_dirs(None)["clip"]
+    from bench.errors import BenchError
+
+    with pytest.raises(BenchError, match="unknown stand-in 'tiny'; expected full or demo"):
+        standin_spec("tiny")
+
+
 def test_clipscore_on_the_demo_scores_with_the_stand_in_clip(offline_cache, monkeypatch):
     """No pretrained CLIP offline: on the demo CLIPScore takes the stand-in (stage 1), needs
     no download (so `offline` selects it), and computes Hessel et al.'s formula on it."""
@@ -106,10 +119,10 @@ def test_clipscore_on_the_demo_scores_with_the_stand_in_clip(offline_cache, monk
     from methods.ipiqa.image2prompt import image_transform
     from methods.ipiqa.model import get_tokenizer
 
-    monkeypatch.setattr(standin, "DEFAULT_SPEC", TINY)
+    monkeypatch.setitem(standin.STANDIN_SPECS, "demo", TINY)  # the demo preset's stand-in
     info = get_method_info("clipscore")
     config = method_config(info, RunOptions(results_dir=offline_cache, device="cpu"), "demo")
-    assert config["model"] == STANDIN
+    assert config["model"] == STANDIN and config["standin"] == "demo"
     assert method_config(info, RunOptions(results_dir=offline_cache), "agiqa3k")["model"] == "ViT-B-32"
     method = info.cls(**config)
     assert method.required_assets() == ()

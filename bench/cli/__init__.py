@@ -306,7 +306,8 @@ def train_options(f):
 @click.option("--methods", default="all", show_default=True,
               help="'all', 'offline' (methods needing no downloaded weights), family names (handcrafted, svr, deep, "
                    "alignment, ipiqa, pyiqa) or method names, comma-separated; a family wins over a method of the same "
-                   "name, 'method:NAME' selects that one method (method:ipiqa: the full IP-IQA alone).")
+                   "name, 'method:NAME' selects that one method (method:ipiqa: the full IP-IQA alone); '-' before "
+                   "any of these removes what it selects (offline,-pyiqa).")
 @dataset_options
 @split_options
 @click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), help=RESULTS_HELP)
@@ -320,7 +321,8 @@ def train_options(f):
 @click.option("--ray-address", default=None, help="Existing Ray cluster (default: $RAY_ADDRESS or a local Ray).")
 @click.option("--preset", default=None,
               help="A named config preset of the methods that declare it (default: the one named after the "
-                   "dataset, e.g. the demo's miniature training; 'default': none). See `list --config METHOD`.")
+                   "dataset, e.g. the demo's miniature training; 'full': the demo's slower, higher-fidelity "
+                   "settings; 'default': none). See `list --config METHOD`.")
 @train_options
 @click.option("--random-init", is_flag=True,
               help="Build pretrained networks with random weights instead (smoke tests; labelled [random init]).")

@@ -29,6 +29,9 @@ RECIPES = ("authors", "paper")
 RECIPE_KEYS = ("optimizer", "lr", "lr_schedule", "weight_decay", "momentum", "batch_size", "epochs", "loss")
 # Preset names with a meaning of their own: the method's plain defaults, whatever the dataset.
 NO_PRESET = ("default", "none")
+# A preset a class may leave undeclared where it would repeat another: ``full`` (the demo's
+# slower, higher-fidelity settings) is the ``demo`` preset wherever the demo's is already that.
+PRESET_FALLBACK = {"full": "demo"}
 
 
 @dataclass(frozen=True)
@@ -95,10 +98,11 @@ def preset_values(cls, name: str | None) -> tuple[dict, str] | None:
     """The preset ``name`` of ``cls`` (the most derived class declaring it) and its origin."""
     if name is None or name in NO_PRESET:
         return None
-    for klass in cls.__mro__:
-        presets = klass.__dict__.get("presets") or {}
-        if name in presets:
-            return dict(presets[name]), f"{klass.__name__}.presets[{name!r}]"
+    for declared in (name, PRESET_FALLBACK.get(name)):
+        for klass in cls.__mro__:
+            presets = klass.__dict__.get("presets") or {}
+            if declared in presets:
+                return dict(presets[declared]), f"{klass.__name__}.presets[{declared!r}]"
     legacy = getattr(cls, "dataset_preset", None)  # plugins written before presets were declared
     if legacy is not None and getattr(legacy, "__func__", None) is not _base_dataset_preset():
         values = legacy(name)
@@ -166,6 +170,7 @@ def preset_names(cls) -> list[str]:
     names: list[str] = []
     for klass in cls.__mro__:
         names += [n for n in (klass.__dict__.get("presets") or {}) if n not in names]
+    names += [n for n, fallback in PRESET_FALLBACK.items() if fallback in names and n not in names]
     return sorted(names)
 
 

@@ -53,7 +53,7 @@ class TorchMethod(Method):
     # rebuilt from the method's initialisation when a checkpoint is loaded.
     state_covers_model: bool = True
     presets = {"demo": DEMO_TRAINING}
-    miniature_presets = {"demo": "training"}
+    miniature_presets = {"demo": "training", "full": "training"}
 
     def __init__(self, device="auto", recipe="authors", **train):
         """``train``: any ``TrainConfig`` field (bench.train.config); left out or None, the

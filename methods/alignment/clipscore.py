@@ -59,12 +59,14 @@ class OpenClipScorer(PromptScorer):
 class CLIPScore(OpenClipScorer):
     """CLIPScore (Hessel et al., EMNLP 2021): 2.5 · max(cos(CLIP image, CLIP text), 0)."""
 
-    presets = {"demo": {"model": STANDIN}}
-    miniature_presets = {"demo": "stand-in CLIP"}
+    # the stand-in the IP-IQA rows fine-tune under the same preset (methods.ipiqa.standin)
+    presets = {"demo": {"model": STANDIN, "standin": "demo"}, "full": {"model": STANDIN, "standin": "full"}}
+    miniature_presets = {"demo": "stand-in CLIP", "full": "stand-in CLIP"}
 
     def __init__(self, model="ViT-B-32", pretrained="openai", prefix=PREFIX, w=WEIGHT, batch_size=16,
-                 device="auto"):
+                 device="auto", standin=None):
         self.model = model
+        self.standin = standin  # which stand-in, when model is the demo's
         self.pretrained = pretrained
         self.prefix = prefix
         self.w = w
@@ -78,7 +80,7 @@ class CLIPScore(OpenClipScorer):
             return "1"
         from methods.ipiqa.demo_clip import demo_clip_version
 
-        return f"1-standin{demo_clip_version()}"  # a retrained stand-in scores anew
+        return f"1-standin{demo_clip_version(self.standin)}"  # a retrained stand-in scores anew
 
     def local_files(self):
         if self.model != STANDIN:
@@ -103,7 +105,7 @@ class CLIPScore(OpenClipScorer):
         from methods.ipiqa.demo_clip import load_demo_clip
 
         device = torch_device(self.device)
-        network, tokenizer = load_demo_clip(device)
+        network, tokenizer = load_demo_clip(device, self.standin)
         return network, tokenizer, self.transform(input_size(network)), device
 
     def score_batch(self, model, images, prompts):

@@ -75,15 +75,17 @@ def image2prompt_command(pairs, out, threshold, filter_only, work_dir, clip_conf
 
 @pretrain.command("demo")
 @click.option("--force", is_flag=True, help="Rebuild the cached stages.")
-def demo_command(force):
+@click.option("--standin", default="demo", show_default=True,
+              help="Which stand-in: demo (the demo preset's) or full (the full preset's).")
+def demo_command(force, standin):
     """The demo's stand-in stages: a small CLIP trained contrastively on generated pairs, then
     Image2Prompt on further generated pairs (cached; the ipiqa* methods use them on the demo)."""
     import json
 
     from methods.ipiqa.standin import ensure_standin, stage_records
 
-    paths = ensure_standin(force=force)
-    for name, record in stage_records().items():
+    paths = ensure_standin(standin, force=force)
+    for name, record in stage_records(standin).items():
         timing = {k: v for k, v in record.items() if k.endswith("_s") or k.endswith("per_s")}
         log.info("%s: retrieval %s, %s", record["stage"], json.dumps(record["retrieval"]), json.dumps(timing))
     click.echo(json.dumps({k: str(v) for k, v in vars(paths).items()}))

@@ -4,21 +4,23 @@ place they reach it through, so none depends on how the stand-in is built or sto
 from __future__ import annotations
 
 
-def demo_clip_version() -> str:
-    """Changes whenever the stand-in is retrained differently (cached scores go stale)."""
-    from methods.ipiqa.standin import STANDIN_VERSION
+def demo_clip_version(standin: str | None = None) -> str:
+    """Changes whenever the stand-in is retrained differently (cached scores go stale);
+    ``standin``: its name (methods.ipiqa.standin.standin_spec)."""
+    from methods.ipiqa.standin import STANDIN_VERSION, standin_spec
 
-    return STANDIN_VERSION
+    spec = standin_spec(standin)
+    return STANDIN_VERSION if standin in (None, "full") else spec.key("clip")
 
 
-def load_demo_clip(device):
-    """(network, tokenizer): the stand-in CLIP in float32, eval mode, on ``device``; built
-    and cached on first use."""
+def load_demo_clip(device, standin: str | None = None):
+    """(network, tokenizer): the stand-in CLIP ``standin`` (its name) in float32, eval mode,
+    on ``device``; built and cached on first use."""
     from methods.ipiqa.base_clip import load_base_clip
     from methods.ipiqa.model import get_tokenizer
     from methods.ipiqa.standin import ensure_standin
 
-    network = load_base_clip("small", ensure_standin().clip).model.float().eval().to(device)
+    network = load_base_clip("small", ensure_standin(standin).clip).model.float().eval().to(device)
     return network, get_tokenizer(network)
 
 

@@ -45,21 +45,24 @@ from methods.ipiqa.image2prompt import I2PConfig, image_transform, run_image2pro
 from methods.ipiqa.model import build_clip, clip_contrastive_loss, get_tokenizer
 from methods.ipiqa.standin_files import (  # noqa: F401  (the stand-in's names, importable from here)
     DEFAULT_SPEC,
+    STANDIN_SPECS,
     STANDIN_VERSION,
     StandinCheckpoints,
     StandinSpec,
     standin_built,
     standin_dirs,
     standin_paths,
+    standin_spec,
 )
 
 log = logging.getLogger("ipiqa_bench")
 ATTRIBUTES = ("colour", "object", "count")
 
 
-def ensure_standin(spec: StandinSpec | None = None, force: bool = False) -> StandinCheckpoints:
-    """Stages 1 and 2, built once (under a file lock, so concurrent runs wait) and cached."""
-    spec = spec or DEFAULT_SPEC
+def ensure_standin(spec: StandinSpec | str | None = None, force: bool = False) -> StandinCheckpoints:
+    """Stages 1 and 2, built once (under a file lock, so concurrent runs wait) and cached;
+    ``spec`` a StandinSpec or its name (``standin_spec``)."""
+    spec = standin_spec(spec)
     folders = standin_dirs(spec)
     folders["i2p"].mkdir(parents=True, exist_ok=True)
     paths = standin_paths(spec)
@@ -71,7 +74,7 @@ def ensure_standin(spec: StandinSpec | None = None, force: bool = False) -> Stan
     return paths
 
 
-def stage_records(spec: StandinSpec | None = None) -> dict:
+def stage_records(spec: StandinSpec | str | None = None) -> dict:
     folders = standin_dirs(spec)
     return {name: json.loads((folder / f"{name}.json").read_text())
             for name, folder in folders.items() if (folder / f"{name}.json").exists()}

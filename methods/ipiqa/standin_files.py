@@ -60,22 +60,37 @@ class StandinCheckpoints:
                 for name, path in (("standin_clip", self.clip), ("standin_i2p", self.i2p))}
 
 
-DEFAULT_SPEC = StandinSpec()  # what the ipiqa* methods use on the demo
+DEFAULT_SPEC = StandinSpec()  # the ``full`` preset's stand-in, and any use that names none
+# The demo's default stand-in (``demo`` preset): half the pairs, the same epochs, batch and lr.
+STANDIN_SPECS = {"demo": StandinSpec(clip_pairs=4000, i2p_pairs=1000)}
 
 
-def standin_dirs(spec: StandinSpec | None = None) -> dict[str, Path]:
+def standin_spec(name: "StandinSpec | str | None" = None) -> StandinSpec:
+    """The stand-in a method names in its config (``standin``): None or ``full``, DEFAULT_SPEC."""
+    if isinstance(name, StandinSpec):
+        return name
+    if name is None or name == "full":
+        return DEFAULT_SPEC
+    if name not in STANDIN_SPECS:
+        from bench.errors import BenchError
+
+        raise BenchError(f"unknown stand-in {name!r}; expected full or {', '.join(STANDIN_SPECS)}")
+    return STANDIN_SPECS[name]
+
+
+def standin_dirs(spec: StandinSpec | str | None = None) -> dict[str, Path]:
     """Each stage's cache folder; stage 2's lies in stage 1's, so that changing only the
     Image2Prompt settings reuses the stand-in CLIP."""
-    spec = spec or DEFAULT_SPEC
+    spec = standin_spec(spec)
     clip = cache_dir() / "demo" / "ipiqa-standin" / spec.key("clip")
     return {"clip": clip, "i2p": clip / spec.key("i2p")}
 
 
-def standin_paths(spec: StandinSpec | None = None) -> StandinCheckpoints:
+def standin_paths(spec: StandinSpec | str | None = None) -> StandinCheckpoints:
     folders = standin_dirs(spec)
     return StandinCheckpoints(folders["clip"] / "clip.pt", folders["i2p"] / "i2p.pt")
 
 
-def standin_built(spec: StandinSpec | None = None) -> bool:
+def standin_built(spec: StandinSpec | str | None = None) -> bool:
     paths = standin_paths(spec)
     return paths.clip.is_file() and paths.i2p.is_file()
