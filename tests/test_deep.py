@@ -150,7 +150,7 @@ def test_epoch_selection_policies(selection, micro_dataset, results_dir):
         score = selection_score(written[["pred"]].to_numpy(), written[["mos"]].to_numpy())
         assert score == pytest.approx(max(model["selection_scores"]), abs=1e-5)
         table = run_cli("table", "--results-dir", str(results_dir)).output
-        assert "CNNIQA [best epoch on test set]" in table
+        assert "CNNIQA (pyiqa RGB variant) [best epoch on test set]" in table
 
 
 def test_joint_targets_train_one_model_for_all(tmp_path):
