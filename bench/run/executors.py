@@ -65,7 +65,7 @@ class LocalExecutor:
                 except Exception as exc:  # reported by the runner, which goes on
                     yield i, exc
             return
-        with ProcessPoolExecutor(max_workers=self.jobs) as pool:
+        with ProcessPoolExecutor(max_workers=self.jobs, initializer=_one_thread_per_worker) as pool:
             futures = {pool.submit(fn, *args): i for i, args in enumerate(items)}
             try:
                 for future in as_completed(futures):
@@ -81,6 +81,17 @@ class LocalExecutor:
 
     def close(self) -> None:
         pass
+
+
+def _one_thread_per_worker() -> None:
+    """A forked worker of a process whose torch has run OpenMP threads hangs in its first
+    parallel region (GNU OpenMP is not fork-safe), as a DataLoader worker would: the workers
+    compute single-threaded, --jobs of them sharing the cores."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 @register_executor("local", "in this process (--jobs N: N worker processes for training-free work)")
