@@ -228,7 +228,7 @@ def _selected_by_name(info: MethodInfo) -> bool:
     return False
 
 
-def resolve_method_names(spec: str, needs_download=None) -> list[str]:
+def resolve_method_names(spec: str, needs_download=None, _removing: bool = False) -> list[str]:
     """Expand ``all``, ``offline``, family names and comma-separated method names, keeping order.
 
     A family name wins over a method of the same name (``ipiqa`` is all five Table 3 rows);
@@ -243,17 +243,19 @@ def resolve_method_names(spec: str, needs_download=None) -> list[str]:
         if not token:
             continue
         if token.startswith("-"):
-            removed += resolve_method_names(token[1:], needs_download)
+            removed += resolve_method_names(token[1:], needs_download, _removing=True)
             continue
+        # what a "-" token removes is every member, present or not, and is not reported
+        selected = (lambda m: True) if _removing else _selected_by_name
         if token == "all":
-            picked = [m.name for m in list_methods() if _selected_by_name(m)]
+            picked = [m.name for m in list_methods() if selected(m)]
         elif token == "offline":  # everything that needs no downloaded file
             picked = [m.name for m in list_methods() if not (needs_download or _declares_downloads)(m)]
         elif token.startswith("method:"):
             picked = [get_method_info(token.removeprefix("method:").strip()).name]
         elif token in FAMILIES:
             members = [m for m in list_methods() if m.family == token]
-            picked = [m.name for m in members if _selected_by_name(m)]
+            picked = [m.name for m in members if selected(m)]
             if members and not picked:
                 raise BenchError(f"no {token} method has its files in the cache; name methods to fetch theirs "
                                  f"(`ipiqa-bench list --family {token}`)")
@@ -261,6 +263,6 @@ def resolve_method_names(spec: str, needs_download=None) -> list[str]:
             picked = [get_method_info(token).name]
         names += [n for n in picked if n not in names]
     names = [n for n in names if n not in removed]
-    if not names:
+    if not names and not _removing:
         raise BenchError(f"no methods selected by {spec!r}")
     return names

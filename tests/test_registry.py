@@ -1,3 +1,4 @@
+import logging
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -40,7 +41,7 @@ def test_a_family_wins_over_its_namesake_method_unless_method_prefix_says_otherw
     assert registry.resolve_method_names("method:ipiqa,ipiqa-base,method:ipiqa") == ["ipiqa", "ipiqa-base"]
 
 
-def test_offline_selector_excludes_methods_needing_weights():
+def test_offline_selector_excludes_methods_needing_weights(caplog):
     offline = registry.resolve_method_names("offline")
     assert "gmlf" in offline and "ceiq-release" not in offline and "hypernet" not in offline
     # NIQE's parameters ship with the package; pyiqa's NIQE reads the official .mat itself
@@ -50,6 +51,12 @@ def test_offline_selector_excludes_methods_needing_weights():
     assert "gmlf" not in without_svr and "ceiq" in without_svr
     with pytest.raises(BenchError, match="no methods selected by 'svr,-svr'"):
         registry.resolve_method_names("svr,-svr")
+    # a removed family is removed whole and quietly: no "left out" line per absent pyiqa row
+    caplog.set_level(logging.INFO)
+    caplog.clear()
+    without_pyiqa = registry.resolve_method_names("offline,-pyiqa")
+    assert not any(registry.get_method_info(n).family == "pyiqa" for n in without_pyiqa)
+    assert "left out" not in caplog.text
 
 
 def test_entry_point_plugins_are_discovered(monkeypatch, tmp_path):
