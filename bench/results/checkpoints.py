@@ -37,12 +37,19 @@ def read_checkpoint(path: Path) -> bytes:
         data = path.read_bytes()
     except OSError as exc:
         raise BenchError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from None
+    expected = recorded_sha256(path)
+    if expected is None:
+        log.warning("%s has no %s sidecar: its integrity is not checked", path, sidecar_path(path).name)
+        return data
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise BenchError(f"checkpoint {path} does not match its checksum in {sidecar_path(path).name}: it was "
+                         "changed or damaged; rerun `ipiqa-bench run --force` for that method to write it again")
+    return data
+
+
+def recorded_sha256(path: Path) -> str | None:
+    """The sha256 that ``path``'s sidecar records ("" if the sidecar is empty), None without one."""
     sidecar = sidecar_path(path)
     if not sidecar.is_file():
-        log.warning("%s has no %s sidecar: its integrity is not checked", path, sidecar.name)
-        return data
-    expected = sidecar.read_text(errors="replace").split(maxsplit=1)[0] if sidecar.stat().st_size else ""
-    if hashlib.sha256(data).hexdigest() != expected:
-        raise BenchError(f"checkpoint {path} does not match its checksum in {sidecar.name}: it was changed or "
-                         "damaged; rerun `ipiqa-bench run --force` for that method to write it again")
-    return data
+        return None
+    return (sidecar.read_text(errors="replace").split(maxsplit=1) or [""])[0]

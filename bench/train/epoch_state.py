@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import BenchError
-from bench.results.checkpoints import sidecar_path, write_checkpoint
+from bench.results.checkpoints import recorded_sha256, sidecar_path, write_checkpoint
 
 log = logging.getLogger("ipiqa_bench")
 
@@ -87,9 +87,7 @@ class EpochState:
         problem = None
         try:
             data = self.path.read_bytes()
-            sidecar = sidecar_path(self.path)
-            expected = sidecar.read_text().split(maxsplit=1)[0] if sidecar.is_file() and sidecar.stat().st_size else ""
-            if hashlib.sha256(data).hexdigest() != expected:
+            if hashlib.sha256(data).hexdigest() != recorded_sha256(self.path):  # no sidecar: not resumed
                 problem = "it does not match its checksum"
             else:
                 saved = load_torch(data, f"epoch state {self.path}")

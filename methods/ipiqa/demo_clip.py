@@ -7,10 +7,9 @@ from __future__ import annotations
 def demo_clip_version(standin: str | None = None) -> str:
     """Changes whenever the stand-in is retrained differently (cached scores go stale);
     ``standin``: its name (methods.ipiqa.standin.standin_spec)."""
-    from methods.ipiqa.standin import STANDIN_VERSION, standin_spec
+    from methods.ipiqa.standin_files import STANDIN_VERSION, standin_spec  # no torch: listings call it
 
-    spec = standin_spec(standin)
-    return STANDIN_VERSION if standin in (None, "full") else spec.key("clip")
+    return STANDIN_VERSION if standin in (None, "full") else standin_spec(standin).key("clip")
 
 
 def load_demo_clip(device, standin: str | None = None):
