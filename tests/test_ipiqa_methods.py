@@ -7,12 +7,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from conftest import run_cli, write_image_set
 
 from bench.errors import AssetMissing
 from bench.registry import create_method, get_method_info
 from bench.run.runner import RunOptions, method_config
-from methods.ipiqa import standin
+from methods.ipiqa import standin, standin_files
 from methods.ipiqa.standin import StandinSpec
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -40,11 +41,13 @@ def test_registered_rows():
 def test_demo_preset_uses_the_stand_in_and_needs_no_download():
     info = get_method_info("ipiqa")
     demo = method_config(info, RunOptions(overrides={"epochs": 7}), "demo")
-    assert demo["clip"] == "small" and demo["image_size"] == 64 and demo["lr"] == 3e-4 and demo["epochs"] == 7
-    assert demo["lr_schedule"] == "cosine" and method_config(info, RunOptions(), "demo")["epochs"] == 12
-    assert demo["standin"] == "demo"
+    assert demo["clip"] == "small" and demo["image_size"] == 96 and demo["lr"] == 3e-4 and demo["epochs"] == 7
+    assert demo["lr_schedule"] == "cosine" and method_config(info, RunOptions(), "demo")["epochs"] == 36
+    assert demo["standin"] == "demo" and demo["freeze_trunk"] and not demo["hflip"]
+    assert info.cls(**demo).loader_path(info.cls(**demo).train_config()) == "trunk-features"
     full = method_config(info, RunOptions(preset="full"), "demo")
     assert (full["clip"], full["standin"], full["image_size"], full["epochs"], full["lr"]) == ("small", "full", 128, 60, 3e-4)
+    assert not full["freeze_trunk"] and full["hflip"]
     constant = method_config(info, RunOptions(overrides={"lr_schedule": "constant"}), "demo")
     assert info.cls(**constant).train_config().lr_schedule == "constant"
     assert info.cls(**demo).required_assets() == ()
@@ -84,7 +87,7 @@ def test_rn50_without_weights_fails_clearly_and_random_init_runs(tiny_dataset, r
 
 
 def test_stand_in_fit_predict_checkpoint(tmp_path, monkeypatch):
-    monkeypatch.setattr(standin, "DEFAULT_SPEC", TINY)
+    monkeypatch.setattr(standin_files, "DEFAULT_SPEC", TINY)  # what standin_spec(None) reads
     frame = write_image_set(tmp_path, n_groups=4, per_group=3).assign(
         mos_align=lambda f: np.arange(len(f)) % 3, prompt=lambda f: "two red stars on a plain background, flat style")
     method = create_method("ipiqa", clip="small", epochs=1, batch_size=4, num_workers=0, device="cpu")
@@ -101,3 +104,29 @@ def test_stand_in_fit_predict_checkpoint(tmp_path, monkeypatch):
     again = create_method("ipiqa").load_checkpoint(method.checkpoint())
     assert again.clip == "small"
     pd.testing.assert_frame_equal(again.predict(frame), predicted, atol=1e-5, rtol=0)
+
+
+def test_feature_cache_trains_as_running_the_frozen_trunk_every_step(tmp_path, monkeypatch):
+    monkeypatch.setattr(standin_files, "DEFAULT_SPEC", TINY)  # what standin_spec(None) reads
+    frame = write_image_set(tmp_path, n_groups=4, per_group=3).assign(
+        mos_align=lambda f: np.arange(len(f)) % 3, prompt=lambda f: "two red stars on a plain background, flat style")
+    config = dict(clip="small", freeze_trunk=True, hflip=False, image_size=64, epochs=2, batch_size=4,
+                  num_workers=0, device="cpu")
+    fitted = {}
+    for cache in (True, False):
+        method = create_method("ipiqa", feature_cache=cache, **config).fit(frame, ["mos", "mos_align"])
+        fitted[cache] = method
+    assert fitted[True].report_["loader"] == "trunk-features" and fitted[False].report_["loader"] == "image-cache"
+    cached, direct = (fitted[c].report_["models"]["mos,mos_align"] for c in (True, False))
+    np.testing.assert_allclose(cached["epoch_loss"], direct["epoch_loss"], rtol=1e-4)
+    predicted = fitted[True].predict(frame)
+    pd.testing.assert_frame_equal(predicted, fitted[False].predict(frame), atol=1e-4, rtol=0)
+    # the trunk is still the Image2Prompt stage's, and a checkpoint predicts the same through the cache
+    model = fitted[True].models_[0][1]
+    start = create_method("ipiqa", **config).build_model(2, pretrained=True)
+    for mine, theirs in zip(model.trunk_parameters(), start.trunk_parameters()):
+        assert torch.equal(mine, theirs)
+    again = create_method("ipiqa").load_checkpoint(fitted[True].checkpoint())
+    pd.testing.assert_frame_equal(again.predict(frame), predicted, atol=1e-5, rtol=0)
+    with_flips = create_method("ipiqa", **{**config, "hflip": True})
+    assert with_flips.loader_path(with_flips.train_config()) == "image-cache"  # flips change the maps

@@ -162,6 +162,25 @@ def test_parameter_groups(small_clip):
     assert id(model.text.transformer.resblocks[0].mlp.c_fc.weight) not in ids(backbone["params"])
 
 
+def test_frozen_trunk_keeps_weights_and_batch_norm_statistics(small_clip):
+    model = small_model(small_clip, n_outputs=2, freeze_trunk=True)
+    trunk = {id(p) for p in model.trunk_parameters()}
+    assert trunk and not trunk & ids(p for g in model.trainable_parameter_groups() for p in g["params"])
+    before = snapshot(model)
+    step(model, images(4), tokens(small_clip))
+    assert all(not m.training for m in model.trunk_modules()) and model.visual.attnpool.training
+    moved = changed(before, snapshot(model))
+    assert moved and not {k for k in moved if k.startswith("visual.") and not k.startswith("visual.attnpool.")}
+    assert {"visual.attnpool.q_proj.weight", "cross_pool.q_proj.weight", "text.qa_token"} <= moved
+
+
+def test_forward_is_the_trunk_then_forward_features(small_clip):
+    model = small_model(small_clip, n_outputs=2).eval()
+    x, tok = images(4), tokens(small_clip)
+    with torch.no_grad():
+        assert torch.equal(model(x, tok), model.forward_features(model.image_features(x), tok))
+
+
 # --------------------------------------------------------------------------- prompt use
 
 

@@ -201,6 +201,11 @@ class TorchMethod(Method):
         return np.stack(columns, axis=1)
 
     def loader_path(self, config: TrainConfig) -> str:
+        """What training reads (recorded in the report): the images' source by default; a method
+        that feeds its network something computed from them says so (IP-IQA's trunk features)."""
+        return self.image_source(config)
+
+    def image_source(self, config: TrainConfig) -> str:
         """"image-cache" when the method's input is the standard resize (+ flip/crop) + normalise
         and the cache is on; "files" (decode every sample) otherwise."""
         standard = type(self).transform is TorchMethod.transform
@@ -216,7 +221,7 @@ class TorchMethod(Method):
         if repeats > 1:
             frame = frame.iloc[np.tile(np.arange(len(frame)), repeats)]
             targets = None if targets is None else np.tile(np.asarray(targets), (repeats, 1))
-        if self.loader_path(config) == "files":
+        if self.image_source(config) == "files":
             data = ImageDataset(frame, self.transform(config, train), targets)
             batch = config.batch_size if train else eval_batch_size(config, device)
             return make_loader(data, batch, config, shuffle=train, device=device)

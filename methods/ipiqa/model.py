@@ -242,6 +242,7 @@ class IPIQA(nn.Module):
         prompt_mode: str = "qa_token",
         cross_heads: int | None = None,
         dropout: float = 0.5,
+        freeze_trunk: bool = False,
     ):
         super().__init__()
         if not isinstance(clip.visual, ModifiedResNet):
@@ -264,6 +265,26 @@ class IPIQA(nn.Module):
             heads = cross_heads or max(1, feat_dim // 64)
             self.cross_pool = CrossModalityAttentionPool(grid, feat_dim, embed_dim, heads, embed_dim)
         self.head = _mlp_head(embed_dim * (2 if use_prompt else 1), n_outputs, dropout)
+        # A frozen trunk (stem and layers 1-4) keeps its initialisation, batch-norm statistics
+        # included; the attention pools, the prompt's trainable part and the head still train.
+        self.freeze_trunk = freeze_trunk
+        if freeze_trunk:
+            for p in self.trunk_parameters():
+                p.requires_grad_(False)
+
+    def trunk_modules(self) -> list[nn.Module]:
+        """The image tower less its attention pool: the stem's convolutions and layers 1-4."""
+        return [m for name, m in self.visual.named_children() if name != "attnpool"]
+
+    def trunk_parameters(self) -> list[nn.Parameter]:
+        return [p for m in self.trunk_modules() for p in m.parameters()]
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.freeze_trunk:
+            for m in self.trunk_modules():
+                m.eval()
+        return self
 
     def image_features(self, images: torch.Tensor) -> torch.Tensor:
         """The final feature map [B, C, H/32, W/32] (2048 channels for RN50)."""
@@ -280,7 +301,11 @@ class IPIQA(nn.Module):
         return self.text(tokens)
 
     def forward(self, images: torch.Tensor, tokens: torch.Tensor | None = None) -> torch.Tensor:
-        feat = self.image_features(images)
+        return self.forward_features(self.image_features(images), tokens)
+
+    def forward_features(self, feat: torch.Tensor, tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """The prediction from the trunk's feature map (``image_features``): what follows the
+        trunk, so that a frozen trunk's maps can be computed once per image."""
         _check_grid(feat, self.visual.attnpool.positional_embedding)  # both pools share the grid
         branches = [self.visual.attnpool(feat)]
         if self.use_prompt:
