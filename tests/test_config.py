@@ -31,7 +31,8 @@ def test_a_subclass_preset_replaces_its_parents_and_conditional_defaults_follow_
     assert (resnet.values["image_size"], resnet.values["train_crop"], resnet.values["joint_targets"]) == (256, 64, True)
     assert resnet.origins["train_crop"] == "ResNet50.presets['demo']"
     ipiqa = resolve_config("ipiqa", "demo")
-    assert ipiqa.sources["clip"] == "preset:demo" and ipiqa.values["image_size"] == 64
+    assert ipiqa.sources["clip"] == "preset:demo" and ipiqa.values["image_size"] == 96
+    assert ipiqa.values["freeze_trunk"] and ipiqa.origins["freeze_trunk"].startswith("IPIQAMethod.defaults_when[")
     assert ipiqa.origins["lr"] == "IPIQAMethod.defaults_when[clip='small']" and ipiqa.sources["lr"] == "default"
     full = resolve_config("ipiqa", "demo", preset="full")
     assert full.sources["clip"] == "preset:full" and full.values["image_size"] == 128
