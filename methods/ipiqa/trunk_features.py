@@ -4,8 +4,8 @@ With ``freeze_trunk`` the image tower's stem and layers 1-4 never change, and wi
 flips or crops each image always gives the same feature map. So the maps are computed once, in
 inference, and the epochs run only what follows the trunk (the attention pools, the text tower
 with its [QA] token, the head): the same model and updates as running the trunk every step.
-They are held in memory: C x (size/32)^2 floats an image (2 KB on the demo's stand-in at 64 px;
-8 MB a thousand images for RN50 at 512 px would be 2 GB).
+They are held in memory: C x (size/32)^2 float32 an image (18 KB on the demo's stand-in at 96 px;
+2 MB for RN50 at 512 px, so 2 GB a thousand images).
 """
 
 from __future__ import annotations
