@@ -15,6 +15,7 @@ import torch
 
 from bench.errors import BenchError
 from bench.train.image_cache import ImageCache
+from bench.train.loop import prompts_and_targets
 
 
 class AugmentingSampler(torch.utils.data.Sampler):
@@ -48,8 +49,7 @@ class CachedImageDataset:
                  mean_std: tuple | None = None, crop: int | None = None):
         self.rows = cache.rows(frame["path"].tolist())
         self.cache, self.mean_std, self.crop = cache, mean_std, crop
-        self.prompts = frame["prompt"].fillna("").astype(str).tolist() if "prompt" in frame else [""] * len(frame)
-        self.targets = np.zeros((len(frame), 1), np.float32) if targets is None else np.asarray(targets, np.float32)
+        self.prompts, self.targets = prompts_and_targets(frame, targets)
         self._pixels = None  # the memory map, opened in whichever process reads
         self._output = None  # the storage of the last float batch made on the CPU, reused once free
 

@@ -73,13 +73,20 @@ def image_transform(config: TrainConfig, train: bool, mean_std: tuple | None = N
     return T.Compose(steps)
 
 
+def prompts_and_targets(frame: pd.DataFrame, targets: np.ndarray | None) -> tuple[list[str], np.ndarray]:
+    """A frame's prompts as strings ("" where absent) and its targets as float32 (zeros when not
+    given): what every training dataset hands the network beside its input."""
+    prompts = frame["prompt"].fillna("").astype(str).tolist() if "prompt" in frame else [""] * len(frame)
+    values = np.zeros((len(frame), 1), np.float32) if targets is None else np.asarray(targets, np.float32)
+    return prompts, values
+
+
 class ImageDataset:
     """Rows of a frame as {"image", "prompt", "target"}; targets are zeros when not given."""
 
     def __init__(self, frame: pd.DataFrame, transform, targets: np.ndarray | None = None):
         self.paths = frame["path"].tolist()
-        self.prompts = frame["prompt"].fillna("").astype(str).tolist() if "prompt" in frame else [""] * len(frame)
-        self.targets = np.zeros((len(frame), 1), np.float32) if targets is None else np.asarray(targets, np.float32)
+        self.prompts, self.targets = prompts_and_targets(frame, targets)
         self.transform = transform
 
     def __len__(self):

@@ -14,23 +14,25 @@ import numpy as np
 import pandas as pd
 import torch
 
+from bench.train.cached_data import AugmentingSampler
 from bench.train.config import TrainConfig
-from bench.train.loop import predict_model, uses_channels_last
+from bench.train.loop import predict_model, prompts_and_targets, uses_channels_last
 
 
 class TrunkFeatureDataset:
-    """Rows of a frame as {"image": the trunk's feature map, "prompt", "target"}."""
+    """Rows of a frame as {"image": the trunk's feature map, "prompt", "target"}, indexed by the
+    image cache's sampler keys (index, flip, top, left); only the index applies here."""
 
     def __init__(self, features: torch.Tensor, frame: pd.DataFrame, targets: np.ndarray | None = None):
         self.features = features
-        self.prompts = frame["prompt"].fillna("").astype(str).tolist() if "prompt" in frame else [""] * len(frame)
-        self.targets = torch.from_numpy(np.zeros((len(frame), 1), np.float32) if targets is None
-                                        else np.asarray(targets, np.float32))
+        prompts, values = prompts_and_targets(frame, targets)
+        self.prompts, self.targets = prompts, torch.from_numpy(values)
 
     def __len__(self):
         return len(self.prompts)
 
-    def __getitem__(self, i):
+    def __getitem__(self, key):
+        i = key[0]
         return {"image": self.features[i], "prompt": self.prompts[i], "target": self.targets[i]}
 
 
@@ -43,25 +45,11 @@ def trunk_features(model, images, config: TrainConfig, device: str) -> torch.Ten
     return torch.from_numpy(maps)
 
 
-class ShuffleSampler(torch.utils.data.Sampler):
-    """A new order every epoch from its own seeded generator, drawn as the image cache's
-    sampler draws it (bench.train.cached_data), so both paths see the samples in one order."""
-
-    def __init__(self, n: int, seed: int):
-        self.n = n
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self):
-        return self.n
-
-    def __iter__(self):
-        yield from torch.randperm(self.n, generator=self.generator).tolist()
-
-
 def trunk_feature_loader(features: torch.Tensor, frame: pd.DataFrame, targets, batch_size: int, train: bool,
                          seed: int):
     data = TrunkFeatureDataset(features, frame, targets)
-    sampler = ShuffleSampler(len(data), seed) if train else None
+    # the image cache's sampler, without flips or crops: the same order as training from the images
+    sampler = AugmentingSampler(len(data), features.shape[-1], shuffle=train, flip=False, crop=None, seed=seed)
     # as the other loaders: a lone sample in a training batch is dropped (BatchNorm)
     return torch.utils.data.DataLoader(data, batch_size=batch_size, sampler=sampler,
                                        drop_last=train and len(data) > batch_size)
