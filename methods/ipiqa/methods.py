@@ -29,7 +29,7 @@ Backbone (``clip``):
   ``full`` preset. The ``demo`` preset (the demo's default, ``STANDIN_QUICK``) freezes the
   image tower's trunk (stem and layers 1-4: ``freeze_trunk``) and trains the rest on its
   feature maps, computed once per image (``feature_cache``; flips off), at 96 px for 36 epochs,
-  on a stand-in built from half the pairs (``standin="demo"``).
+  on a stand-in pretrained at those 96 px from half the pairs (``standin="demo"``).
 
 ``prompt_mode`` (``ipiqa``): ``qa_token``, the paper's single learnable [QA] vector in place
 of end-of-text, or ``code``, the public code's variant (the whole token-embedding table
@@ -62,8 +62,8 @@ STANDIN_TRAINING = {"image_size": 128, "batch_size": 16, "lr": 3e-4, "lr_schedul
                     "dropout": 0.1}
 # The demo's default (``demo`` preset; ``full`` keeps STANDIN_TRAINING), so that the first command
 # ends in minutes: the image tower's trunk frozen and its feature maps computed once per image
-# (no flips), 96 px, 36 epochs; lr, batch, dropout and schedule as STANDIN_TRAINING. Chosen on
-# held-out splits (docs/decisions.md).
+# (no flips), 96 px (the demo stand-in's own resolution), 36 epochs; lr, batch, dropout and
+# schedule as STANDIN_TRAINING. Chosen on held-out splits (docs/decisions.md).
 STANDIN_QUICK = {"image_size": 96, "epochs": 36, "freeze_trunk": True, "hflip": False}
 
 

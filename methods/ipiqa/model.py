@@ -51,24 +51,44 @@ CONFIGS = ("RN50", "small")
 # --------------------------------------------------------------------------- CLIP
 
 
-def build_clip(config: str = "RN50", pretrained_path: str | None = None) -> open_clip.CLIP:
+def build_clip(config: str = "RN50", pretrained_path: str | None = None,
+               image_size: int | None = None) -> open_clip.CLIP:
     """An open_clip CLIP: "RN50" (OpenAI architecture) or "small"; random init unless
-    `pretrained_path` names a local checkpoint (OpenAI TorchScript RN50.pt or a state dict)."""
+    `pretrained_path` names a local checkpoint (OpenAI TorchScript RN50.pt or a state dict).
+
+    `image_size` (small only): the image tower's resolution; by default the checkpoint's own
+    (its attention pool's grid), else SMALL_CFG's 64 px."""
     if config not in CONFIGS:
         raise ValueError(f"unknown CLIP config {config!r}; expected one of {CONFIGS}")
+    if image_size is not None and config != "small":
+        raise ValueError(f"the {config} CLIP has a fixed resolution; image_size is for the small one")
+    state = None
+    if pretrained_path is not None:
+        if not os.path.isfile(pretrained_path):
+            raise FileNotFoundError(f"CLIP checkpoint not found: {pretrained_path}")
+        state = load_state_dict_file(pretrained_path, "CLIP checkpoint")
     if config == "RN50":
         with _quiet_random_init_warning():  # random init is the intent here; weights come next
             model = open_clip.create_model(RN50_NAME, pretrained=None)
     else:
-        model = open_clip.CLIP(**copy.deepcopy(SMALL_CFG), quick_gelu=True)
-    if pretrained_path is not None:
-        if not os.path.isfile(pretrained_path):
-            raise FileNotFoundError(f"CLIP checkpoint not found: {pretrained_path}")
+        cfg = copy.deepcopy(SMALL_CFG)
+        cfg["vision_cfg"]["image_size"] = image_size or _checkpoint_image_size(state) or cfg["vision_cfg"]["image_size"]
+        model = open_clip.CLIP(**cfg, quick_gelu=True)
+    if state is not None:
         try:
-            load_clip_weights(model, pretrained_path)
+            load_clip_state(model, state, is_torchscript(pretrained_path))
         except (RuntimeError, AssertionError) as e:  # open_clip asserts on some shape mismatches
             raise ValueError(f"{pretrained_path} does not fit the {config} CLIP: {e}") from e
     return model
+
+
+def _checkpoint_image_size(state: dict | None) -> int | None:
+    """The resolution a ModifiedResNet checkpoint was built for: 32 px a cell of its pool's grid."""
+    pos = (state or {}).get("visual.attnpool.positional_embedding")
+    if pos is None or pos.ndim != 2:
+        return None
+    grid = math.isqrt(pos.shape[0] - 1)
+    return 32 * grid if grid * grid == pos.shape[0] - 1 and grid > 0 else None
 
 
 @contextlib.contextmanager
@@ -85,12 +105,11 @@ def _quiet_random_init_warning():
         root.removeFilter(quiet)
 
 
-def load_clip_weights(model: open_clip.CLIP, path: str) -> None:
-    """Load a CLIP checkpoint strictly, never running code from it: OpenAI's TorchScript
-    release files are read as data, state dicts with weights_only (bench.assets.safe_load)."""
-    state = load_state_dict_file(path, "CLIP checkpoint")
+def load_clip_state(model: open_clip.CLIP, state: dict, torchscript: bool) -> None:
+    """Load a CLIP checkpoint's tensors strictly (read as data by bench.assets.safe_load, never
+    run); ``torchscript``: they come from an OpenAI release archive."""
     expected = model.state_dict()
-    if is_torchscript(path):
+    if torchscript:
         # The archive also holds what open_clip keeps out of the state dict (input_resolution,
         # context_length, vocab_size, the non-persistent attention masks).
         state = {k: v for k, v in state.items() if k in expected}

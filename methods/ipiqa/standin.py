@@ -182,7 +182,7 @@ def train_standin_clip(spec: StandinSpec, out: Path) -> dict:
     images, prompts = pair_tensors(spec.clip_pairs, spec.seed, spec)
     generated = time.perf_counter()
     torch.manual_seed(spec.seed)
-    clip = build_clip("small")
+    clip = build_clip("small", image_size=spec.image_size)
     tokens = get_tokenizer(clip)(prompts)
     optimizer = torch.optim.AdamW(clip.parameters(), lr=spec.clip_lr, weight_decay=0.1)
     steps_per_epoch = len(images) // spec.clip_batch_size

@@ -16,7 +16,7 @@ STANDIN_VERSION = "1"
 
 @dataclass(frozen=True)
 class StandinSpec:
-    image_size: int = 64  # the small CLIP's own resolution (the demo fine-tunes at twice it)
+    image_size: int = 64  # the small CLIP's own resolution (``full`` fine-tunes at twice it)
     render_size: int = 128  # pairs are rendered larger and resized, like the demo images
     clip_pairs: int = 8000
     clip_epochs: int = 4
@@ -61,10 +61,10 @@ class StandinCheckpoints:
 
 
 DEFAULT_SPEC = StandinSpec()  # the ``full`` preset's stand-in, and any use that names none
-# The demo's default stand-in (``demo`` preset): half the pairs, the same epochs and batch, and a
-# contrastive lr of 3e-3 (its CLIPScore on held-out demo splits: mos_align SRCC 0.42 at 1e-3,
-# 0.54 at 3e-3, the same cost; docs/decisions.md).
-STANDIN_SPECS = {"demo": StandinSpec(clip_pairs=4000, i2p_pairs=1000, clip_lr=3e-3)}
+# The demo's default stand-in (``demo`` preset): pretrained at 96 px, the resolution the demo
+# preset fine-tunes at (its frozen trunk then sees objects at the scale it learnt them), on half
+# the pairs, with a contrastive lr of 3e-3; held-out trials in docs/decisions.md.
+STANDIN_SPECS = {"demo": StandinSpec(image_size=96, clip_pairs=4000, i2p_pairs=1000, clip_lr=3e-3)}
 
 
 def standin_spec(name: "StandinSpec | str | None" = None) -> StandinSpec:
