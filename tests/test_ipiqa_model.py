@@ -285,6 +285,23 @@ def test_build_clip_from_local_checkpoints(small_clip, tmp_path):
         build_clip("RN50", str(plain))
 
 
+def test_small_clip_resolution_comes_from_its_checkpoint(tmp_path):
+    # the demo's stand-in is pretrained at 96 px (a 3x3 pool grid), the full preset's at 64
+    torch.manual_seed(0)
+    wide = build_clip("small", image_size=96)
+    assert wide.visual.attnpool.positional_embedding.shape[0] == 1 + 3 * 3
+    path = tmp_path / "clip96.pt"
+    torch.save(wide.state_dict(), path)
+    loaded = build_clip("small", str(path))
+    assert loaded.visual.image_size == 96
+    assert not changed(snapshot(wide), snapshot(loaded))
+    assert build_clip("small").visual.image_size == 64
+    with pytest.raises(ValueError, match="does not fit"):  # a given size must match the checkpoint's
+        build_clip("small", str(path), image_size=64)
+    with pytest.raises(ValueError, match="fixed resolution"):
+        build_clip("RN50", image_size=96)
+
+
 def test_small_ipiqa_loss_decreases(small_clip):
     # train-mode loss on one fixed batch, dropout off: BatchNorm then sees the same batch
     # statistics every step (eval-mode running stats lag far behind after a few steps)

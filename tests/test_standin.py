@@ -11,7 +11,8 @@ from methods.ipiqa.model import IPIQA, build_clip, load_i2p_state_dict
 from methods.ipiqa.standin import StandinSpec, ensure_standin, retrieval_accuracy, stage_records, standin_dirs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-TINY = StandinSpec(render_size=64, clip_pairs=64, clip_epochs=2, clip_batch_size=16, i2p_pairs=24,
+# at 96 px, the demo stand-in's resolution (the small CLIP's default is 64)
+TINY = StandinSpec(image_size=96, render_size=96, clip_pairs=64, clip_epochs=2, clip_batch_size=16, i2p_pairs=24,
                    i2p_epochs=1, i2p_batch_size=8, threshold=-1.0, eval_pairs=12)
 
 
@@ -31,11 +32,12 @@ def test_stages_are_built_once_and_cached(offline_cache):
 
     # stage 2 started from stage 1 and changed the image tower only
     clip = build_clip("small", str(paths.clip))
+    assert clip.visual.image_size == 96  # trained at the spec's resolution, read back from the file
     i2p = load_checkpoint(paths.i2p, "small")
     assert i2p["base_clip"]["sha256"] == paths.record()["standin_clip"]["sha256"]
     start = clip.visual.state_dict()
     assert any(not torch.equal(start[k], v) for k, v in i2p["visual"].items() if v.is_floating_point())
-    model = IPIQA(clip, image_size=64, n_outputs=3)
+    model = IPIQA(clip, image_size=96, n_outputs=3)
     load_i2p_state_dict(model, i2p["visual"])
 
     before = {p: p.stat().st_mtime_ns for p in (paths.clip, paths.i2p)}
@@ -74,7 +76,7 @@ def test_retrieval_accuracy_scores_a_perfect_and_a_blind_model():
     perfect = retrieval_accuracy(Oracle(prompts, 32), images, prompts)
     assert perfect == {"top1": 1.0, "n": 8, "colour": 1.0, "object": 1.0, "count": 1.0}
     torch.manual_seed(0)
-    blind = retrieval_accuracy(build_clip("small"), images, prompts)
+    blind = retrieval_accuracy(build_clip("small", image_size=TINY.image_size), images, prompts)
     assert blind["top1"] < 1.0 and all(0 <= blind[k] <= 1 for k in ("colour", "object", "count"))
 
 

@@ -50,7 +50,7 @@ BACKBONES = ("RN50", "small")
 # open_clip's OPENAI_DATASET_MEAN / _STD, written out so that listing methods imports no torch
 CLIP_MEAN_STD = ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
 RESOURCES = {"num_gpus": 1}
-# On the demo's stand-in CLIP (a small CLIP pretrained at 64 px, ~480 training images a split,
+# On the demo's `full` stand-in CLIP (a small CLIP pretrained at 64 px, ~480 training images a split,
 # the cross-modality pool learnt from scratch) the paper's lr and 100 epochs at 512 px would
 # take hours on a CPU and barely move that pool: lr 3e-4 (head x10), batch 16 (more steps for
 # that pool), 60 epochs annealed to 0 (cosine), at 128 px (twice the stand-in's pretraining
