@@ -31,7 +31,7 @@ def test_on_the_demo_the_stand_in_clip_replaces_the_openai_downloads(offline_cac
 def test_a_built_stand_in_and_a_generated_demo_are_reported_as_here(offline_cache):
     from methods.ipiqa.standin_files import standin_paths
 
-    paths = standin_paths()
+    paths = standin_paths("demo")  # the stand-in of the demo's default preset
     for path in (paths.clip, paths.i2p):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")
@@ -41,6 +41,9 @@ def test_a_built_stand_in_and_a_generated_demo_are_reported_as_here(offline_cach
     assert set(needs.methods) == {"ipiqa", "ipiqa-base", "ipiqa-i2p", "ipiqa-prompt", "ipiqa-i2p-prompt"}
     assert all(entries == ["stand-in CLIP (cached)"] for entries in needs.methods.values())
     assert needs.dataset == f"generated, images in {demo_dir() / 'images'}"
+    full = api.needs("demo", family="ipiqa", preset="full").methods  # the full preset's is another
+    assert full["ipiqa"] == ["stand-in CLIP (built on first use)"]
+    assert api.needs("demo", family="alignment").methods["clipscore"] == ["stand-in CLIP (cached)"]
     paths.i2p.unlink()  # stage 2 missing: the stand-in is built again
     assert api.needs("demo", family="ipiqa").methods["ipiqa"] == ["stand-in CLIP (built on first use)"]
 

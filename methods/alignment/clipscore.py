@@ -87,7 +87,7 @@ class CLIPScore(OpenClipScorer):
             return {}
         from methods.ipiqa.demo_clip import demo_clip_state
 
-        return {"stand-in CLIP": demo_clip_state()}
+        return {"stand-in CLIP": demo_clip_state(self.standin)}
 
     def weight_files(self):
         if self.model == STANDIN:

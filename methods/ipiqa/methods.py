@@ -118,7 +118,7 @@ class IPIQAMethod(TorchMethod):
         if self.clip == "small":
             from methods.ipiqa.demo_clip import demo_clip_state
 
-            return {"stand-in CLIP": demo_clip_state()}
+            return {"stand-in CLIP": demo_clip_state(self.standin)}
         if self.get_config()["image2prompt"] and self.i2p_checkpoint is None:
             from methods.ipiqa.assets import default_i2p_checkpoint
 
