@@ -46,6 +46,8 @@ SMALL_CFG = {
     "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
 }
 CONFIGS = ("RN50", "small")
+# the image tower's attention-pool positional embedding, its grid the tower's resolution / 32
+POOL_POS_KEY = "attnpool.positional_embedding"
 
 
 # --------------------------------------------------------------------------- CLIP
@@ -84,11 +86,9 @@ def build_clip(config: str = "RN50", pretrained_path: str | None = None,
 
 def _checkpoint_image_size(state: dict | None) -> int | None:
     """The resolution a ModifiedResNet checkpoint was built for: 32 px a cell of its pool's grid."""
-    pos = (state or {}).get("visual.attnpool.positional_embedding")
-    if pos is None or pos.ndim != 2:
-        return None
-    grid = math.isqrt(pos.shape[0] - 1)
-    return 32 * grid if grid * grid == pos.shape[0] - 1 and grid > 0 else None
+    pos = (state or {}).get(f"visual.{POOL_POS_KEY}")
+    grid = pool_grid(pos) if pos is not None and pos.ndim == 2 else None
+    return 32 * grid if grid else None
 
 
 @contextlib.contextmanager
@@ -136,11 +136,17 @@ def clip_contrastive_loss(
 # --------------------------------------------------------------------------- pieces
 
 
+def pool_grid(pos: torch.Tensor) -> int | None:
+    """g of an attention-pool positional embedding [1 + g*g, C]; None if it is not one."""
+    grid = math.isqrt(max(pos.shape[0] - 1, 0))
+    return grid if grid > 0 and grid * grid == pos.shape[0] - 1 else None
+
+
 def resize_pool_pos_embed(pos: torch.Tensor, grid: int) -> torch.Tensor:
     """Bicubically resize an attention-pool positional embedding [1 + g*g, C] to grid x grid;
     the leading mean-token entry is kept as is."""
-    old = math.isqrt(pos.shape[0] - 1)
-    if old * old != pos.shape[0] - 1:
+    old = pool_grid(pos)
+    if old is None:
         raise ValueError(f"positional embedding with {pos.shape[0]} tokens is not 1 + a square grid")
     if old == grid:
         return pos
@@ -391,9 +397,6 @@ class Image2PromptModel(nn.Module):
         return image2prompt_loss(self.clip.encode_image(images), self.prompt_embeddings(tokens))
 
 
-POOL_POS_KEY = "attnpool.positional_embedding"
-
-
 def i2p_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """The image-tower weights of an Image2Prompt model (or any CLIP / IPIQA): the whole
     ModifiedResNet including its attention pool, keys relative to the tower."""
@@ -412,7 +415,7 @@ def load_i2p_state_dict(model: IPIQA, state: dict[str, torch.Tensor]) -> None:
             f"{len(unexpected)} unexpected keys {_preview(unexpected)}"
         )
     state = dict(state)
-    grid = math.isqrt(own[POOL_POS_KEY].shape[0] - 1)
+    grid = pool_grid(own[POOL_POS_KEY])
     if state[POOL_POS_KEY].shape[1:] == own[POOL_POS_KEY].shape[1:]:
         state[POOL_POS_KEY] = resize_pool_pos_embed(state[POOL_POS_KEY], grid)
     wrong = [
