@@ -18,8 +18,36 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.assets import needs_download
+from bench.config import ResolvedConfig, check_preset, resolve_config
+from bench.datasets import load_dataset
+from bench.datasets.base import dataset_status
+from bench.datasets.validation import prepare_for_run
+from bench.devices import resolve_device
 from bench.errors import BenchError
-from bench.run.config import ResolvedConfig, resolve_config
+from bench.registry import (
+    create_method,
+    get_method_info,
+    list_methods,
+    resolve_method_names,
+)
+from bench.report import tables
+from bench.report.summary import summary_lines, summary_of
+from bench.results.locks import dataset_lock
+from bench.run.executors import make_executor
+from bench.run.needs import method_needs
+from bench.run.progress import say
+from bench.run.runner import RunOptions, method_config, run_benchmark
+from bench.run.scoring import score_images
+from bench.run.whole_dataset import run_whole
+from bench.splits import SplitConfig, ensure_splits
+from bench.splits.importing import import_splits as read_and_map
+from bench.splits.protocols import (
+    make_protocol_splits,
+    protocol_note,
+    read_provenance,
+    write_splits,
+)
 
 log = logging.getLogger("ipiqa_bench")
 
@@ -49,16 +77,6 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     Ctrl-C raises ``bench.run.progress.RunInterrupted`` (a KeyboardInterrupt) saying what was
     kept; rerunning the same call resumes.
     """
-    from bench.assets import needs_download
-    from bench.datasets import load_dataset
-    from bench.datasets.validation import prepare_for_run
-    from bench.registry import create_method, get_method_info, resolve_method_names
-    from bench.run.config import check_preset
-    from bench.run.devices import resolve_device
-    from bench.run.executors import make_executor
-    from bench.run.runner import RunOptions, method_config, run_benchmark
-    from bench.splits import SplitConfig
-
     spec = ",".join(methods) if isinstance(methods, (list, tuple)) else methods
     # an unknown method or preset fails before the dataset is loaded
     check_preset(preset, [get_method_info(n) for n in resolve_method_names(spec)])
@@ -79,12 +97,8 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     pool = make_executor(executor, jobs, ray_address)
     try:
         if evaluate == "all" or train is not None:
-            from bench.run.whole_dataset import run_whole
-
             outcomes = run_whole(names, data, options, pool, train)
         else:
-            from bench.splits.protocols import protocol_note, read_provenance
-
             if read_provenance(options.results_dir / data.name):  # a splits file exists: say which
                 log.info("%s splits: %s", data.name, protocol_note(options.results_dir / data.name))
             outcomes = run_benchmark(names, data, options, pool)
@@ -93,8 +107,6 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
     log.info("%d method(s): %d done, %d up to date, %d skipped, %d failed", len(outcomes),
              *(sum(o.status == s for o in outcomes) for s in ("done", "up-to-date", "skipped", "failed")))
     if summary and evaluate == "splits" and train is None:
-        from bench.run.progress import say, summary_lines
-
         for line in summary_lines(outcomes, options.results_dir, data.name, splits):
             say(line)
     return outcomes
@@ -105,12 +117,6 @@ def splits(dataset: str, *, root: str | Path | None = None, protocol: str = "gro
            drop_invalid: bool = False) -> Path:
     """Write (or reuse) ``<results>/<dataset>/splits.csv`` made by ``protocol`` (grouped, image,
     ipiqa-code; bench.splits.protocols); ``seed`` None: 0, or 42 for ipiqa-code. Returns its path."""
-    from bench.datasets import load_dataset
-    from bench.datasets.validation import prepare_for_run
-    from bench.results.locks import dataset_lock
-    from bench.splits import SplitConfig, ensure_splits
-    from bench.splits.protocols import make_protocol_splits, read_provenance, write_splits
-
     loaded = load_dataset(dataset, root)
     data = prepare_for_run(loaded, drop_invalid)  # the images `run` will use
     config = SplitConfig(splits, 0 if seed is None else seed, test_size)
@@ -132,12 +138,6 @@ def import_splits(dataset: str, fmt: str, paths: list[str | Path], *, root: str 
                   results_dir: str | Path = "results", drop_invalid: bool = False, ignore_unknown: bool = False):
     """Import published fold files (``fmt``: ipce, qalign, csv; bench.splits.importing) as the
     dataset's splits.csv. Returns (path, report); nothing is written if a fold is invalid."""
-    from bench.datasets import load_dataset
-    from bench.datasets.validation import prepare_for_run
-    from bench.results.locks import dataset_lock
-    from bench.splits.importing import import_splits as read_and_map
-    from bench.splits.protocols import write_splits
-
     data = prepare_for_run(load_dataset(dataset, root), drop_invalid)
     frame, provenance, report = read_and_map(fmt, paths, data.frame["image"], data.frame["group"], ignore_unknown)
     with dataset_lock(Path(results_dir) / data.name):
@@ -150,49 +150,19 @@ def table(results_dir: str | Path = "results", dataset: str | None = None, *, wh
     mean and std of each metric over the splits, recomputed from the split files, and each
     row's protocol (splits done of the total, PLCC kind, selection, preset, overrides).
     ``plcc``: "logistic" (after the 4-parameter mapping, sign kept) or "raw" (Pearson)."""
-    from bench.report import tables
-
     summary, _, _ = summary_of(results_dir, dataset, methods=methods, plcc=plcc, paper=paper, ci=ci)
     if str(which) != "all":
         summary = tables.layout_rows(summary, int(which))
-    from bench.splits.protocols import protocol_note
 
     notes = {d: protocol_note(Path(results_dir) / d) for d in summary["dataset"].unique()}
     return summary.assign(split_protocol=summary["dataset"].map(notes)).reset_index(drop=True)
 
 
-def summary_of(results_dir: str | Path, dataset: str | None = None, *, methods: str | None = None,
-               plcc: str = "logistic", paper: bool = False, ci: bool = False):
-    """(summary frame, the MethodResults read, lines naming selected methods without results)."""
-    from bench.registry import resolve_method_names
-    from bench.report import tables
-    from bench.results.loading import load_results, missing_methods, split_metrics
-
-    results = load_results(Path(results_dir), dataset)
-    if not results:
-        raise BenchError(f"no results under {results_dir}" + (f" for {dataset}" if dataset else "")
-                         + "; run `ipiqa-bench run` first")
-    missing = missing_methods(results, methods)
-    if methods:
-        selected = set(resolve_method_names(methods))
-        results = [r for r in results if r.method in selected]
-        if not results:
-            raise BenchError(f"no results for {methods!r} under {results_dir}; run `ipiqa-bench run --methods {methods}`")
-    summary = tables.summarise_splits(split_metrics(results, plcc))
-    if paper:
-        summary = tables.with_paper(summary, {r.method: r.manifest.sign for r in results})
-    if ci:
-        from bench.report.significance import confidence_intervals
-
-        summary = confidence_intervals(summary)
-    return summary, results, missing
 
 
 def score(method: str, images: list[str | Path], prompt: str = "", *, checkpoint: str | Path | None = None,
           device: str = "auto") -> pd.DataFrame:
     """Score single images with ``method`` (a trained one needs a split ``checkpoint``)."""
-    from bench.run.scoring import score_images
-
     return score_images(method, [Path(p) for p in images], prompt, Path(checkpoint) if checkpoint else None, device)
 
 
@@ -206,11 +176,6 @@ def needs(dataset: str | None = None, *, root: str | Path | None = None, preset:
           family: str | None = None) -> Needs:
     """What each method (of ``family``) needs, on ``dataset`` if given (the config its preset
     there gives), and whether each file and the dataset are here. Loads no dataset."""
-    from bench.datasets.base import dataset_status
-    from bench.registry import get_method_info, list_methods
-    from bench.run.config import check_preset
-    from bench.run.needs import method_needs
-
     infos = [m for m in list_methods() if family is None or m.family == family]
     check_preset(preset, infos)
     status = dataset_status(dataset, root) if dataset is not None else None

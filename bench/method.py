@@ -16,14 +16,22 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from bench.datasets.images import load_rgb
+from bench.assets import is_present
+from bench.config import (
+    OVERRIDE,
+    constructor_defaults,
+    constructor_keys,
+    resolve_layers,
+)
+from bench.images import load_rgb
+from bench.registry import get_method_info
 
 
 class Method:
     method_name: str = ""  # set by @register_method
     smoke_slow: bool = False  # its smoke_config() run still takes many seconds (the contract test marks it slow)
 
-    # The config is declared beside the class (bench.run.config resolves it, with sources):
+    # The config is declared beside the class (bench.config resolves it, with sources):
     # departures from the constructor's defaults, merged along the class chain;
     defaults: ClassVar[dict] = {}
     # defaults that hold when other keys have given values: ((when, values), ...);
@@ -36,15 +44,11 @@ class Method:
 
     @classmethod
     def config_keys(cls) -> list[str]:
-        from bench.run.config import constructor_keys
-
         return constructor_keys(cls)
 
     @classmethod
     def default_layers(cls) -> list[tuple[str, dict]]:
         """(origin, values) layers of plain defaults, lowest precedence first."""
-        from bench.run.config import constructor_defaults
-
         layers = constructor_defaults(cls)
         for klass in reversed(cls.__mro__):
             if klass.__dict__.get("defaults"):
@@ -59,8 +63,6 @@ class Method:
     def get_config(self) -> dict:
         """The constructor arguments, as scikit-learn's ``get_params``; an argument left at None
         takes the value the class declares for it (``defaults``, ``defaults_when``)."""
-        from bench.run.config import OVERRIDE, resolve_layers
-
         given = {k: getattr(self, k) for k in self.config_keys() if getattr(self, k, None) is not None}
         values = resolve_layers(type(self), [(OVERRIDE, OVERRIDE, given)]).values
         return {k: values.get(k) for k in self.config_keys() if hasattr(self, k)}
@@ -69,8 +71,6 @@ class Method:
         """The pretrained files this configuration needs (default: the registered ones);
         a method configured with a local checkpoint overrides it to need none, and an
         explicit random initialisation (tests) needs none."""
-        from bench.registry import get_method_info
-
         if getattr(self, "pretrained", True) is False:
             return ()
         return get_method_info(self.method_name).assets
@@ -83,8 +83,6 @@ class Method:
     @classmethod
     def files_present(cls, info) -> bool:
         """Every file the method loads is in the asset cache (``Family.present_only``)."""
-        from bench.assets import is_present
-
         return all(is_present(asset) for asset in info.assets)
 
     def fit(self, train: pd.DataFrame, targets: list[str]) -> "Method":
@@ -99,15 +97,6 @@ class Method:
         """Constructor arguments that make the method tiny and fast for the contract test
         (tests/test_method_contract.py): small images, one epoch, a small architecture."""
         return {}
-
-    @classmethod
-    def dataset_preset(cls, dataset: str) -> dict:
-        """The preset named after ``dataset`` (``presets``), if any. Kept for plugins written
-        before presets were declared: one that overrides it is still honoured."""
-        from bench.run.config import preset_values
-
-        found = preset_values(cls, dataset)
-        return found[0] if found else {}
 
     def checkpoint(self) -> bytes | None:
         """The fitted state as bytes, written by the runner as the split's checkpoint."""

@@ -15,8 +15,10 @@ import logging
 import pkgutil
 from dataclasses import dataclass, field
 
+from bench.assets import needs_download
 from bench.errors import BenchError
-from bench.plugins import PLUGINS_ENV, NamesView, Registry  # noqa: F401  (PLUGINS_ENV: public name)
+from bench.plugins import NamesView, Registry
+from bench.targets import is_score_kind, score_kinds
 
 log = logging.getLogger("ipiqa_bench")
 # How close a row is to the published method, the first word of a method's ``fidelity``:
@@ -81,16 +83,6 @@ register_family("ipiqa", order=50, tables=(1, 2), resources={"num_gpus": 1},
 FAMILIES = NamesView(lambda: [f.name for f in list_families()])
 
 
-def score_kinds() -> tuple[str, ...]:
-    """The kinds of score a method can predict (quality, alignment, mos, ...): the kinds of
-    the registered dataset target columns (bench.datasets.base.register_target_column)."""
-    from bench.datasets.base import score_kinds as kinds
-
-    return kinds()
-
-
-SCORE_KINDS = NamesView(score_kinds)
-TARGET_KINDS = SCORE_KINDS  # the former name, kept for existing imports
 
 
 def fidelity_kind(fidelity: str) -> str:
@@ -160,11 +152,9 @@ def register_method(
     if FAMILY_REGISTRY.find(family) is None:
         raise ValueError(f"unknown family {family!r}; expected one of {tuple(FAMILIES)} (or register it "
                          f"with register_family)")
-    from bench.datasets.base import is_score_kind
-
     unknown = [kind for kind in targets if not is_score_kind(kind)]
     if unknown:
-        raise ValueError(f"unknown target kinds {sorted(unknown)}; known: {', '.join(SCORE_KINDS)} (a dataset "
+        raise ValueError(f"unknown target kinds {sorted(unknown)}; known: {', '.join(score_kinds())} (a dataset "
                          f"declares its target columns' kinds with register_target_column)")
     if fidelity != "unstated" and fidelity_kind(fidelity) not in FIDELITY_KINDS:
         raise ValueError(f"fidelity {fidelity!r} must start with one of {FIDELITY_KINDS}")
@@ -209,8 +199,6 @@ def get_method_info(name: str) -> MethodInfo:
 
 def _declares_downloads(info: MethodInfo) -> bool:
     """The method declares a file to download (one the package ships a copy of is not)."""
-    from bench.assets import needs_download
-
     return any(needs_download(asset) for asset in info.assets)
 
 

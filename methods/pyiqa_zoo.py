@@ -63,7 +63,7 @@ class PyiqaMetric(ScoreMethod):
 def _built_metric(name: str, device: str):
     import pyiqa
 
-    from bench.run.devices import resolve_device
+    from bench.devices import resolve_device
 
     try:
         with redirected_downloads():

@@ -156,9 +156,9 @@ sys.path.insert(0, str(TESTS))
 def write_manifest(directory: Path, fields: dict) -> None:
     """A run.json for split files a test wrote by hand, recording their hashes as the runner does."""
     from bench.results.completion import record_files
-    from bench.results.manifest import RunManifest
+    from bench.results.manifest import SCHEMA, RunManifest
     from bench.results.store import split_files
 
-    manifest = RunManifest.from_dict(fields)
+    manifest = RunManifest.from_dict({"schema": SCHEMA, **fields})
     record_files(manifest, directory, sorted(split_files(directory)))
     manifest.write(directory)

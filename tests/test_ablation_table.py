@@ -43,7 +43,8 @@ def write_results(root, skill: dict[str, float]):
             write_manifest(base / method, {
                 "method": method, "display": method, "family": "ipiqa", "n_splits": 1, "sign": 1,
                 "splits_hash": splits_hash(base / "splits.csv"), "plcc_mapping": "none",
-                "config": {"image2prompt": i2p, "use_prompt": prompt, "prompt_mode": mode, "epochs": 2}})
+                "config": {"image2prompt": i2p, "use_prompt": prompt, "prompt_mode": mode, "epochs": 2},
+                "config_sources": {"epochs": "override"}})
     # a non-ablation method beside them is left out of Table 3
     write_predictions(root / "agiqa1k" / "other" / "split_0.csv", parts[0].assign(target="mos"))
     write_manifest(root / "agiqa1k" / "other", {
@@ -73,7 +74,7 @@ def test_ablation_rows_and_paper_numbers(results_dir):
     assert table[table["target"] == "mos_align"]["paper_srcc"].isna().all()  # the paper has no such ablation
     assert quality.loc["ipiqa", "srcc_mean"] > quality.loc["ipiqa-base", "srcc_mean"]
     assert set(table["plcc"]) == {"raw"} and set(table["n_splits_total"]) == {1}  # the paper's kind; each row's splits
-    assert quality.loc["ipiqa", "overrides"] == "epochs=2" and quality.loc["ipiqa", "overrides_from"] == "inferred"
+    assert quality.loc["ipiqa", "overrides"] == "epochs=2"
     logistic = pd.read_csv(StringIO(run_cli("table", "--ablation", "--plcc", "logistic", "--format", "csv",
                                             "--results-dir", str(results_dir)).stdout))
     assert set(logistic["plcc"]) == {"logistic"} and logistic["delta_plcc"].isna().all()  # no unlike Δ

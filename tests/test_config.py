@@ -1,4 +1,4 @@
-"""The config resolver (bench.run.config): declared defaults, presets, overrides, and their sources."""
+"""The config resolver (bench.config): declared defaults, presets, overrides, and their sources."""
 
 import json
 
@@ -9,7 +9,7 @@ from bench import api
 from bench.errors import BenchError
 from bench.method import ScoreMethod
 from bench.registry import create_method, list_methods
-from bench.run.config import resolve_config
+from bench.config import resolve_config
 from bench.train.config import TRAIN_FIELDS, TrainConfig, cli_options
 
 
@@ -101,20 +101,6 @@ def test_list_config_prints_values_sources_and_origins():
     assert "64" in line and "preset:demo" in line
 
 
-def test_a_plugin_with_the_old_dataset_preset_hook_is_still_honoured():
-    class Legacy(ScoreMethod):
-        def __init__(self, size=8):
-            self.size = size
-
-        @classmethod
-        def dataset_preset(cls, dataset):
-            return {"size": 16} if dataset == "demo" else {}
-
-    from bench.registry import MethodInfo
-
-    info = MethodInfo("legacy", Legacy, "handcrafted", "Legacy", False, False, ("quality",), True, ())
-    resolved = resolve_config(info, "demo")
-    assert resolved.values == {"size": 16} and resolved.origins["size"] == "Legacy.dataset_preset('demo')"
 
 
 def test_the_manifest_records_config_sources_and_the_preset(tiny_dataset, results_dir):

@@ -15,7 +15,7 @@ import pytest
 from conftest import SHARED, run_cli
 from PIL import Image
 
-from bench.datasets.images import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageReadError, load_rgb
+from bench.images import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageReadError, load_rgb
 
 
 def one_line_error(result, *fragments):
@@ -80,17 +80,17 @@ def test_results_folder_that_cannot_be_made(tiny_dataset, tmp_path):
 def test_read_only_results_folder(tiny_dataset, tmp_path, monkeypatch):
     """A PermissionError from any write names the path and the way out (root ignores chmod,
     so the write is refused by hand here)."""
-    import bench.results.store
+    import bench.files
 
     results = tmp_path / "results"
-    mkstemp = bench.results.store.tempfile.mkstemp
+    mkstemp = bench.files.tempfile.mkstemp
 
     def refuse_in_results(dir, **kwargs):
         if str(dir).startswith(str(results)):
             raise PermissionError(13, "Permission denied", str(dir))
         return mkstemp(dir=dir, **kwargs)
 
-    monkeypatch.setattr(bench.results.store.tempfile, "mkstemp", refuse_in_results)
+    monkeypatch.setattr(bench.files.tempfile, "mkstemp", refuse_in_results)
     result = run_cli("run", "--methods", "test-lap-var", "--dataset", "tinyfiles", "--splits", "1",
                      "--results-dir", str(results))
     one_line_error(result, "Permission denied", str(tmp_path / "results"), "--results-dir")

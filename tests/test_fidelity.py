@@ -95,7 +95,7 @@ def test_list_shows_each_methods_row_name_description_and_fidelity():
 def test_results_of_a_row_renamed_an_approximation_lose_the_paper_figure(tmp_path):
     from conftest import write_results  # results written under the paper's name, as before the rename
 
-    from bench.api import summary_of
+    from bench.report.summary import summary_of
 
     write_results(tmp_path, "agiqa3k", "ceiq", "CEIQ", 0.5, family="handcrafted", target="mos_quality")
     summary, _, _ = summary_of(tmp_path, paper=True)
@@ -105,7 +105,7 @@ def test_results_of_a_row_renamed_an_approximation_lose_the_paper_figure(tmp_pat
 def test_the_papers_cnniqa_row_is_kangs_and_pyiqas_variant_gets_no_paper_figure(tmp_path):
     from conftest import write_results
 
-    from bench.api import summary_of
+    from bench.report.summary import summary_of
 
     write_results(tmp_path, "agiqa3k", "cnniqa-kang", "CNNIQA", 0.5, family="deep", target="mos_quality")
     write_results(tmp_path, "agiqa3k", "cnniqa", "CNNIQA", 0.5, family="deep", target="mos_quality")  # pre-rename
@@ -117,7 +117,7 @@ def test_the_papers_cnniqa_row_is_kangs_and_pyiqas_variant_gets_no_paper_figure(
 def test_results_written_before_a_rename_are_matched_under_the_methods_name_now(tmp_path):
     from conftest import write_results
 
-    from bench.api import summary_of
+    from bench.report.summary import summary_of
 
     write_results(tmp_path, "agiqa3k", "cnniqa-kang", "CNNIQA (Kang et al.)", 0.5, family="deep",
                   target="mos_quality")

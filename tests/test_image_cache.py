@@ -273,9 +273,10 @@ def test_the_throughput_table_names_how_each_step_computed():
 
 
 def test_cpu_defaults_change_nothing_and_accelerators_get_more(monkeypatch):
+    from bench.train import loop
     from bench.train.loop import eval_batch_size, loader_workers, precision, uses_channels_last
 
-    monkeypatch.setattr(image_cache, "usable_cores", lambda: 16)
+    monkeypatch.setattr(loop, "usable_cores", lambda: 16)
     config = TrainConfig(batch_size=40)
     assert precision(config, "cpu") == "fp32" and not uses_channels_last(config, "cpu")
     assert eval_batch_size(config, "cpu") == 40 and eval_batch_size(config, "cuda") == 80

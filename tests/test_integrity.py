@@ -202,7 +202,7 @@ def test_fault_injection_small(tmp_path):
 
 
 def test_splits_file_is_created_exclusively_and_hashed_from_the_parsed_bytes(tmp_path):
-    from bench.results.store import create_exclusively
+    from bench.files import create_exclusively
     from bench.splits import ensure_splits, read_splits, splits_hash
 
     images = pd.Series([f"im{i}.png" for i in range(20)])

@@ -1,4 +1,4 @@
-"""bench/ is arranged in subpackages; the import paths from before keep working."""
+"""bench/ is arranged in subpackages by layer (bench.layers); former import paths are gone."""
 
 import importlib
 from pathlib import Path
@@ -7,7 +7,8 @@ import pytest
 
 import bench
 
-TOP_LEVEL = {"__init__.py", "__main__.py", "api.py", "errors.py", "method.py", "plugins.py", "registry.py"}
+TOP_LEVEL = {"__init__.py", "__main__.py", "api.py", "config.py", "devices.py", "errors.py", "files.py", "images.py",
+             "layers.py", "method.py", "plugins.py", "registry.py", "targets.py"}
 
 
 def test_bench_holds_subpackages_and_only_its_public_top_modules():
@@ -17,16 +18,13 @@ def test_bench_holds_subpackages_and_only_its_public_top_modules():
         p.name for p in root.iterdir() if (p / "__init__.py").exists()}
 
 
-@pytest.mark.parametrize("old, new", sorted(bench.MOVED.items()))
-def test_an_old_import_path_is_the_moved_module(old, new):
-    assert importlib.import_module(old) is importlib.import_module(new)
+@pytest.mark.parametrize("old", ["bench.runner", "bench.manifest", "bench.tables", "bench.run.config",
+                                 "bench.run.devices", "bench.datasets.images", "bench.report.protocol"])
+def test_a_former_import_path_is_gone(old):
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(old)
 
 
-def test_names_of_the_former_results_and_report_modules_still_resolve():
-    from bench.report import build_report
-    from bench.results import load_results, split_metrics
-
-    assert load_results.__module__ == split_metrics.__module__ == "bench.results.loading"
-    assert build_report.__module__ == "bench.report.build"
+def test_packages_hold_no_names_of_the_modules_they_replaced():
     with pytest.raises(AttributeError):
-        bench.results.no_such_name  # noqa: B018
+        bench.results.load_results  # noqa: B018

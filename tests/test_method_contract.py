@@ -24,7 +24,8 @@ from conftest import SHARED, textured_image
 from PIL import Image
 
 from bench.assets import get_asset, is_present
-from bench.datasets import TARGET_COLUMN_KINDS, Dataset, target_kind
+from bench.datasets import Dataset
+from bench.targets import TARGET_COLUMN_KINDS, target_kind
 from bench.method import FeatureMethod
 from bench.registry import create_method, get_method_info, list_methods
 from bench.report import tables

@@ -14,16 +14,16 @@ import pytest
 from conftest import run_cli, write_results
 
 from bench import plugins
-from bench.datasets import Dataset, register_target_column, target_kind
-from bench.datasets.base import DATASET_REGISTRY, TARGET_COLUMNS
+from bench.datasets import Dataset
+from bench.targets import register_target_column, target_kind
+from bench.datasets.base import DATASET_REGISTRY
+from bench.targets import TARGET_COLUMN_KINDS, TARGET_COLUMNS, score_kinds
 from bench.errors import BenchError
 from bench.method import ScoreMethod
 from bench.registry import (
     FAMILIES,
     FAMILY_REGISTRY,
     METHOD_REGISTRY,
-    SCORE_KINDS,
-    TARGET_KINDS,
     get_method_info,
     list_methods,
     register_family,
@@ -45,15 +45,11 @@ def scratch_registries(monkeypatch):
         monkeypatch.setattr(registry, "_entries", dict(registry._entries))
 
 
-def test_old_names_stay_importable_and_say_the_same():
-    from bench.datasets import TARGET_COLUMN_KINDS
-    from bench.datasets import TARGET_KINDS as column_kinds
-
+def test_families_and_target_kinds_are_read_from_their_registries():
     assert tuple(FAMILIES) == ("handcrafted", "svr", "deep", "alignment", "ipiqa", "pyiqa")
     assert FAMILIES == ("handcrafted", "svr", "deep", "alignment", "ipiqa", "pyiqa") and "deep" in FAMILIES
-    assert TARGET_KINDS == SCORE_KINDS == ("quality", "alignment", "mos")
-    assert dict(column_kinds) == dict(TARGET_COLUMN_KINDS) == {"mos_quality": "quality", "mos_align": "alignment",
-                                                               "mos": "mos"}
+    assert score_kinds() == ("quality", "alignment", "mos")
+    assert dict(TARGET_COLUMN_KINDS) == {"mos_quality": "quality", "mos_align": "alignment", "mos": "mos"}
 
 
 def test_a_plugin_family_sets_order_resources_and_tables(scratch_registries, results_dir):
@@ -140,7 +136,7 @@ def test_a_dataset_with_a_new_target_kind(scratch_registries, tiny_dataset, resu
         def score(self, image, prompt):
             return float(image.mean())
 
-    assert target_kind("mos_aesthetic") == "aesthetic" and "aesthetic" in SCORE_KINDS
+    assert target_kind("mos_aesthetic") == "aesthetic" and "aesthetic" in score_kinds()
     data = Dataset("aesthetic-set", frame, ("mos", "mos_aesthetic"), results_dir)
     options = RunOptions(results_dir=results_dir, splits=SplitConfig(1))
     outcomes = run_benchmark(["test-aesthetic", "test-lap-var"], data, options, LocalExecutor())
@@ -167,7 +163,7 @@ def test_a_broken_entry_point_plugin_is_reported_once_and_the_rest_works(scratch
     caplog.set_level(logging.WARNING, logger="ipiqa_bench")
     assert {"niqe", "ipiqa", "test-lap-var"} <= {m.name for m in list_methods()}
     assert run_cli("list").exit_code == 0
-    assert make_executor("local").name == "local" and "mos" in TARGET_KINDS
+    assert make_executor("local").name == "local" and "mos" in score_kinds()
     assert evaluate([1, 2, 3, 4, 5], [1, 2, 3, 4, 6])["srcc"] == pytest.approx(1.0)
     warnings = [r.getMessage() for r in caplog.records if "broken_plugin" in r.getMessage()]
     assert len(warnings) == 1 and "needs a package that is not installed" in warnings[0], warnings

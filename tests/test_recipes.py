@@ -10,7 +10,7 @@ from conftest import run_cli
 from bench.errors import BenchError
 from bench.registry import create_method, list_methods
 from bench.results.manifest import RunManifest
-from bench.run.config import RECIPE_KEYS, resolve_config
+from bench.config import RECIPE_KEYS, resolve_config
 from bench.train.config import PAPER
 from bench.train.torch_method import TorchMethod
 

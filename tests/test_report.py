@@ -14,7 +14,8 @@ from scipy import stats
 from bench.report import tables
 from bench.report.build import render_table3
 from bench.results.loading import load_results, split_metrics
-from bench.results.store import atomic_write_text, write_predictions
+from bench.results.store import write_predictions
+from bench.files import atomic_write_text
 from bench.splits import SplitConfig, make_splits, splits_hash
 
 N_SPLITS = 10

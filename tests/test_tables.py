@@ -16,13 +16,13 @@ def cnniqa_config(**changes):
     return {**create_method("cnniqa").get_config(), **changes}
 
 
-# name -> (display, family, sign, splits done, config, config_sources or None, noise)
+# name -> (display, family, sign, splits done, config, config_sources, noise)
 ROWS = {
     "resnet50": ("ResNet50", "deep", 1, 10,
                  cnniqa_config(epochs=2, selection="best-on-test", image_size=64, device="cpu"),
                  {"epochs": "override", "selection": "override", "image_size": "preset:demo", "device": "override"},
                  0.3),
-    "cnniqa": ("CNNIQA", "deep", 1, 10, cnniqa_config(epochs=3), None, 0.5),  # an old manifest: inferred
+    "cnniqa": ("CNNIQA", "deep", 1, 10, cnniqa_config(epochs=3), {"epochs": "override"}, 0.5),
     "niqe": ("NIQE", "handcrafted", -1, 3, {"device": "cpu"}, {"device": "default"}, 1.0),
 }
 
@@ -44,9 +44,8 @@ def write_table_results(results_dir, dataset="agiqa1k", targets=("mos",), n_imag
                 "pred": sign * (truth + rng.normal(0, noise, len(truth)))}) for target in targets]))
         manifest = {"method": method, "display": display, "family": family, "dataset": dataset, "targets": list(targets),
                     "sign": sign, "n_splits": done, "splits_hash": splits_hash(path), "config": config,
-                    "dataset_size": n_images, "dropped_rows": [{"image": f"bad{i}.png"} for i in range(dropped)]}
-        if sources is not None:  # written by a resolver that records provenance (schema 2)
-            manifest.update(config_sources=sources, schema=2)
+                    "dataset_size": n_images, "dropped_rows": [{"image": f"bad{i}.png"} for i in range(dropped)],
+                    "config_sources": sources}
         write_manifest(results_dir / dataset / method, manifest)
 
 
@@ -65,7 +64,7 @@ def test_a_row_says_how_it_was_made_in_all_three_formats(results_dir):
     assert any(n.startswith("b) ResNet50 [best epoch on test set] — agiqa1k: epoch selection best-on-test, "
                             "miniature training (preset demo), not comparable to the paper, "
                             "overrides epochs=2; selection=best-on-test") for n in notes), markdown
-    assert any(n.startswith("a) CNNIQA — agiqa1k: epoch selection final, overrides epochs=3 (inferred") for n in notes)
+    assert any(n.startswith("a) CNNIQA — agiqa1k: epoch selection final, overrides epochs=3") for n in notes)
     assert "agiqa1k: 60 images used, 2 dropped by --drop-invalid." in markdown
 
     latex = run_cli("table", "--results-dir", str(results_dir), "--format", "latex").output
@@ -83,7 +82,6 @@ def test_a_row_says_how_it_was_made_in_all_three_formats(results_dir):
     assert rows.loc["resnet50", "overrides"] == "epochs=2; selection=best-on-test"
     assert rows.loc["resnet50", "miniature"] == "miniature training (preset demo), not comparable to the paper"
     assert pd.isna(rows.loc["cnniqa", "miniature"]) and pd.isna(rows.loc["niqe", "miniature"])
-    assert rows.loc["resnet50", "overrides_from"] == "run.json" and rows.loc["cnniqa", "overrides_from"] == "inferred"
     assert rows.loc["cnniqa", "overrides"] == "epochs=3" and pd.isna(rows.loc["niqe", "overrides"])
     assert set(rows["plcc"]) == {"logistic"} and rows["rmse_mean"].notna().all()
 
@@ -133,7 +131,7 @@ def test_smallest_wilcoxon_p_is_what_scipy_gives():
 
 
 def test_only_a_preset_its_method_declares_a_miniature_is_marked_one():
-    from bench.report.protocol import miniature_note
+    from bench.results.protocol import miniature_note
 
     assert miniature_note("ipiqa", "demo") == ("miniature training on the stand-in CLIP (preset demo), "
                                                "not comparable to the paper")

@@ -12,7 +12,22 @@ from pathlib import Path
 
 import click
 
+import bench.cli.commands as package
+from bench import api
+from bench.config import check_preset, resolve_config
 from bench.errors import BenchError
+from bench.registry import get_method_info, list_families, list_methods
+from bench.report import tables, whole_dataset
+from bench.report.ablation import ablation_summary, render_ablation
+from bench.report.summary import summary_of
+from bench.report.tables import latex_escape, latex_safe
+from bench.results.metrics import list_metrics
+from bench.run.executors import EXECUTOR_REGISTRY, executor_names
+from bench.run.scoring import score_images
+from bench.splits import load_splits
+from bench.splits.protocols import protocol_note, protocol_notes
+from bench.targets import TARGET_COLUMNS
+from bench.train.config import cli_options
 
 log = logging.getLogger("ipiqa_bench")
 RESULTS_HELP = "Results folder (default: ./results)."
@@ -118,8 +133,6 @@ class RegistryChoice(click.Choice):
 
 
 def _executor_names():
-    from bench.run.executors import executor_names
-
     return executor_names()
 
 
@@ -159,9 +172,6 @@ def list_command(config_of, dataset, root, preset, extensions, family):
         click.echo(_extensions_listing())
         return
     if config_of is not None:
-        from bench.registry import get_method_info
-        from bench.run.config import check_preset, resolve_config
-
         check_preset(preset, [get_method_info(config_of)])
         resolved = resolve_config(config_of, dataset, preset)
         rows = [[k, repr(v), resolved.sources[k], resolved.origins[k]] for k, v in resolved.values.items()]
@@ -170,8 +180,6 @@ def list_command(config_of, dataset, root, preset, extensions, family):
         click.echo(tabulate(rows, headers=["key", "value", "source", "declared in"]))
         return
 
-    from bench import api
-    from bench.registry import list_methods
 
     needs = api.needs(dataset, root=root, preset=preset, family=family)
     if dataset is not None:
@@ -199,10 +207,6 @@ def _extensions_listing() -> str:
     """The open registries' entries (bench.plugins), plugins included."""
     from tabulate import tabulate
 
-    from bench.datasets.base import TARGET_COLUMNS
-    from bench.registry import list_families
-    from bench.results.metrics import list_metrics
-    from bench.run.executors import EXECUTOR_REGISTRY
 
     blocks = [
         tabulate([[f.name, f.order, ",".join(map(str, f.tables)) or "-",
@@ -237,9 +241,6 @@ def splits_command(ctx, dataset, root, protocol, n_splits, seed, test_size, resu
         return
     if dataset is None:
         raise click.UsageError("Missing option '--dataset'.")
-    from bench import api
-    from bench.splits import load_splits
-    from bench.splits.protocols import protocol_note
 
     path = api.splits(dataset, root=root, protocol=protocol, splits=n_splits, seed=seed, test_size=test_size,
                       results_dir=results_dir, drop_invalid=drop_invalid)
@@ -263,9 +264,6 @@ def splits_command(ctx, dataset, root, protocol, n_splits, seed, test_size, resu
 def splits_import_command(dataset, root, fmt, results_dir, ignore_unknown, drop_invalid, paths):
     """Import published fold files as <results>/<dataset>/splits.csv, reporting images missing or
     unknown and the content leakage; nothing is written if a fold is invalid."""
-    from bench import api
-    from bench.splits.protocols import protocol_note
-
     path, report = api.import_splits(dataset, fmt, list(paths), root=root, results_dir=results_dir,
                                      drop_invalid=drop_invalid, ignore_unknown=ignore_unknown)
     for warning in report.warnings:
@@ -290,8 +288,6 @@ def _click_type(f):
 
 def train_options(f):
     """One option per ``TrainConfig`` field that has a help text (bench.train.config)."""
-    from bench.train.config import cli_options
-
     for field in reversed(cli_options()):
         flag = field.name.replace("_", "-")
         if "bool" in str(field.type):  # --x/--no-x; neither given: the method's default
@@ -340,8 +336,6 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
                 drop_invalid, executor, jobs, ray_address, preset, random_init, evaluate, train_on, train_root,
                 recipe, **train):
     """Fit and evaluate methods on every split; results go to <results>/<dataset>/<method>/."""
-    from bench import api
-
     try:
         outcomes = api.run(methods, dataset, root=root, splits=n_splits, seed=seed, test_size=test_size,
                            results_dir=results_dir, device=device, force=force,
@@ -380,12 +374,7 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
 @click.option("--cross", is_flag=True, help="The cross-dataset train x test matrix (`run --train-on`).")
 def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, ci, ablation, evaluate, cross):
     """Render Table 1 (quality) and Table 2 (alignment) from the result files."""
-    from bench import api
-    from bench.report import tables
-
     if evaluate == "all" or cross:
-        from bench.run import whole_dataset
-
         text = whole_dataset.render_table(results_dir, dataset, fmt, cross)
         if not text:
             raise BenchError(f"no {'cross-dataset' if cross else 'all-images'} results under {results_dir}; run "
@@ -394,11 +383,9 @@ def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, 
         return
 
     kind = plcc or ("raw" if paper or ablation else "logistic")
-    summary, results, missing = api.summary_of(results_dir, dataset, methods=methods, plcc=kind,
+    summary, results, missing = summary_of(results_dir, dataset, methods=methods, plcc=kind,
                                             paper=paper and not ablation, ci=ci and not ablation)
     if ablation:
-        from bench.report.ablation import ablation_summary, render_ablation
-
         rows = ablation_summary(summary, {r.method: r.manifest.config for r in results})
         if rows.empty:
             raise BenchError(f"no IP-IQA ablation results under {results_dir}; run `ipiqa-bench run --methods ipiqa`")
@@ -417,7 +404,6 @@ def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, 
     click.echo("\n".join(p for p in parts if p))
     if paper and set(summary["dataset"]) & tables.paper_datasets():
         click.echo(_comment(fmt, tables.SIGN_NOTE))
-    from bench.splits.protocols import protocol_notes
 
     for note in protocol_notes(results_dir, summary["dataset"]):
         click.echo(_comment(fmt, f"Splits — {note}"))
@@ -427,8 +413,6 @@ def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, 
 
 def _comment(fmt: str, text: str) -> str:
     if fmt == "latex":
-        from bench.report.tables import latex_escape, latex_safe
-
         return "\n" + latex_safe(latex_escape(text)) + "\n"
     return f"\n{text}"
 
@@ -442,8 +426,6 @@ def _comment(fmt: str, text: str) -> str:
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 def score_command(method, prompt, checkpoint, device, images):
     """Score single images; prints one CSV row per image."""
-    from bench.run.scoring import score_images
-
     frame = score_images(method, list(images), prompt, checkpoint, device)
     click.echo(frame.to_csv(index=False, lineterminator="\n", float_format="%.10g"), nl=False)
 
@@ -458,7 +440,6 @@ def _load_command_modules() -> None:
     is reported once; every other command stays usable."""
     from importlib.metadata import entry_points
 
-    import bench.cli.commands as package
 
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"bench.cli.commands.{module.name}")

@@ -11,7 +11,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench.datasets._labels import find_label_file, groups_from_index, labelled_dataset, read_labels
+from bench.datasets._labels import (
+    find_label_file,
+    groups_from_index,
+    labelled_dataset,
+    read_labels,
+)
 from bench.datasets.base import Dataset, register_dataset
 
 LABEL_FILES = ("data.csv",)

@@ -17,7 +17,9 @@ from typing import Callable
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.plugins import MappingView, Registry
+from bench.plugins import Registry
+from bench.registry import METHOD_REGISTRY
+from bench.targets import TARGET_COLUMNS
 
 DATA_ENV = "IPIQA_DATA"
 ENTRY_POINT_GROUP = "ipiqa_bench.datasets"
@@ -25,59 +27,11 @@ REQUIRED_COLUMNS = ("image", "path", "prompt", "group")
 
 
 def _import_builtin_datasets() -> None:
-    import bench.datasets as package
-
-    for module in pkgutil.iter_modules(package.__path__):
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if module.name != "base" and not module.name.startswith("_"):
             importlib.import_module(f"bench.datasets.{module.name}")
 
 
-@dataclass(frozen=True)
-class TargetColumn:
-    """A target column of dataset frames and the kind of score it holds; methods declare
-    the kinds they predict (``register_method(targets=...)``)."""
-
-    name: str  # the frame column, e.g. "mos_quality"
-    kind: str  # e.g. "quality"
-    description: str = ""
-
-
-TARGET_COLUMNS: Registry[TargetColumn] = Registry("target column", ENTRY_POINT_GROUP, _import_builtin_datasets)
-
-
-def register_target_column(name: str, kind: str, description: str = "") -> TargetColumn:
-    return TARGET_COLUMNS.register(name, TargetColumn(name, kind, description))
-
-
-# The columns the built-in datasets share (AIGCIQA2023's correspondence MOS is read as mos_align).
-register_target_column("mos_quality", "quality", "perceptual quality MOS")
-register_target_column("mos_align", "alignment", "text-to-image alignment MOS")
-register_target_column("mos", "mos", "one overall MOS (AGIQA-1k's; the demo's is the mean of the other two)")
-
-
-def target_column_kinds() -> dict[str, str]:
-    """Target column -> the kind of score it holds, for every registered column."""
-    return {c.name: c.kind for c in TARGET_COLUMNS.entries()}
-
-
-def target_kind(column: str) -> str:
-    return TARGET_COLUMNS.get(column).kind
-
-
-def score_kinds() -> tuple[str, ...]:
-    """Every kind of score some registered target column holds, in registration order."""
-    return tuple(dict.fromkeys(c.kind for c in TARGET_COLUMNS.entries()))
-
-
-def is_score_kind(kind: str) -> bool:
-    """Whether a registered column holds ``kind`` (plugins are loaded only for an unknown kind)."""
-    if any(c.kind == kind for c in TARGET_COLUMNS.registered()):
-        return True
-    return kind in score_kinds()
-
-
-TARGET_COLUMN_KINDS = MappingView(target_column_kinds)
-TARGET_KINDS = TARGET_COLUMN_KINDS  # the former name, kept for existing imports
 
 
 @dataclass(frozen=True)
@@ -130,8 +84,6 @@ class DatasetEntry:
 
 
 def _import_builtin_datasets_and_method_plugins() -> None:
-    from bench.registry import METHOD_REGISTRY
-
     _import_builtin_datasets()
     METHOD_REGISTRY.load()  # method plugins may register datasets too
 

@@ -21,9 +21,13 @@ from tqdm import tqdm
 from bench.assets import cache_dir
 from bench.datasets._labels import scan_images
 from bench.datasets.base import Dataset, Problem
-from bench.datasets.images import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, size_problem  # also: truncated files are errors
 from bench.errors import BenchError
-from bench.results.store import atomic_write_text
+from bench.files import atomic_write_text
+from bench.images import (  # also: truncated files are errors
+    MAX_IMAGE_PIXELS,
+    MIN_IMAGE_SIDE,
+    size_problem,
+)
 
 # Every kind of problem, in report order, with what it means.
 PROBLEM_KINDS = {
@@ -168,7 +172,7 @@ def classify_image(path: str) -> tuple[str, str] | None:
                 return ("too_small_image" if min(img.size) < MIN_IMAGE_SIDE else "too_large_image"), too
             img.verify()
         with Image.open(path) as img:
-            img.load()  # decoding the whole file finds truncation (bench.datasets.images makes it an error)
+            img.load()  # decoding the whole file finds truncation (bench.images makes it an error)
     except Exception as exc:  # PIL raises many types (SyntaxError, struct.error...) for broken files
         return "unreadable_image", f"{type(exc).__name__}: {exc}"
     return None

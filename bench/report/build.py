@@ -27,9 +27,15 @@ from bench import __version__
 from bench.errors import BenchError
 from bench.report import figures, tables
 from bench.report.ablation import ablation_summary, render_ablation
-from bench.report.significance import DEFAULT_RESAMPLES, Comparison, compare_methods, smallest_wilcoxon_p
+from bench.report.significance import (
+    DEFAULT_RESAMPLES,
+    Comparison,
+    compare_methods,
+    smallest_wilcoxon_p,
+)
 from bench.report.tables import latex_safe
 from bench.results.loading import MethodResults, load_results, split_metrics
+from bench.splits.protocols import protocol_notes
 
 log = logging.getLogger("ipiqa_bench")
 REPORT_FILE = "report.md"
@@ -217,7 +223,6 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, left_
                  tables.render(with_paper, "markdown", True, "other"), render_table3(results, summary, "markdown", True)):
         if text:
             lines += [text]
-    from bench.splits.protocols import protocol_notes
 
     lines += [f"Splits — {note}" for note in protocol_notes(results_dir, datasets)] + [""]
     lines += [tables.SIGN_NOTE, "",
@@ -317,7 +322,6 @@ def _provenance(results: list[MethodResults]) -> str:
     for r in results:
         m = r.manifest
         body.append([r.dataset, r.method, m.display or r.method, f"{len(r.predictions)}/{r.n_splits_total or '?'}",
-                     m.device or "", (m.git_commit or "–")[:10], m.updated or "",
-                     "sha256" if r.verified else "unverified (run.json predates hashes)"])
-    return tabulate(body, headers=["dataset", "method", "display", "splits", "device", "git commit", "updated",
-                                   "split files"], tablefmt="github", disable_numparse=True)
+                     m.device or "", (m.git_commit or "–")[:10], m.updated or ""])
+    return tabulate(body, headers=["dataset", "method", "display", "splits", "device", "git commit", "updated"],
+                    tablefmt="github", disable_numparse=True)

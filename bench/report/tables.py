@@ -2,7 +2,7 @@
 targets neither shows (e.g. the demo's combined ``mos``).
 
 Cells are mean ± standard deviation over splits. Every row carries its protocol
-(bench.report.protocol): splits done out of the split file's total, the PLCC kind (one per
+(bench.results.protocol): splits done out of the split file's total, the PLCC kind (one per
 table), the epoch selection, the preset and the user's overrides; CSV has them as
 columns, markdown and LaTeX as a splits column and lettered notes. ``paper=True`` adds the
 published numbers (package data transcribed from the IP-IQA paper) and our difference.
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from bench.registry import family_tables, list_families
+from bench.registry import family_tables, get_method_info, list_families
 from bench.results.metrics import METRICS, TABLE_METRICS, summarise
 
 SUMMARY_METRICS = TABLE_METRICS  # the metrics shown as columns (bench.results.metrics.register_metric adds one)
@@ -37,8 +37,8 @@ PAPER_PLCC_NOTE = ("The paper does not say which PLCC it reports; the official I
 # Images in the datasets as the paper used them: a row on much less data is flagged.
 PAPER_DATASET_SIZE = {"agiqa1k": 1080, "agiqa3k": 2982}
 SMALL_DATA_SHARE = 0.9
-PROTOCOL_COLUMNS = ("n_splits_total", "plcc_kind", "selection", "preset", "miniature", "overrides", "overrides_from",
-                    "images", "dropped")
+PROTOCOL_COLUMNS = ("n_splits_total", "plcc_kind", "selection", "preset", "miniature", "overrides", "images",
+                    "dropped")
 TABLE2_EMPTY = ("Table 2 (text-to-image alignment): no rows. It needs alignment or IP-IQA results on a dataset "
                 "with an alignment MOS, e.g. `ipiqa-bench run --dataset agiqa3k --methods alignment,ipiqa`.")
 LATEX_PACKAGES = "% needs \\usepackage{booktabs} (and amssymb for \\checkmark)"
@@ -98,8 +98,6 @@ def with_paper(summary: pd.DataFrame, signs: dict[str, int]) -> pd.DataFrame:
 
 
 def _registered_display(method: str) -> str | None:
-    from bench.registry import get_method_info
-
     try:
         return get_method_info(method).display
     except Exception:  # not registered here: judged by its recorded name
@@ -107,8 +105,6 @@ def _registered_display(method: str) -> str | None:
 
 
 def _not_the_published_method(method: str) -> bool:
-    from bench.registry import get_method_info
-
     try:
         return get_method_info(method).fidelity_kind in ("approximation", "variant")
     except Exception:  # not registered here: judged by its recorded name alone
@@ -229,8 +225,7 @@ def protocol_text(row: pd.Series, paper: bool = False) -> str:
     elif _present(row, "preset"):
         parts.append(f"preset {row['preset']}")
     if _present(row, "overrides"):
-        inferred = " (inferred from the method's current defaults)" if row.get("overrides_from") == "inferred" else ""
-        parts.append(f"overrides {row['overrides']}{inferred}")
+        parts.append(f"overrides {row['overrides']}")
     if paper and _present(row, "images") and row["dataset"] in PAPER_DATASET_SIZE:
         size = PAPER_DATASET_SIZE[row["dataset"]]
         if row["images"] < SMALL_DATA_SHARE * size:
@@ -312,8 +307,8 @@ def _number(cell: pd.DataFrame, column: str, signed: bool = False) -> str:
     return f"{cell[column].iloc[0]:+.4f}" if signed else f"{cell[column].iloc[0]:.4f}"
 
 
-CSV_PROTOCOL = ("label", "n_splits_total", "plcc", "selection", "preset", "miniature", "overrides", "overrides_from",
-                "images", "dropped")
+CSV_PROTOCOL = ("label", "n_splits_total", "plcc", "selection", "preset", "miniature", "overrides", "images",
+                "dropped")
 
 
 def csv_table(summary: pd.DataFrame, paper: bool = False) -> str:

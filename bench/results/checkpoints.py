@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.results.store import atomic_write_bytes, atomic_write_text
+from bench.files import atomic_write_bytes, atomic_write_text
 
 log = logging.getLogger("ipiqa_bench")
 SIDECAR_SUFFIX = ".sha256"

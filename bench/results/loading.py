@@ -15,11 +15,13 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.report.protocol import row_protocol
+from bench.registry import FAMILIES, get_method_info, resolve_method_names
 from bench.results.completion import SplitFile, check_split
 from bench.results.manifest import RunManifest
 from bench.results.metrics import PLCC_KINDS, evaluate
-from bench.splits import SPLITS_FILE, read_splits, split_columns, test_images
+from bench.results.protocol import row_protocol
+from bench.splits import SPLITS_FILE, read_splits, split_columns
+from bench.targets import target_column_kinds
 
 log = logging.getLogger("ipiqa_bench")
 
@@ -30,7 +32,6 @@ class MethodResults:
     method: str
     manifest: RunManifest
     predictions: dict[int, pd.DataFrame]  # split -> long predictions
-    verified: bool = True  # False: some split files predate hashes (schema-1 run.json), checked for shape only
     n_splits_total: int = 0  # splits in the dataset's splits file (0: unknown)
 
 
@@ -63,22 +64,17 @@ def load_results(results_dir: Path, dataset: str | None = None,
                 else:
                     refused.append(message)
                 continue
-            files = _split_files(directory, manifest, splits)
+            files = _split_files(directory, manifest)
             if files:
-                verified = all(f.verified for f in files)
-                if not verified:
-                    log.info("%s: split files not verified (run.json predates hashes); "
-                             "`ipiqa-bench run` records them", directory)
                 found.append(MethodResults(name, directory.name, manifest, {f.k: f.predictions for f in files},
-                                           verified, total))
+                                           total))
     return found
 
 
-def _split_files(directory: Path, manifest: RunManifest, splits: pd.DataFrame) -> list[SplitFile]:
+def _split_files(directory: Path, manifest: RunManifest) -> list[SplitFile]:
     files = []
     for k in range(manifest.n_splits):
-        images = test_images(splits, k)
-        checked = check_split(directory, k, manifest.splits.get(k), manifest, images)
+        checked = check_split(directory, k, manifest.splits.get(k))
         if isinstance(checked, str):
             raise BenchError(f"{checked}; rerun `ipiqa-bench run` to recompute it")
         if checked is not None:
@@ -88,7 +84,7 @@ def _split_files(directory: Path, manifest: RunManifest, splits: pd.DataFrame) -
 
 def split_metrics(results: list[MethodResults], plcc: str = "logistic") -> pd.DataFrame:
     """One row per method, dataset, target and split, with every metric and the row's
-    protocol (bench.report.protocol). ``plcc`` is the PLCC kind copied to the ``plcc`` column
+    protocol (bench.results.protocol). ``plcc`` is the PLCC kind copied to the ``plcc`` column
     (both ``plcc_raw`` and ``plcc_logistic`` are kept)."""
     if plcc not in PLCC_KINDS:
         raise ValueError(f"plcc must be one of {PLCC_KINDS}")
@@ -110,9 +106,6 @@ def missing_methods(results: list[MethodResults], spec: str | None = None) -> li
     """One line per dataset naming the selected methods that have no results there (only
     methods that predict one of its targets). Without a selection: the registered methods
     of the families that have results there (a method that failed in a family's run)."""
-    from bench.datasets.base import target_column_kinds
-    from bench.registry import FAMILIES, get_method_info, resolve_method_names
-
     column_kinds = target_column_kinds()
     lines = []
     for dataset in sorted({r.dataset for r in results}):

@@ -6,9 +6,9 @@ seed, device, package versions, the git commit, per-stage timings and images/s, 
 split the sha256 and row count of its prediction file (and checkpoint), so every figure
 in a table can be traced and checked. The format is specified in docs/results-format.md.
 
-Schema versions: 1 is the schema-less file of c691a59 (no hashes, no config sources);
-2 adds ``schema``, ``config_sources``, ``preset`` and the per-split hashes. Reading an
-older file upgrades it in memory; writing always writes the current schema.
+``schema`` is the format's version. A manifest of any other schema was not written by this
+version of ipiqa-bench: it is refused, and ``--force`` recomputes its results (CHANGELOG.md
+says when the format changed).
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from importlib import metadata
 from pathlib import Path
 
 from bench import __version__
+from bench.devices import resolve_device
 from bench.errors import BenchError
-from bench.results.store import MANIFEST, atomic_write_text, move_aside
-from bench.run.devices import resolve_device
+from bench.files import atomic_write_text, sha256
+from bench.results.store import MANIFEST, count_rows, move_aside
 
 log = logging.getLogger("ipiqa_bench")
 
@@ -50,14 +51,10 @@ class SplitRecord:
     predict_images_per_s: float | None = None
     finished: str | None = None
     report: dict | None = None  # the method's own notes (epochs, selection scores...)
-    sha256: str | None = None  # of split_<k>.csv; None: recorded before hashes (schema 1)
+    sha256: str | None = None  # of split_<k>.csv
     rows: int | None = None  # data rows of split_<k>.csv
     checkpoint_sha256: str | None = None  # of checkpoints/split_<k>.pt, if the method makes one
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
-
-    @property
-    def verified(self) -> bool:
-        return self.sha256 is not None
 
 
 @dataclass
@@ -99,15 +96,12 @@ class RunManifest:
     updated: str | None = None
     schema: int = SCHEMA
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
-    # The schema of the file this was read from (not written): split files a schema-1 runner
-    # left without a record are its results; a schema-2 runner records every split it writes.
-    read_schema: int = field(default=SCHEMA, compare=False)
 
     # --- reading and writing -------------------------------------------------------------
 
     @classmethod
     def read(cls, directory: Path) -> RunManifest | None:
-        """The manifest in ``directory`` (upgraded to the current schema), or None."""
+        """The manifest in ``directory``, or None."""
         path = Path(directory) / MANIFEST
         if not path.exists():
             return None
@@ -124,22 +118,22 @@ class RunManifest:
 
     @classmethod
     def from_dict(cls, data: dict, source: Path | str = "run.json") -> RunManifest:
-        read_schema = data.get("schema", 1)
-        data = upgrade(copy.deepcopy(data), source)
-        known = {f.name for f in dataclasses.fields(cls)} - {"extra", "read_schema"}
+        check_schema(data, source)
+        data = copy.deepcopy(data)
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         values = {k: v for k, v in data.items() if k in known}
         try:
             values["splits"] = {int(k): _split_record(v) for k, v in (data.get("splits") or {}).items()}
-            manifest = cls(**values, extra={k: v for k, v in data.items() if k not in known}, read_schema=read_schema)
+            manifest = cls(**values, extra={k: v for k, v in data.items() if k not in known})
         except (TypeError, ValueError, AttributeError) as exc:
             raise BenchError(f"{source} is not a valid run manifest ({exc}); delete it, or rerun with --force") from None
         manifest.config = manifest.config or {}
         return manifest
 
     def to_dict(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("extra", "splits", "read_schema")}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("extra", "splits")}
         out["splits"] = {str(k): _record_dict(r) for k, r in sorted(self.splits.items())}
-        for key in ("executor", "features", "assets"):  # absent, not null, when there is none (as schema 1)
+        for key in ("executor", "features", "assets"):  # absent, not null, when there is none
             if out[key] is None:
                 del out[key]
         return copy.deepcopy({**self.extra, **out})
@@ -158,11 +152,6 @@ class RunManifest:
             label += " [random init]"
         return label
 
-    @property
-    def verified(self) -> bool:
-        """Every recorded split carries the hash of its file (false for upgraded schema-1 files)."""
-        return all(r.verified for r in self.splits.values())
-
     def identity(self, config_keys: set | None = None) -> dict:
         ident = {k: getattr(self, k) for k in IDENTITY}
         ident["config"] = {k: v for k, v in (self.config or {}).items()
@@ -178,27 +167,18 @@ class RunManifest:
             keys = set(existing.config) | {k for k, s in self.config_sources.items() if s != "default"}
         mine, theirs = self.identity(keys), existing.identity(keys)
         changed = [k for k in IDENTITY if mine[k] != theirs[k]]
-        if self.feature_version and existing.feature_version and self.feature_version != existing.feature_version:
+        if self.feature_version != existing.feature_version:
             changed.append("feature_version")
         return sorted(changed)
 
 
-def upgrade(data: dict, source: Path | str = "run.json") -> dict:
-    """A manifest dict of any known schema, as the current schema."""
-    schema = data.get("schema", 1)
-    if not isinstance(schema, int) or schema < 1:
-        raise BenchError(f"{source}: unknown manifest schema {schema!r}")
-    if schema > SCHEMA:
-        raise BenchError(f"{source} was written by a newer ipiqa-bench (manifest schema {schema}, this one "
-                         f"reads up to {SCHEMA}); upgrade ipiqa-bench")
-    if schema == 1:  # c691a59: no hashes (records stay unverified), no config provenance
-        data["config_sources"] = dict.fromkeys(data.get("config") or {}, "unknown")
-        data.setdefault("preset", None)
-    features = data.get("features") or {}
-    if "feature_version" not in data and features.get("key") and features.get("version") is not None:
-        data["feature_version"] = f"{features['key']}/{features['version']}"  # what computed them last
-    data["schema"] = SCHEMA
-    return data
+def check_schema(data: dict, source: Path | str = "run.json") -> None:
+    """Refuse a manifest this version did not write, in one line that says what to do."""
+    schema = data.get("schema")
+    if schema != SCHEMA:
+        written = f"manifest schema {schema!r}" if schema is not None else "a manifest without a schema"
+        raise BenchError(f"{source} was not written by this version of ipiqa-bench ({written}; this one writes "
+                         f"{SCHEMA}); rerun `ipiqa-bench run` with --force to recompute these results")
 
 
 def _split_record(data: dict) -> SplitRecord:
@@ -210,7 +190,7 @@ def _split_record(data: dict) -> SplitRecord:
 def _record_dict(record: SplitRecord) -> dict:
     out = {f.name: getattr(record, f.name) for f in dataclasses.fields(record) if f.name != "extra"}
     if not out["report"]:
-        del out["report"]  # absent when the method reports nothing (as schema 1)
+        del out["report"]  # absent when the method reports nothing
     return {**record.extra, **out}
 
 
@@ -238,9 +218,6 @@ def prepare(out_dir: Path, info, dataset, config: dict, targets: list[str], cont
             f"{out_dir} holds results made with a different {', '.join(changed)}; "
             "rerun with --force to replace them, or use another --results-dir"
         )
-    if new.feature_version and not existing.feature_version and existing.splits:
-        log.warning("%s: its results do not record which feature extractor made them (written before that was "
-                    "recorded); they are kept, and `--force` recomputes them with %s", out_dir, new.feature_version)
     return resume(existing, new)
 
 
@@ -251,7 +228,7 @@ def fresh(info, dataset, config: dict, targets: list[str], context: dict, option
         method=info.name, display=info.display, family=info.family, dataset=dataset.name,
         dataset_root=str(dataset.root), dataset_labels=str(dataset.labels) if dataset.labels else None,
         dataset_size=len(dataset), dropped_rows=dataset.dropped, targets=list(targets), sign=info.sign,
-        higher_is_better=info.higher_is_better, uses_prompt=info.uses_prompt, config=_jsonable(config),
+        higher_is_better=info.higher_is_better, uses_prompt=info.uses_prompt, config=jsonable(config),
         config_sources=dict(config_sources or {}), preset=preset, plcc_mapping=options.plcc_mapping,
         splits_file=context["splits_file"], splits_hash=context["splits_hash"], seed=options.splits.seed,
         test_size=options.splits.test_size, n_splits=options.splits.n_splits,
@@ -271,8 +248,6 @@ def resume(existing: RunManifest, new: RunManifest) -> RunManifest:
 
 
 def record_split(manifest: RunManifest, outcome, csv_bytes: bytes, checkpoint: bytes | None) -> None:
-    from bench.results.store import count_rows, sha256
-
     n_test = outcome.predictions["image"].nunique()
     manifest.splits[int(outcome.split)] = SplitRecord(
         fit_s=round(outcome.fit_s, 3), predict_s=round(outcome.predict_s, 3), n_test=int(n_test),
@@ -320,11 +295,11 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _jsonable(value):
+def jsonable(value):
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)

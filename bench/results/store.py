@@ -10,16 +10,15 @@ The full specification is docs/results-format.md.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from bench.errors import BenchError
+from bench.files import atomic_write_bytes
 
 PREDICTION_COLUMNS = ("image", "group", "target", "mos", "pred")
 MANIFEST = "run.json"
@@ -27,48 +26,12 @@ CHECKPOINTS = "checkpoints"
 REPLACED = ".replaced"  # earlier results moved aside by --force or a changed identity
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename: never a half file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _complete_temporary(path, data)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
-def create_exclusively(path: Path, data: bytes) -> bool:
-    """Write ``path`` whole, only if it does not exist yet (a hard link fails if it does).
-    False if another writer created it first."""
-    tmp = _complete_temporary(Path(path), data)
-    try:
-        os.link(tmp, path)
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(tmp)
 
 
-def _complete_temporary(path: Path, data: bytes) -> str:
-    """``data`` in a new temporary file beside ``path``, flushed to disk."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; results are meant to be shared
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return tmp
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def method_dir(results_dir: Path, dataset: str, method: str) -> Path:
@@ -103,8 +66,6 @@ def read_predictions(path: Path, data: bytes | None = None) -> pd.DataFrame:
     return frame
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def count_rows(csv_bytes: bytes) -> int:
@@ -112,18 +73,8 @@ def count_rows(csv_bytes: bytes) -> int:
     return max(csv_bytes.count(b"\n") - 1, 0)
 
 
-def is_temporary(path: Path) -> bool:
-    """A file ``atomic_write_bytes`` had not renamed into place yet."""
-    return path.name.startswith(".") and path.name.endswith(".tmp")
 
 
-def remove_stale_temporaries(folder: Path) -> list[Path]:
-    """Delete the temporary files a killed writer left under ``folder``. Only call it while
-    holding the folder's lock: then no live writer owns them."""
-    stale = [p for p in Path(folder).rglob(".*.tmp") if p.is_file() and is_temporary(p)]
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return stale
 
 
 def move_aside(directory: Path) -> Path | None:

@@ -13,23 +13,16 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from bench.results.store import atomic_write_bytes
+from bench.files import atomic_write_bytes
 
 log = logging.getLogger("ipiqa_bench")
 
 
-def fingerprint(path: str, prompt: str | None = None) -> str:
-    stat = os.stat(path)
-    text = f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
-    if prompt is not None:
-        text += "|" + prompt
-    return hashlib.sha1(text.encode()).hexdigest()
 
 
 class FeatureCache:
@@ -44,14 +37,12 @@ class FeatureCache:
         try:
             with np.load(self.path, allow_pickle=False) as data:
                 keys, features = data["keys"].tolist(), np.asarray(data["features"], dtype=float)
-                digests = data["digests"].tolist() if "digests" in data.files else None
+                digests = data["digests"].tolist()
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             return self._discard(f"unreadable ({type(exc).__name__})")
-        if len(keys) != len(features) or (digests is not None and len(digests) != len(keys)):
+        if len(keys) != len(features) or len(digests) != len(keys):
             return self._discard("keys and feature rows do not pair up")
         rows = dict(zip(keys, features))
-        if digests is None:
-            return rows  # written before rows carried digests: read as before
         bad = [k for k, d in zip(keys, digests) if _digest(k, rows[k]) != d]
         if bad:
             log.warning("%s: %d row(s) do not match their keys (shuffled or edited); recomputing them",

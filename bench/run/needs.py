@@ -8,7 +8,9 @@ stand-in CLIP, built locally, not OpenAI's), and what that config builds or read
 from __future__ import annotations
 
 from bench.assets import availability, get_asset
+from bench.config import resolve_config
 from bench.errors import BenchError
+from bench.registry import create_method
 
 
 def method_needs(info, dataset: str | None = None, preset: str | None = None) -> list[str]:
@@ -17,9 +19,6 @@ def method_needs(info, dataset: str | None = None, preset: str | None = None) ->
     if dataset is None and preset is None:
         assets, local = info.assets, {}
     else:
-        from bench.registry import create_method
-        from bench.run.config import resolve_config
-
         try:
             method = create_method(info.name, **resolve_config(info, dataset, preset).values)
             assets, local = method.required_assets(), method.local_files()

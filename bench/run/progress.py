@@ -1,5 +1,6 @@
 """What ``run`` tells its user on stderr: the plan, one bar over every (method, split) task
-with ``[k/N]`` lines, what an interrupt kept, and a summary of what finished.
+with ``[k/N]`` lines and what an interrupt kept (the summary of what finished is
+bench.report.summary's).
 
 Results stay in files; these lines are for the person waiting. Estimates come from the
 per-split times an earlier run of the same method on the same dataset recorded in its
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
+
+from bench.results.manifest import RunManifest
+from bench.results.store import REPLACED
 
 PREFIX = "ipiqa-bench: "
 
@@ -39,9 +43,6 @@ class Estimate:
 def estimate_split_time(out_dir: Path, manifest) -> Estimate:
     """Mean fit + predict time of the splits recorded for this method on this dataset: in its
     current manifest, else in the newest folder moved aside (``--force``)."""
-    from bench.results.manifest import RunManifest
-    from bench.results.store import REPLACED
-
     candidates = [(manifest, "its finished splits")]
     aside = sorted(Path(out_dir).parent.joinpath(REPLACED).glob(f"{Path(out_dir).name}-*"), reverse=True)
     candidates += [(folder, "its earlier run, moved aside") for folder in aside]  # newest first
@@ -139,33 +140,3 @@ def describe_plan(plans: list, dataset: str, n_splits: int) -> list[str]:
     else:
         lines.append("nothing to run")
     return lines
-
-
-def summary_lines(outcomes: list, results_dir: Path, dataset: str, n_splits: int) -> list[str]:
-    """What finished: per method and target, SRCC and PLCC (logistic) means over the splits
-    done, splits done of the total, and failures (the numbers `table` prints, from the files)."""
-    import pandas as pd
-    from tabulate import tabulate
-
-    from bench import api
-    from bench.errors import BenchError
-
-    shown = [o for o in outcomes if o.status != "skipped"]
-    if not shown:
-        return []
-    try:
-        summary, _, _ = api.summary_of(results_dir, dataset, methods=",".join(f"method:{o.method}" for o in shown))
-    except BenchError:  # nothing finished at all
-        summary = pd.DataFrame(columns=["method"])
-    rows = []
-    for o in shown:
-        part = summary[summary["method"] == o.method]
-        failure = "failed" if o.status == "failed" else ""
-        if part.empty:
-            rows.append([o.method, "-", "-", "-", f"0/{n_splits}", failure])
-        for _, row in part.iterrows():
-            rows.append([o.method, row["target"], f"{row['srcc_mean']:.4f}", f"{row['plcc_mean']:.4f}",
-                         f"{int(row['n_splits'])}/{int(row['n_splits_total'])}", failure])
-    table = tabulate(rows, headers=["method", "target", "SRCC", "PLCC", "splits", "failures"], disable_numparse=True)
-    note = "SRCC, PLCC (4-parameter logistic): means over the splits done; `ipiqa-bench table` has the rest."
-    return ["summary:", *table.splitlines(), note]

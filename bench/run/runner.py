@@ -28,17 +28,23 @@ import pandas as pd
 from tqdm import tqdm
 
 from bench.assets import provenance
-from bench.datasets import Dataset, target_kind
+from bench.config import ResolvedConfig, resolve_config
+from bench.datasets import Dataset
 from bench.errors import BenchError
+from bench.files import (
+    atomic_write_bytes,
+    fingerprint,
+    remove_stale_temporaries,
+    sha256,
+)
 from bench.method import FeatureMethod
 from bench.registry import MethodInfo, create_method, get_method_info
 from bench.results import manifest as manifests
 from bench.results.checkpoints import write_checkpoint
 from bench.results.completion import checkpoint_path, complete_splits
 from bench.results.locks import dataset_lock
-from bench.results.store import atomic_write_bytes, method_dir, prediction_bytes, remove_stale_temporaries, split_path
-from bench.run.config import ResolvedConfig, resolve_config
-from bench.run.feature_cache import FeatureCache, fingerprint
+from bench.results.store import method_dir, prediction_bytes, split_path
+from bench.run.feature_cache import FeatureCache
 from bench.run.progress import (
     Estimate,
     RunInterrupted,
@@ -50,6 +56,7 @@ from bench.run.progress import (
 )
 from bench.run.tasks import INPUT_COLUMNS, SplitTask, extract_features, fit_predict
 from bench.splits import SplitConfig, ensure_splits, read_splits, split_columns
+from bench.targets import target_kind
 from bench.train.epoch_state import STATE_DIR, split_state_dir
 
 log = logging.getLogger("ipiqa_bench")
@@ -172,7 +179,7 @@ def _feature_cache_key(name: str, options: RunOptions, dataset: str) -> str:
 
 
 def resolved_config(info: MethodInfo, options: RunOptions, dataset: str | None = None) -> ResolvedConfig:
-    """The method's config for this run and the source of every value (bench.run.config)."""
+    """The method's config for this run and the source of every value (bench.config)."""
     overrides = dict(options.overrides)
     if options.device not in (None, "auto"):
         overrides["device"] = options.device
@@ -231,7 +238,7 @@ def _prepare_method(info, dataset, splits, context, options) -> MethodPlan:
                                  config_sources=resolved.sources, preset=resolved.preset,
                                  feature_version=_feature_version(info, config))
     n_splits = len(split_columns(splits))
-    done = sorted(complete_splits(out_dir, manifest, splits, range(n_splits)))
+    done = sorted(complete_splits(out_dir, manifest, range(n_splits)))
     todo = [k for k in range(n_splits) if k not in done]
     plan = MethodPlan(info, None, targets, config, out_dir, manifest, splits, n_splits, done, todo)
     if not todo:
@@ -252,7 +259,7 @@ def _run_method(plan: MethodPlan, dataset, options, executor, progress: RunProgr
     frame = dataset.frame
     features = None
     if issubclass(info.cls, FeatureMethod):
-        features = _features(info, config, dataset, options, executor, manifest)
+        features = compute_features(info, config, dataset, options, executor, manifest)
         manifests.save(out_dir, manifest)
 
     tasks = [_split_task(info, config, frame, plan.splits, k, plan.targets, features) for k in plan.todo]
@@ -261,7 +268,7 @@ def _run_method(plan: MethodPlan, dataset, options, executor, progress: RunProgr
     for _, outcome in executor.map(fit_predict, [(t,) for t in tasks], kind="split",
                                    resources=info.resources, family=info.family):
         if isinstance(outcome, Exception):
-            raise MethodFailed(_describe(outcome))
+            raise MethodFailed(describe_failure(outcome))
         _write_split(out_dir, split_path(options.results_dir, dataset.name, info.name, outcome.split),
                      manifest, outcome)
         shutil.rmtree(split_state_dir(out_dir, outcome.split), ignore_errors=True)  # the split is done
@@ -275,8 +282,6 @@ def _written(plan: MethodPlan) -> list[int]:
     """The splits this run finished: their prediction file, written last, is on disk and is
     the one the manifest recorded (asked of the files, since Ctrl-C may land between the
     write and any count)."""
-    from bench.results.store import sha256
-
     written = []
     for k in plan.todo:
         record, path = plan.manifest.splits.get(k), split_path(plan.out_dir.parent.parent, plan.out_dir.parent.name,
@@ -327,10 +332,8 @@ def _split_task(info, config, frame, splits, k, targets, features) -> SplitTask:
     return task
 
 
-def _features(info, config, dataset, options, executor, manifest) -> np.ndarray:
+def compute_features(info, config, dataset, options, executor, manifest) -> np.ndarray:
     """Feature matrix of every image, computed once per image and cached."""
-    from bench.registry import create_method
-
     method = create_method(info.name, **config)
     frame = dataset.frame
     prompts = frame["prompt"].fillna("").tolist()
@@ -348,7 +351,7 @@ def _features(info, config, dataset, options, executor, manifest) -> np.ndarray:
             for i, result in executor.map(extract_features, items, kind="features",
                                           resources=info.resources, family=info.family):
                 if isinstance(result, Exception):
-                    raise MethodFailed(_describe(result))
+                    raise MethodFailed(describe_failure(result))
                 cache.add([keys[j] for j in chunks[i]], result)
                 bar.update(len(chunks[i]))
                 saved += 1
@@ -368,5 +371,5 @@ def _features(info, config, dataset, options, executor, manifest) -> np.ndarray:
     return cache.matrix(keys)
 
 
-def _describe(exc: Exception) -> str:
+def describe_failure(exc: Exception) -> str:
     return str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"

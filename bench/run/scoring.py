@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.config import resolve_config
 from bench.errors import BenchError
 from bench.method import FeatureMethod, ScoreMethod
 from bench.registry import create_method, get_method_info
 from bench.results.checkpoints import read_checkpoint
-from bench.run.config import resolve_config
 from bench.run.tasks import features_naming_the_image
 
 

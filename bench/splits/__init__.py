@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.results.store import atomic_write_text, create_exclusively
+from bench.files import atomic_write_text, create_exclusively
 
 SPLITS_FILE = "splits.csv"
 SPLITS_META = "splits.json"

@@ -35,9 +35,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.datasets.agiqa3k import N_PROMPTS
 from bench.errors import BenchError
-from bench.results.store import atomic_write_text
-from bench.splits import SPLITS_FILE, SPLITS_META, SplitConfig, split_columns
+from bench.files import atomic_write_text
+from bench.splits import (
+    SPLITS_FILE,
+    SPLITS_META,
+    SplitConfig,
+    _read_meta,  # one reader of splits.json, one message when it is damaged
+    split_columns,
+)
 
 PROTOCOLS = ("grouped", "image", "ipiqa-code")
 IPIQA_CODE_SEED = 42  # the scripts' --seed default
@@ -75,8 +82,6 @@ def ipiqa_code_train_groups(dataset: str, label_groups: pd.Series, n_splits: int
     ``label_groups``: the group of every row of the label file, in the file's order (rows a
     run drops still take their draw, as in the official code)."""
     if dataset == "agiqa3k":
-        from bench.datasets.agiqa3k import N_PROMPTS
-
         state = np.random.RandomState(seed)  # the legacy global generator's stream
         count = int(IPIQA_CODE_TRAIN_SHARE * N_PROMPTS)
         return [{f"{i:03d}" for i in state.permutation(N_PROMPTS)[:count]} for _ in range(n_splits)]
@@ -177,8 +182,6 @@ def file_sha256(path: Path) -> str:
 
 
 def read_provenance(dataset_dir: Path) -> dict:
-    from bench.splits import _read_meta  # one reader of splits.json, one message when it is damaged
-
     path = Path(dataset_dir) / SPLITS_META
     return _read_meta(path) if path.exists() else {}
 

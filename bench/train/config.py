@@ -4,7 +4,7 @@ Its defaults are the IP-IQA paper's protocol (Sec. 4.1.2: Adam, batch 40, lr 1e-
 100 epochs, images at their native 512x512). A method departs from them by declaring
 ``defaults`` beside its class (``bench.method``); the CLI generates one ``run`` option per
 field that has a ``help`` (``bench.cli``), and the run's manifest records where each value
-came from (``bench.run.config``). Adding an option: a field here, and the code that uses it.
+came from (``bench.config``). Adding an option: a field here, and the code that uses it.
 
 This module imports no third-party package, so the CLI can read it at start-up.
 """

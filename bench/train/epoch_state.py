@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.assets.safe_load import load_torch
 from bench.errors import BenchError
 from bench.results.checkpoints import recorded_sha256, sidecar_path, write_checkpoint
 
@@ -80,8 +81,6 @@ class EpochState:
 
     def load(self) -> dict | None:
         """The saved state, or None (none saved, damaged, or made by another training: removed)."""
-        from bench.assets.safe_load import load_torch
-
         if not self.path.exists():
             return None
         problem = None

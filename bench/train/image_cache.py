@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.datasets.images import ImageReadError, load_rgb
+from bench.assets import cache_dir
 from bench.errors import BenchError
-from bench.results.store import atomic_write_text
+from bench.files import atomic_write_text, fingerprint
+from bench.images import ImageReadError, load_rgb
 
 FORMAT = 1
 RESIZE = "pil-bicubic"  # PIL's antialiased bicubic: torchvision's Resize(BICUBIC) on a PIL image
@@ -51,8 +52,6 @@ def decode_resized(path: str, size: int) -> np.ndarray:
 
 
 def _fingerprint(path: str) -> str:
-    from bench.run.feature_cache import fingerprint
-
     try:
         return fingerprint(path)
     except FileNotFoundError:
@@ -73,8 +72,6 @@ class ImageCache:
     """The cache of every image at one size; ``rows(paths)`` adds what is missing."""
 
     def __init__(self, size: int, directory: Path | None = None):
-        from bench.assets import cache_dir
-
         if size < 1:
             raise BenchError(f"image cache size must be positive, got {size}")
         self.size = size

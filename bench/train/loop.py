@@ -2,7 +2,7 @@
 
 * ``TrainConfig`` (``bench.train.config``): optimiser, learning rate, batch size, epochs,
   image size... Its defaults are the IP-IQA paper's protocol; a method's departures are
-  declared beside its class (``defaults``, ``presets``), and ``bench.run.config`` resolves them
+  declared beside its class (``defaults``, ``presets``), and ``bench.config`` resolves them
   with the run's overrides, recording the source of every value.
 * ``ImageDataset`` / ``make_loader``: images, prompts and targets of a frame, batched, each
   sample decoded from its file (the path for methods with their own transform; the others
@@ -31,8 +31,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from bench.datasets.images import load_pil
 from bench.errors import BenchError
+from bench.images import load_pil
+from bench.registry import create_method
 from bench.train.config import (  # noqa: F401  (re-exported: the public names of the training loop)
     LOSSES,
     LR_SCHEDULES,
@@ -42,6 +43,8 @@ from bench.train.config import (  # noqa: F401  (re-exported: the public names o
     TRAIN_FIELDS,
     TrainConfig,
 )
+from bench.train.epoch_state import generators_of, rng_state, set_rng_state
+from bench.train.image_cache import usable_cores
 
 log = logging.getLogger("ipiqa_bench")
 
@@ -50,8 +53,6 @@ IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 def default_config(method: str) -> TrainConfig:
     """The training config a registered method uses by default (its declared departures from PAPER)."""
-    from bench.registry import create_method
-
     return create_method(method).train_config()
 
 
@@ -118,8 +119,6 @@ def loader_workers(config: TrainConfig, device: str, cached: bool) -> int:
     a sample is a memory copy: on the CPU the training step needs every core and the main
     process keeps up alone (0); an accelerator gets a few workers (up to 4) to keep it fed.
     """
-    from bench.train.image_cache import usable_cores
-
     if config.num_workers is not None:
         return min(config.num_workers, usable_cores())
     if not cached:
@@ -275,7 +274,6 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
     not waiting for data), the lr each group ended at, selected epoch."""
     from tqdm import tqdm
 
-    from bench.train.epoch_state import generators_of
 
     step = TrainStep(model, forward, param_groups, config, device, steps_per_epoch=len(loader))
     report = {"epoch_loss": [], "amp": step.amp, "precision": step.precision, "channels_last": step.channels_last,
@@ -341,8 +339,6 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
 
 def _snapshot(epoch: int, model, step: TrainStep, generators: list, progress: dict) -> dict:
     """What the epoch after ``epoch`` needs, as tensors and plain values."""
-    from bench.train.epoch_state import rng_state
-
     return {"epoch": epoch, "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "optimizer": step.optimizer.state_dict(), "schedule": step.schedule.state_dict(),
             "scaler": step.scaler.state_dict(), "rng": rng_state(generators), "progress": progress}
@@ -350,8 +346,6 @@ def _snapshot(epoch: int, model, step: TrainStep, generators: list, progress: di
 
 def _restore(saved: dict, model, step: TrainStep, generators: list) -> tuple[int, dict]:
     """Put a snapshot back (the random states last); returns (epochs done, progress)."""
-    from bench.train.epoch_state import set_rng_state
-
     model.load_state_dict(saved["model"])
     step.optimizer.load_state_dict(saved["optimizer"])
     step.schedule.load_state_dict(saved["schedule"])

@@ -20,7 +20,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bench.devices import resolve_device
 from bench.errors import BenchError
+from bench.train.image_cache import ImageCache
+from bench.train.loop import (
+    ImageDataset,
+    TrainStep,
+    loader_workers,
+    make_loader,
+    precision,
+    seeded,
+    to_model_input,
+)
+from bench.train.torch_method import TorchMethod
 
 
 @dataclass
@@ -81,11 +93,7 @@ class SpeedReport:
 
 def measure_speed(method, frame: pd.DataFrame, n_targets: int, steps: int, dataset: str = "") -> SpeedReport:
     """Time each stage of ``method`` (a TorchMethod, configured) on rows of ``frame``."""
-    from bench.run.devices import resolve_device
-    from bench.train.cached_data import CachedImageDataset, make_cached_loader
-    from bench.train.image_cache import ImageCache
-    from bench.train.loop import ImageDataset, TrainStep, loader_workers, make_loader, precision, seeded
-    from bench.train.torch_method import TorchMethod
+    from bench.train.cached_data import CachedImageDataset, make_cached_loader  # heavy: imports torch
 
     if not isinstance(method, TorchMethod):
         raise BenchError(f"{method.method_name} does not train a torch network; speed measures those")
@@ -151,8 +159,6 @@ def _time(fn, name: str, steps: int, batch_size: int, device: str, note: str) ->
 
 
 def _time_loader(name, loader, steps, device, channels_last) -> Stage:
-    from bench.train.loop import to_model_input
-
     to_model_input(next(iter(loader)), loader, device, channels_last)  # warm-up: workers start, pages load
     _sync(device)
     start = time.perf_counter()  # a fresh pass: what workers fetched ahead in the warm-up is not counted
@@ -167,7 +173,6 @@ def _synthetic_batch(loader, device: str, channels_last: bool) -> dict:
     """A real batch's prompts and targets with random pixels of its input's shape and layout."""
     import torch
 
-    from bench.train.loop import to_model_input
 
     batch = to_model_input(next(iter(loader)), loader, device, channels_last)
     noise = torch.rand(batch["image"].shape, generator=torch.Generator().manual_seed(0)).to(device)
@@ -175,8 +180,6 @@ def _synthetic_batch(loader, device: str, channels_last: bool) -> dict:
 
 
 def _time_steps_fed(step, loader, steps, device) -> Stage:
-    from bench.train.loop import to_model_input
-
     batches = _cycle(loader)
 
     def one():

@@ -18,8 +18,12 @@ import io
 import numpy as np
 import pandas as pd
 
+from bench.assets.safe_load import load_torch
+from bench.devices import resolve_device
 from bench.errors import BenchError
 from bench.method import Method
+from bench.train.epoch_state import rows_digest, state_for
+from bench.train.image_cache import ImageCache
 from bench.train.loop import (
     IMAGENET_MEAN_STD,
     PAPER,
@@ -58,7 +62,7 @@ class TorchMethod(Method):
     def __init__(self, device="auto", recipe="authors", **train):
         """``train``: any ``TrainConfig`` field (bench.train.config); left out or None, the
         method's declared default (``defaults``, else the paper's protocol). ``recipe``:
-        ``authors`` (the declared ``defaults``) or ``paper`` (TrainConfig's, bench.run.config.RECIPES)."""
+        ``authors`` (the declared ``defaults``) or ``paper`` (TrainConfig's, bench.config.RECIPES)."""
         unknown = sorted(set(train) - set(TRAIN_FIELDS))
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected training option(s) {unknown}")
@@ -124,8 +128,6 @@ class TorchMethod(Method):
     # ----------------------------------------------------------------- fit / predict
 
     def fit(self, train: pd.DataFrame, targets: list[str], test: pd.DataFrame | None = None) -> "TorchMethod":
-        from bench.run.devices import resolve_device
-
         config = self.train_config()
         device = resolve_device(self.device)
         fit_frame, select_frame = train, None
@@ -171,8 +173,6 @@ class TorchMethod(Method):
     def _epoch_state(self, group, stage, stage_config: TrainConfig, fit_frame, select_frame):
         """Where this training saves its epoch state, bound to all that decides its course
         (None outside a run: bench.train.epoch_state)."""
-        from bench.train.epoch_state import rows_digest, state_for
-
         config = {k: v for k, v in self.get_config().items() if k != "device"}  # where it runs: not identity
         identity = {"method": self.method_name, "config": config, "group": group, "stage": stage,
                     "stage_config": stage_config.as_dict(), "train": rows_digest(fit_frame, ["image", *group]),
@@ -180,8 +180,6 @@ class TorchMethod(Method):
         return state_for(f"{'+'.join(group)}-{stage}", identity)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        from bench.run.devices import resolve_device
-
         config = self.train_config()
         device = resolve_device(self.device)
         loader = self._eval_loader(frame, config, device)
@@ -225,8 +223,7 @@ class TorchMethod(Method):
             data = ImageDataset(frame, self.transform(config, train), targets)
             batch = config.batch_size if train else eval_batch_size(config, device)
             return make_loader(data, batch, config, shuffle=train, device=device)
-        from bench.train.cached_data import CachedImageDataset, make_cached_loader
-        from bench.train.image_cache import ImageCache
+        from bench.train.cached_data import CachedImageDataset, make_cached_loader  # heavy: imports torch
 
         data = CachedImageDataset(frame, ImageCache(config.image_size), targets, self.mean_std,
                                   crop=config.train_crop if train else None)
@@ -255,8 +252,6 @@ class TorchMethod(Method):
         return buffer.getvalue()
 
     def load_checkpoint(self, data: bytes) -> "TorchMethod":
-        from bench.assets.safe_load import load_torch
-
         saved = load_torch(data, f"{self.method_name} checkpoint")  # weights_only: runs nothing from the file
         if not isinstance(saved, dict) or saved.get("method") != self.method_name:
             found = saved.get("method") if isinstance(saved, dict) else None

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from bench.datasets.images import load_rgb
+from bench.images import load_rgb
 from bench.errors import BenchError
 from bench.method import ScoreMethod
 
@@ -86,7 +86,7 @@ def _cached_model(cls, config_json: str):
 def torch_device(name: str):
     import torch
 
-    from bench.run.devices import resolve_device
+    from bench.devices import resolve_device
 
     return torch.device(resolve_device(name))
 

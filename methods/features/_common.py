@@ -10,7 +10,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.special import gamma as _gamma
 
-from bench.datasets.images import MIN_IMAGE_SIDE as MIN_SIDE  # smallest side any extractor accepts
+from bench.images import MIN_IMAGE_SIDE as MIN_SIDE  # smallest side any extractor accepts
 
 # MATLAB rgb2gray coefficients (rows of the inverse NTSC transform).
 _GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])

@@ -49,7 +49,7 @@ def pretrain():
 def image2prompt_command(pairs, out, threshold, filter_only, work_dir, clip_config, clip_weights, random_init,
                          epochs, batch_size, lr, image_size, workers, seed, device, no_amp):
     """Filter pairs by CLIP similarity, then train the image tower onto the frozen prompt embeddings."""
-    from bench.run.devices import resolve_device
+    from bench.devices import resolve_device
     from methods.ipiqa.assets import default_i2p_checkpoint
     from methods.ipiqa.base_clip import load_base_clip
     from methods.ipiqa.distributed import init_distributed, shutdown_distributed

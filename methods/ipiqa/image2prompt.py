@@ -31,9 +31,9 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from bench.assets.safe_load import CheckpointError, load_torch
-from bench.datasets.images import ImageReadError, load_pil
+from bench.images import ImageReadError, load_pil
 from bench.errors import BenchError
-from bench.results.store import atomic_write_bytes, atomic_write_text
+from bench.files import atomic_write_bytes, atomic_write_text
 from bench.train.loop import autocast
 from methods.ipiqa.base_clip import BaseClip
 from methods.ipiqa.distributed import DistContext

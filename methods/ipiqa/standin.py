@@ -38,7 +38,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from bench.results.store import atomic_write_bytes, atomic_write_text
+from bench.files import atomic_write_bytes, atomic_write_text
 from methods.ipiqa.base_clip import BaseClip, file_sha256
 from methods.ipiqa.distributed import DistContext
 from methods.ipiqa.image2prompt import I2PConfig, image_transform, run_image2prompt

@@ -8,6 +8,9 @@ from pathlib import Path
 import click
 
 from bench.cli import dataset_options, main
+from bench.datasets import load_dataset
+from bench.datasets.check import check_dataset
+from bench.files import atomic_write_text
 
 
 @main.command("check")
@@ -20,10 +23,6 @@ def check_command(dataset, root, limit, output):
     """List everything that would make a benchmark on a dataset wrong: duplicated or malformed
     label rows, unparseable prompts, bad scores, missing, unlabelled, ambiguous or unreadable
     images. Exit status 0 when clean, 1 when problems were found."""
-    from bench.datasets import load_dataset
-    from bench.datasets.check import check_dataset
-    from bench.results.store import atomic_write_text
-
     report = check_dataset(load_dataset(dataset, root))
     click.echo(report.render(limit or None))
     if output:

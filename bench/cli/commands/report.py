@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from bench.cli import RESULTS_HELP, main
+from bench.report.build import build_report
 from bench.report.significance import DEFAULT_RESAMPLES
 
 
@@ -23,8 +24,6 @@ from bench.report.significance import DEFAULT_RESAMPLES
                    "the 4-parameter logistic (sign kept).")
 def report_command(dataset, results_dir, out, resamples, seed, plcc):
     """Write report.md, PNG figures and LaTeX tables rendered from the result files."""
-    from bench.report.build import build_report
-
     report = build_report(results_dir, out or results_dir / "report", dataset, resamples, seed, plcc)
     for message in report.refused:
         click.echo(f"ipiqa-bench: refused: {message}", err=True)

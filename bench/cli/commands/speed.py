@@ -8,6 +8,12 @@ from pathlib import Path
 import click
 
 from bench.cli import dataset_options, main
+from bench.datasets import load_dataset
+from bench.files import atomic_write_text
+from bench.registry import create_method, get_method_info
+from bench.run.runner import RunOptions, method_config
+from bench.targets import TARGET_COLUMN_KINDS
+from bench.train.speed import measure_speed
 
 
 @main.command("speed")
@@ -28,18 +34,12 @@ def speed_command(method, dataset, root, image_size, batch_size, steps, device, 
                   random_init, json_out):
     """Time the loader alone (from files and from the image cache), the model step alone
     (synthetic batches on the device) and both together, in images/s; name the bottleneck."""
-    from bench.datasets import TARGET_KINDS, load_dataset
-    from bench.registry import create_method, get_method_info
-    from bench.results.store import atomic_write_text
-    from bench.run.runner import RunOptions, method_config
-    from bench.train.speed import measure_speed
-
     info = get_method_info(method)
     data = load_dataset(dataset, root)
     overrides = {"image_size": image_size, "batch_size": batch_size, "num_workers": num_workers, "amp": amp,
                  "compile": compile_model or None, "pretrained": False if random_init else None}
     instance = create_method(method, **method_config(info, RunOptions(device=device, overrides=overrides), data.name))
-    targets = [t for t in data.targets if TARGET_KINDS[t] in info.targets]
+    targets = [t for t in data.targets if TARGET_COLUMN_KINDS[t] in info.targets]
     n_outputs = len(targets) if getattr(instance, "joint_targets", False) else 1
     report = measure_speed(instance, data.frame, n_outputs, steps, data.name)
     click.echo(report.render(), nl=False)

@@ -19,6 +19,7 @@ import inspect
 from dataclasses import dataclass
 
 from bench.errors import BenchError
+from bench.registry import get_method_info
 
 DEFAULT, OVERRIDE = "default", "override"
 # Training recipes (``run --recipe``): ``authors``, each method's own declared ``defaults``;
@@ -103,18 +104,7 @@ def preset_values(cls, name: str | None) -> tuple[dict, str] | None:
             presets = klass.__dict__.get("presets") or {}
             if declared in presets:
                 return dict(presets[declared]), f"{klass.__name__}.presets[{declared!r}]"
-    legacy = getattr(cls, "dataset_preset", None)  # plugins written before presets were declared
-    if legacy is not None and getattr(legacy, "__func__", None) is not _base_dataset_preset():
-        values = legacy(name)
-        if values:
-            return dict(values), f"{cls.__name__}.dataset_preset({name!r})"
     return None
-
-
-def _base_dataset_preset():
-    from bench.method import Method
-
-    return Method.dataset_preset.__func__
 
 
 def resolve_layers(cls, explicit: list[tuple[str, str, dict]], method: str = "", preset: str | None = None
@@ -150,8 +140,6 @@ def resolve_config(method, dataset: str | None = None, preset: str | None = None
     """The config a method runs with: defaults, the preset (``preset``, else the one named
     after ``dataset`` if the method has it), then ``overrides`` (None values and keys the
     method does not take are ignored: one set of run options serves every method)."""
-    from bench.registry import get_method_info
-
     info = get_method_info(method) if isinstance(method, str) else method
     cls = info.cls
     found = preset_values(cls, preset if preset is not None else dataset)
@@ -182,7 +170,5 @@ def check_preset(preset: str | None, methods: list) -> None:
     if any(preset_values(info.cls, preset) is not None for info in methods):
         return
     declared = sorted({name for info in methods for name in preset_names(info.cls)})
-    from bench.errors import BenchError
-
     raise BenchError(f"no selected method declares preset {preset!r}; "
                      f"declared: {', '.join(declared) or 'none'} (or 'default' for none)")
