@@ -12,6 +12,8 @@ from scipy.special import gamma as _gamma
 
 from bench.datasets.images import MIN_IMAGE_SIDE as MIN_SIDE  # smallest side any extractor accepts
 
+from ._filters import correlate_separable, gaussian_filter
+
 # MATLAB rgb2gray coefficients (rows of the inverse NTSC transform).
 _GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
 
@@ -63,8 +65,7 @@ def gaussian_filter2(image: np.ndarray, size: int, sigma: float) -> np.ndarray:
     """``filter2(fspecial('gaussian', size, sigma), image, 'same')``, done separably."""
     g = fspecial_gaussian(size, sigma)[size // 2]
     g = g / g.sum()
-    tmp = ndimage.correlate1d(image, g, axis=0, mode="constant", cval=0.0)
-    return ndimage.correlate1d(tmp, g, axis=1, mode="constant", cval=0.0)
+    return correlate_separable(image, g, g, "constant")
 
 
 def _keys_cubic(x: np.ndarray) -> np.ndarray:
@@ -113,7 +114,7 @@ def ssim_map(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> np.ndar
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
 
     def blur(z):
-        return ndimage.gaussian_filter(z, 1.5, mode="nearest", truncate=5 / 1.5)
+        return gaussian_filter(z, 1.5, mode="nearest", truncate=5 / 1.5)
 
     mu_a, mu_b = blur(a), blur(b)
     var_a = blur(a * a) - mu_a**2

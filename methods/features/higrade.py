@@ -27,9 +27,8 @@ The release ships an SVR trained on ESPL-LIVE HDR; the benchmark trains its own 
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
-
 from ._common import check_rgb, gaussian_filter2, ggd_fit, imresize_half, weighted_channels
+from ._filters import sobel
 
 VERSION = "2"  # 2: GGD fits about the sample mean, as DESIQUE's estimator
 SCALES = 2
@@ -96,6 +95,6 @@ def extract(image: np.ndarray) -> np.ndarray:
     feats = []
     for k in range(3):
         ch = lab[..., k]
-        grad = np.hypot(ndimage.sobel(ch, 0, mode="nearest"), ndimage.sobel(ch, 1, mode="nearest"))
+        grad = np.hypot(sobel(ch, 0, mode="nearest"), sobel(ch, 1, mode="nearest"))
         feats += _multiscale(ch) + _multiscale(grad)
     return np.asarray(feats, dtype=np.float64)
