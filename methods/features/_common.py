@@ -81,15 +81,23 @@ _HALF_TAPS = _keys_cubic(0.5 * (_HALF_OFFSETS - 0.5))
 _HALF_TAPS = _HALF_TAPS / _HALF_TAPS.sum()
 
 
-def _half_axis0(a: np.ndarray) -> np.ndarray:
-    m = (a.shape[0] + 1) // 2
-    p = np.pad(a, [(4, 4)] + [(0, 0)] * (a.ndim - 1), mode="symmetric")  # MATLAB mirrors borders
-    return sum(w * p[4 + k: 4 + k + 2 * m - 1: 2] for k, w in zip(_HALF_OFFSETS, _HALF_TAPS))
+def _half_axis(a: np.ndarray, axis: int) -> np.ndarray:
+    m = (a.shape[axis] + 1) // 2
+    widths = [(0, 0)] * a.ndim
+    widths[axis] = (4, 4)
+    p = np.pad(a, widths, mode="symmetric")  # MATLAB mirrors borders
+    index = [slice(None)] * a.ndim
+    out = 0
+    for k, w in zip(_HALF_OFFSETS, _HALF_TAPS):  # taps summed in this order: the values depend on it
+        index[axis] = slice(4 + k, 4 + k + 2 * m - 1, 2)
+        out = out + w * p[tuple(index)]
+    return out
 
 
 def imresize_half(image: np.ndarray) -> np.ndarray:
-    """MATLAB ``imresize(image, 0.5)`` for a 2-D float image (separable, exact taps)."""
-    return _half_axis0(_half_axis0(image).T).T
+    """MATLAB ``imresize(image, 0.5)`` for a 2-D float image (separable, exact taps): rows
+    first, then columns, each along its own axis (no transposed copies)."""
+    return _half_axis(_half_axis(image, 0), 1)
 
 
 # Moment-matching generalised-Gaussian fit (DESIQUE's ``gaussian_para_esti``, used by HIGRADE).
@@ -104,7 +112,8 @@ def ggd_fit(x: np.ndarray) -> tuple[float, float]:
     MSCN maps, whose mean is not exactly 0)."""
     x = np.ravel(x)
     centred = x - x.mean()
-    ms, ma = float(np.einsum("i,i->", centred, centred) / x.size), float(np.mean(np.abs(centred)))
+    ms = float(np.einsum("i,i->", centred, centred) / x.size)
+    ma = float(np.mean(np.abs(centred, out=centred)))
     rho = ms / ma**2 if ma > 0 else 0.0  # degenerate (constant) input -> largest shape
     return float(np.sqrt(ms)), float(_GGD_SHAPES[np.argmin(np.abs(rho - _GGD_RATIO))])
 
