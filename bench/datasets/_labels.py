@@ -139,3 +139,12 @@ def labelled_dataset(name: str, root: Path, labels: Path, frame: pd.DataFrame, t
     frame["path"] = [str(images[n][0]) if n in images else str(root / n) for n in frame["image"]]
     frame["prompt"] = frame["prompt"].fillna("").astype(str)
     return Dataset(name, frame, targets, root, labels=labels, score_ranges=score_ranges, label_problems=problems)
+
+
+def groups_by_prompt(frame: pd.DataFrame) -> tuple[pd.Series, list[Problem]]:
+    """Content groups for datasets whose content is the prompt: rows with the identical prompt
+    text share a group; an empty prompt is a problem (its row would form a group of its own)."""
+    prompts = frame["prompt"].where(frame["prompt"].notna(), "").astype(str).str.strip()
+    problems = [Problem("unparseable_prompt", frame.at[row, "image"], "empty prompt", row)
+                for row in frame.index[prompts == ""]]
+    return prompts, problems

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.datasets._labels import labelled_dataset, prepare_labels, read_table, scan_images
+from bench.datasets._labels import groups_by_prompt, labelled_dataset, prepare_labels, read_table, scan_images
 from bench.datasets.base import DATASET_REGISTRY, TARGET_COLUMNS, Dataset, Problem, register_target_column
 from bench.errors import BenchError
 
@@ -172,19 +172,22 @@ def load_card(path: str | Path) -> Dataset:
     for key, column in keys.items():
         if column and column not in raw.columns:
             raise _error(card.path, key, f"no column {column!r} in {card.labels}; it has {list(raw.columns)}")
-    group_source = card.group_column or (card.prompt_column if card.group_rule == "prompt" else card.image_column)
-    raw = raw.assign(_group=raw[group_source])  # before renaming: the group may be the prompt or image column
+    raw = raw.assign(_group=raw[card.group_column]) if card.group_column else raw  # before renaming
     columns = {card.image_column: "image", **({card.prompt_column: "prompt"} if card.prompt_column else {}),
                **{t.column: t.frame_column for t in card.targets}}
     numeric = tuple(t.frame_column for t in card.targets)
     frame = prepare_labels(raw, card.labels, columns, numeric)
     if not card.prompt_column:
         frame["prompt"] = ""
-    groups = frame.pop("_group")
-    frame["group"] = groups.where(groups.notna(), "").astype(str).str.strip()
-    why = f"empty {'group column ' + repr(card.group_column) if card.group_column else 'prompt'}"
-    problems = [Problem("unparseable_prompt", frame.at[row, "image"], why, row)
-                for row in frame.index[frame["group"] == ""]]
+    if card.group_column:
+        groups = frame.pop("_group")
+        frame["group"] = groups.where(groups.notna(), "").astype(str).str.strip()
+        problems = [Problem("unparseable_prompt", frame.at[row, "image"], f"empty group column {card.group_column!r}",
+                            row) for row in frame.index[frame["group"] == ""]]
+    elif card.group_rule == "prompt":
+        frame["group"], problems = groups_by_prompt(frame)
+    else:
+        frame["group"], problems = frame["image"], []
     ranges = {t.frame_column: (t.low, t.high) for t in card.targets}
     return labelled_dataset(card.name, card.images, card.labels, frame, numeric, ranges, problems)
 

@@ -12,6 +12,8 @@ Formats (``--format``):
 * ``csv``: the generic format: a CSV file with a column ``image`` (file names) and one column
   per fold whose cells are ``train`` or ``test`` (any other cell: the image is on neither side).
   The harness's own splits.csv is such a file.
+* ``aigiqa20k``, ``evalmuse``: a release's own train/test split, read from its label files
+  (bench.splits.official).
 
 Image names are matched on the file name (any folder part is dropped). Names the dataset
 lacks are an error (``ignore_unknown``: dropped, with a warning), and so are dataset images a
@@ -35,10 +37,11 @@ import pandas as pd
 
 from bench.datasets._labels import IMAGE_SUFFIXES
 from bench.errors import BenchError
+from bench.splits.official import OFFICIAL_READERS
 from bench.splits.protocols import file_sha256
 
 log = logging.getLogger("ipiqa_bench")
-FORMATS = ("ipce", "qalign", "csv")
+FORMATS = ("ipce", "qalign", "csv", "aigiqa20k", "evalmuse")
 SHOWN = 3  # names quoted in a message
 
 
@@ -158,7 +161,13 @@ def read_generic_csv(paths: list[Path]) -> list[Fold]:
     return folds
 
 
-READERS = {"ipce": read_ipce, "qalign": read_qalign, "csv": read_generic_csv}
+def _official(reader):
+    """A reader of a release's own split (bench.splits.official) as a reader of Folds."""
+    return lambda paths: [Fold(*fold) for fold in reader(paths)]
+
+
+READERS = {"ipce": read_ipce, "qalign": read_qalign, "csv": read_generic_csv,
+           **{name: _official(reader) for name, reader in OFFICIAL_READERS.items()}}
 
 
 def read_folds(fmt: str, paths) -> list[Fold]:
