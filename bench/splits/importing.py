@@ -26,7 +26,6 @@ content leakage (test groups that also occur in training).
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ import pandas as pd
 
 from bench.datasets._labels import IMAGE_SUFFIXES
 from bench.errors import BenchError
-from bench.splits.official import OFFICIAL_READERS
+from bench.splits.official import OFFICIAL_READERS, img_path_names
 from bench.splits.protocols import file_sha256
 
 log = logging.getLogger("ipiqa_bench")
@@ -106,13 +105,7 @@ def read_ipce(paths: list[Path]) -> list[Fold]:
 
 
 def _qalign_names(path: Path) -> list[str]:
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BenchError(f"cannot read Q-Align split file {path}: {exc}") from None
-    if not isinstance(entries, list) or not all(isinstance(e, dict) and "img_path" in e for e in entries):
-        raise BenchError(f"{path}: expected a list of {{\"img_path\": ..., \"gt_score\": ...}} objects")
-    return [file_name(e["img_path"]) for e in entries]
+    return img_path_names(path, "Q-Align split file", 'a list of {"img_path": ..., "gt_score": ...} objects')
 
 
 QALIGN_FILE = re.compile(r"(train|test)_split_(\d+)\.json")

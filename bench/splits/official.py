@@ -65,14 +65,20 @@ def read_aigiqa20k(paths: list[Path]) -> list[OfficialFold]:
     return [("official", _aigiqa20k_names(by_split["train"]), test, [by_split["train"], *held_out])]
 
 
-def _evalmuse_names(path: Path) -> list[str]:
+def img_path_names(path: Path, what: str, expected: str) -> list[str]:
+    """The file names of a JSON list of objects with an ``img_path`` (Q-Align's and EvalMuse's
+    split files); ``what`` and ``expected`` word the error."""
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BenchError(f"cannot read split file {path}: {exc}") from None
+        raise BenchError(f"cannot read {what} {path}: {exc}") from None
     if not isinstance(entries, list) or not all(isinstance(e, dict) and "img_path" in e for e in entries):
-        raise BenchError(f"{path}: expected a list of objects with an img_path (EvalMuse's release format)")
+        raise BenchError(f"{path}: expected {expected}")
     return [_name(e["img_path"]) for e in entries]
+
+
+def _evalmuse_names(path: Path) -> list[str]:
+    return img_path_names(path, "split file", "a list of objects with an img_path (EvalMuse's release format)")
 
 
 def read_evalmuse(paths: list[Path]) -> list[OfficialFold]:
