@@ -117,6 +117,10 @@ def default_root(name: str) -> Path:
 def dataset_status(name: str, root: str | Path | None = None) -> str:
     """Whether ``name`` is here to run on, in words: its folder found or not, or where a
     generated dataset is (or will be) generated."""
+    from bench.datasets.card import is_card_path
+
+    if is_card_path(name):
+        return f"dataset card {name} (present)"
     entry = DATASET_REGISTRY.get(name)
     if entry.needs_root:
         path = Path(root) if root else default_root(name)
@@ -131,6 +135,14 @@ def dataset_status(name: str, root: str | Path | None = None) -> str:
 
 
 def load_dataset(name: str, root: str | Path | None = None) -> Dataset:
+    """The dataset registered as ``name``, or the one a dataset card describes (``name`` a
+    path ending in .toml; bench.datasets.card), keyed by the card's name."""
+    from bench.datasets.card import is_card_path, load_card
+
+    if is_card_path(name):
+        if root:
+            raise BenchError(f"--root {root}: a dataset card names its own image folder (its 'images' key)")
+        return load_card(name)
     entry = DATASET_REGISTRY.get(name)
     if not entry.needs_root:
         return entry.loader(Path(root) if root else None)
