@@ -18,17 +18,15 @@ import csv
 from pathlib import Path
 
 from bench.datasets._labels import _skipped, labelled_dataset, read_labels
-from bench.datasets.base import Dataset, register_dataset, register_target_column
+from bench.datasets.base import Dataset, register_dataset
 from bench.errors import BenchError
 
 COLUMNS = {"filename": "image", "MOS_nat": "mos_naturalness", "MOS_tech": "mos_technical",
            "MOS_rat": "mos_rationality"}
 TARGETS = ("mos_naturalness", "mos_technical", "mos_rationality")
 
-# Perceptual judgements of the image alone: quality-kind scores (methods predicting quality score them).
-register_target_column("mos_naturalness", "quality", "AGIN's overall naturalness MOS")
-register_target_column("mos_technical", "quality", "AGIN's technical-quality MOS")
-register_target_column("mos_rationality", "quality", "AGIN's rationality MOS (plausible existence, colour, layout...)")
+# Its columns are registered in bench/targets.py: perceptual judgements of the image alone,
+# quality-kind scores (methods predicting quality score them).
 
 
 def _header(path: Path) -> set[str]:

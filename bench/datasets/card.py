@@ -25,8 +25,10 @@ from pathlib import Path
 import pandas as pd
 
 from bench.datasets._labels import groups_by_prompt, labelled_dataset, prepare_labels, read_table, scan_images
-from bench.datasets.base import DATASET_REGISTRY, TARGET_COLUMNS, Dataset, Problem, register_target_column
+from bench.datasets.base import DATASET_REGISTRY, Dataset, Problem
 from bench.errors import BenchError
+from bench.files import atomic_write_text
+from bench.targets import TARGET_COLUMNS, register_target_column
 
 CARD_FILE = "dataset.toml"
 CARD_KINDS = ("quality", "alignment", "other")
@@ -308,8 +310,6 @@ def card_text(card: dict, notes: list[str] = ()) -> str:
 
 def write_card(path: str | Path, card: dict, notes: list[str] = ()) -> Path:
     """Write ``card`` as TOML to ``path`` (read back at once: what is written must load)."""
-    from bench.results.store import atomic_write_text
-
     path = Path(path)
     text = card_text(card, notes)
     if tomllib.loads(text) != json.loads(json.dumps(card)):

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from bench.cli import log, main
+from bench.datasets.card import CARD_FILE, infer_card, load_card, write_card
 from bench.errors import BenchError
 
 
@@ -28,8 +29,6 @@ def init_command(labels, images, out, force):
     columns, each score's kind and scale, and the content groups; say each guess, write the
     card, and check that it loads. Edit the card where a guess is wrong, then
     `ipiqa-bench check --dataset <card>`."""
-    from bench.datasets.card import CARD_FILE, infer_card, load_card, write_card
-
     out = out or labels.parent / CARD_FILE
     if out.exists() and not force:
         raise BenchError(f"{out} exists; edit it, or pass --force to replace it")
