@@ -114,7 +114,7 @@ def _columns(group: list[Row]) -> list[tuple[str, str]]:
         columns.append((f"{name} mean ± std [95% CI]", "number"))
         if _has_paper(group, metric):
             columns += [(f"{name} paper", "number"), (f"Δ {name}", "number"), (f"paper in {name} CI", "text")]
-    return columns + [("Comparable to the paper", "text")]
+    return columns + [("Comparable", "text")]  # to the paper (the filter names it in full)
 
 
 def _metric_title(metric: str, group: list[Row]) -> str:
