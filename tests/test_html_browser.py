@@ -9,21 +9,12 @@ import io
 import pandas as pd
 import pytest
 from conftest import run_cli
-from test_html_report import make_report_results
+from test_html_report import report  # noqa: F401  (the module's results and report, a fixture)
 
 from bench.report import page_browser
-from bench.report.build import build_report
 
 MISSING = page_browser.missing_requirement()
 pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"browser tests skipped: {MISSING}")
-
-
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    base = tmp_path_factory.mktemp("browser")
-    make_report_results(base / "results")
-    build_report(base / "results", base / "report", n_resamples=50)
-    return base / "results", base / "report"
 
 
 @pytest.fixture(scope="module")
