@@ -1,6 +1,7 @@
 """A self-contained report folder rendered from the result files and manifests only:
 
     <out>/report.md              Tables 1–3 (with the paper's numbers), figures, significance
+    <out>/index.html             the same as one self-contained web page (bench/report/html_page.py)
     <out>/tables/*.tex           the same tables, ready to \\input (booktabs)
     <out>/figures/*.png          scatter + logistic fit, SRCC per split, significance matrices
     <out>/significance.csv       every compared pair, machine-readable
@@ -27,14 +28,21 @@ from bench import __version__
 from bench.errors import BenchError
 from bench.report import figures, tables
 from bench.report.ablation import ablation_summary, render_ablation
+from bench.report.html_page import PageInput, write_page
 from bench.report.significance import (
     DEFAULT_RESAMPLES,
     Comparison,
     compare_methods,
+    confidence_intervals,
     smallest_wilcoxon_p,
 )
 from bench.report.tables import latex_safe
-from bench.results.loading import MethodResults, load_results, split_metrics
+from bench.results.loading import (
+    MethodResults,
+    load_results,
+    missing_methods,
+    split_metrics,
+)
 from bench.splits.protocols import protocol_notes
 
 log = logging.getLogger("ipiqa_bench")
@@ -74,11 +82,21 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
         text = _markdown(results_dir, results, per_split, summary, signs, comparison, left_out,
                          written, table_files, n_resamples, seed)
         (staging / REPORT_FILE).write_text(text)
+        _write_page(staging, results_dir, out, results, per_split, summary, signs, comparison, left_out,
+                    n_resamples, seed)
         _swap_in(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Report(out, left_out + comparison.refused)
+
+
+def _write_page(staging: Path, results_dir, out: Path, results, per_split, summary, signs, comparison, left_out,
+                n_resamples: int, seed: int) -> Path:
+    """index.html, from the summary `table --paper --ci` prints (bench.report.html_page)."""
+    shown = confidence_intervals(tables.with_paper(summary, signs))
+    return write_page(staging, PageInput(Path(results_dir), out, results, per_split, shown, comparison, left_out,
+                                         missing_methods(results), n_resamples, seed))
 
 
 def render_table3(results: list[MethodResults], summary: pd.DataFrame, fmt: str = "markdown",

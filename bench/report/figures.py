@@ -66,13 +66,10 @@ def scatter_with_logistic(path: Path, pred: np.ndarray, mos: np.ndarray, sign: i
         ax.scatter(pred, mos, s=4, alpha=0.35, linewidths=0, color="tab:blue",
                    label=f"test images, all splits (n = {len(pred)})")
         finite = np.isfinite(pred) & np.isfinite(mos)
-        fittable = finite.sum() > 4 and np.ptp(pred[finite]) > 0 and np.ptp(mos[finite]) > 0
-        mapped = fit_logistic(sign * pred[finite], mos[finite]) if fittable else None
-        if mapped is not None:
-            order = np.argsort(pred[finite])
-            ax.plot(pred[finite][order], mapped[order], color="tab:red", label="4-parameter logistic fit")
+        curve, reason = logistic_curve(pred, mos, sign)
+        if curve is not None:
+            ax.plot(*curve, color="tab:red", label="4-parameter logistic fit")
         else:
-            reason = "did not converge" if fittable else "constant predictions"
             ax.plot([], [], " ", label=f"no logistic fit ({reason})")
         notes = ["lower = better"] if sign < 0 else []
         if _skewed(pred[finite]):
@@ -81,11 +78,24 @@ def scatter_with_logistic(path: Path, pred: np.ndarray, mos: np.ndarray, sign: i
         ax.set_xlabel(f"{label} score" + (f" ({', '.join(notes)})" if notes else ""))
         ax.set_ylabel(target_name(target))
         ax.set_title(f"{label} on {dataset}: {target_name(target)}\n{srcc_note}")
-        legend = fig.legend(loc="outside lower center", ncol=2 if mapped is not None else 1, frameon=False,
+        legend = fig.legend(loc="outside lower center", ncol=2 if curve is not None else 1, frameon=False,
                             markerscale=2.5, handletextpad=0.3)
         for handle in legend.legend_handles:
             handle.set_alpha(1)
         return _save(fig, path)
+
+
+def logistic_curve(pred: np.ndarray, mos: np.ndarray, sign: int) -> tuple[tuple[np.ndarray, np.ndarray] | None, str]:
+    """((raw predictions sorted, the logistic fitted to MOS at them), "") over the finite
+    pairs, or (None, why there is no fit)."""
+    pred, mos = np.asarray(pred, float), np.asarray(mos, float)
+    finite = np.isfinite(pred) & np.isfinite(mos)
+    fittable = finite.sum() > 4 and np.ptp(pred[finite]) > 0 and np.ptp(mos[finite]) > 0
+    mapped = fit_logistic(sign * pred[finite], mos[finite]) if fittable else None
+    if mapped is None:
+        return None, "did not converge" if fittable else "constant predictions"
+    order = np.argsort(pred[finite])
+    return (pred[finite][order], mapped[order]), ""
 
 
 def _skewed(values: np.ndarray) -> bool:
@@ -134,19 +144,8 @@ def significance_matrix(path: Path, pairs: pd.DataFrame, dataset: str, target: s
     """Methods × methods: colour is the mean SRCC difference (row − column), text the
     Wilcoxon p over splits; '*' marks pairs whose bootstrap 95% interval excludes 0."""
     plt = require_matplotlib()
-    names = unique_labels([*pairs["method_a"], *pairs["method_b"]], [*pairs["label_a"], *pairs["label_b"]])
-    means = pd.concat([pairs.set_index("method_a")["srcc_a"], pairs.set_index("method_b")["srcc_b"]])
-    methods = list(means.groupby(level=0).first().sort_values(ascending=False).index)
-    labels = [names[m] for m in methods]
-    index = {m: i for i, m in enumerate(methods)}
+    labels, delta, text = significance_grid(pairs)
     n = len(labels)
-    delta = np.full((n, n), np.nan)
-    text = [["" for _ in labels] for _ in labels]
-    for row in pairs.itertuples():
-        i, j = index[row.method_a], index[row.method_b]
-        delta[i, j], delta[j, i] = row.delta_srcc, -row.delta_srcc
-        star = "*" if row.ci_low > 0 or row.ci_high < 0 else ""
-        text[i][j] = text[j][i] = f"{_p_text(row.wilcoxon_p)}{star}"
     limit = max(np.nanmax(np.abs(delta)) if np.isfinite(delta).any() else 0.0, 1e-3)
     width = COLUMN_WIDTH if n <= 6 else PAGE_WIDTH
     with plt.rc_context(STYLE):
@@ -172,6 +171,25 @@ def significance_matrix(path: Path, pairs: pd.DataFrame, dataset: str, target: s
         ax.set_title(f"{dataset}: {target_name(target)}, Wilcoxon p over {splits} paired splits\n"
                      "(* bootstrap 95% interval of the difference excludes 0)", fontsize=7)
         return _save(fig, path)
+
+
+def significance_grid(pairs: pd.DataFrame) -> tuple[list[str], np.ndarray, list[list[str]]]:
+    """(labels, mean SRCC difference row − column, cell text) of the methods in ``pairs``
+    (bench.report.significance.compare_methods), best mean SRCC first. The text is the
+    Wilcoxon p, with '*' where the bootstrap 95% interval of the difference excludes 0."""
+    names = unique_labels([*pairs["method_a"], *pairs["method_b"]], [*pairs["label_a"], *pairs["label_b"]])
+    means = pd.concat([pairs.set_index("method_a")["srcc_a"], pairs.set_index("method_b")["srcc_b"]])
+    methods = list(means.groupby(level=0).first().sort_values(ascending=False).index)
+    index = {m: i for i, m in enumerate(methods)}
+    n = len(methods)
+    delta = np.full((n, n), np.nan)
+    text = [["" for _ in methods] for _ in methods]
+    for row in pairs.itertuples():
+        i, j = index[row.method_a], index[row.method_b]
+        delta[i, j], delta[j, i] = row.delta_srcc, -row.delta_srcc
+        star = "*" if row.ci_low > 0 or row.ci_high < 0 else ""
+        text[i][j] = text[j][i] = f"{_p_text(row.wilcoxon_p)}{star}"
+    return [names[m] for m in methods], delta, text
 
 
 def _p_text(p: float) -> str:

@@ -23,7 +23,7 @@ from bench.report.significance import DEFAULT_RESAMPLES
               help="PLCC in every table: plain Pearson (the paper's kind, compared with its numbers) or after "
                    "the 4-parameter logistic (sign kept).")
 def report_command(dataset, results_dir, out, resamples, seed, plcc):
-    """Write report.md, PNG figures and LaTeX tables rendered from the result files."""
+    """Write report.md, index.html (one self-contained page), PNG figures and LaTeX tables rendered from the result files."""
     report = build_report(results_dir, out or results_dir / "report", dataset, resamples, seed, plcc)
     for message in report.refused:
         click.echo(f"ipiqa-bench: refused: {message}", err=True)
