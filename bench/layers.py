@@ -7,7 +7,8 @@ Ray or matplotlib when imported), so that ``ipiqa-bench --help`` and the tables 
 """
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("bench", "bench.layers", "bench.data", "bench.errors", "bench.files", "bench.images", "bench.devices"),
+    ("bench", "bench.layers", "bench.data", "bench.errors", "bench.files", "bench.images", "bench.devices",
+     "bench.bars"),
     ("bench.assets", "bench.plugins"),
     ("bench.targets", "bench.config", "bench.method", "bench.registry"),
     ("bench.datasets",),

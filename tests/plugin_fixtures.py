@@ -115,6 +115,26 @@ class DiesOnceSVR(SharpnessSVR):
         return super().fit_features(X, Y, groups)
 
 
+@register_method("test-gated-svr", family="svr", trains=True)
+class GatedSVR(SharpnessSVR):
+    """With a `gate` folder, the first fit runs and every later one waits until the test
+    creates `<gate>/open` (tests only): a run interrupted meanwhile has exactly one split."""
+
+    def __init__(self, gate=""):
+        super().__init__()
+        self.gate = gate
+
+    def fit_features(self, X, Y, groups):
+        if self.gate:
+            try:
+                os.close(os.open(Path(self.gate) / "first", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                deadline = time.monotonic() + 300  # a bound, so a broken test cannot hang forever
+                while not (Path(self.gate) / "open").exists() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+        return super().fit_features(X, Y, groups)
+
+
 @register_method("test-dies-always", family="handcrafted")
 class DiesAlways(ScoreMethod):
     """Kills its own process on every image when given a `death_marker` (tests only)."""

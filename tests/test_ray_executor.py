@@ -106,17 +106,25 @@ def test_a_dead_worker_is_retried_and_a_method_that_keeps_dying_fails_alone(
     assert not list((base / "test-dies-always").glob("split_*.csv"))
 
 
-def test_ctrl_c_cancels_outstanding_tasks_and_keeps_finished_splits(local_ray, tiny_dataset, results_dir, caplog):
+def test_ctrl_c_cancels_outstanding_tasks_and_keeps_finished_splits(local_ray, tiny_dataset, results_dir, tmp_path,
+                                                                    caplog):
+    """Ctrl-C comes after the gated method's first split is written and while its other fits
+    wait at the gate: an event, not a race with the clock."""
+    from bench import api
+    from bench.run.progress import RunInterrupted
+
     caplog.set_level(logging.INFO, logger="ipiqa_bench")
+    gate = tmp_path / "gate"
+    gate.mkdir()
     # Two methods: the driver waits on both from threads, the path a real grid takes.
-    args = ["run", "--methods", "test-lap-var,test-sharpness-svr", "--dataset", "tinyfiles", "--splits", "10",
-            "--results-dir", str(results_dir)]
-    method_dir = results_dir / "tinyfiles" / "test-sharpness-svr"
+    run = dict(methods="test-lap-var,test-gated-svr", dataset="tinyfiles", splits=10, results_dir=results_dir,
+               overrides={"gate": str(gate)}, summary=False)
+    method_dir = results_dir / "tinyfiles" / "test-gated-svr"
     running = threading.Event()
 
     def press_ctrl_c_after_the_first_split():
-        deadline = time.time() + 120
-        while running.is_set() and time.time() < deadline and not list(method_dir.glob("split_*.csv")):
+        deadline = time.monotonic() + 300
+        while running.is_set() and time.monotonic() < deadline and not list(method_dir.glob("split_*.csv")):
             time.sleep(0.01)
         if running.is_set():
             os.kill(os.getpid(), signal.SIGINT)
@@ -130,20 +138,22 @@ def test_ctrl_c_cancels_outstanding_tasks_and_keeps_finished_splits(local_ray, t
     presser = threading.Thread(target=press_ctrl_c_after_the_first_split)
     presser.start()
     try:
-        result = run_cli(*args, "--executor", "ray")
+        with pytest.raises(RunInterrupted, match="Rerun the same command to resume"):
+            api.run(**run, executor="ray")
     finally:
         running.clear()
         presser.join()
         signal.signal(signal.SIGINT, previous)
-    assert result.exit_code == 130 and "Rerun the same command to resume" in result.stderr
+        (gate / "open").touch()  # the cancelled fits may go on: their results are no longer read
     assert "ray: cancelled" in caplog.text
     done = {p: p.stat().st_mtime_ns for p in method_dir.glob("split_*.csv")}
-    assert 1 <= len(done) < 10, "Ctrl-C came too late to test"
+    assert len(done) == 1
     time.sleep(1)
     assert len(list(method_dir.glob("split_*.csv"))) == len(done), "a split was written after Ctrl-C"
     for path in done:
         assert pd.read_csv(path)["pred"].notna().all()
-    assert run_cli(*args).exit_code == 0  # resumes, locally
+    outcomes = api.run(**run)  # resumes, locally
+    assert {o.status for o in outcomes} == {"done"}
     assert len(list(method_dir.glob("split_*.csv"))) == 10
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in done.items()), "finished splits were redone"
     assert not [p for p in method_dir.rglob(".*") if p.is_file()]  # no temp file left behind

@@ -18,6 +18,7 @@ def test_run_states_its_plan_shows_progress_and_ends_with_a_summary(tiny_dataset
     assert result.exit_code == 1, result.stderr  # clipscore's weights are missing
     err = result.stderr
     assert "plan on tinyfiles (2 split(s))" in err
+    assert f"splits: wrote {results_dir / 'tinyfiles' / 'splits.csv'} (2 split(s), seed 0, test size 0.2)" in err
     assert f"{SVR}: 2 of 2 split(s) to run; estimate unknown (no earlier run of it on this dataset)" in err
     assert "clipscore failed: pretrained file 'ViT-B-32.pt'" in err and err.count("clipscore failed") == 1
     assert "4 task(s) (method x split) to run; estimate unknown\n" in err
@@ -33,8 +34,10 @@ def test_run_states_its_plan_shows_progress_and_ends_with_a_summary(tiny_dataset
     assert [line.split()[1:] for line in summary.splitlines() if "clipscore" in line] == [
         ["clipscore", "-", "-", "-", "0/2", "failed"]]
 
-    again = _run(results_dir, f"{SVR},{LAP}")
-    assert f"{SVR}: kept, 2/2 splits done" in again.stderr and "nothing to run" in again.stderr
+    again = _run(results_dir, f"{SVR},{LAP}", "1")
+    assert (f"splits: reusing {results_dir / 'tinyfiles' / 'splits.csv'} (2 split(s) in the file; this run uses "
+            "the first 1)") in again.stderr
+    assert f"{SVR}: kept, 1/1 splits done" in again.stderr and "nothing to run" in again.stderr
     forced = _run(results_dir, SVR, "2", "--force")
     assert "s/split, the mean of 2 split(s) of its earlier run, moved aside" in forced.stderr
 

@@ -20,8 +20,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from tqdm import tqdm
-
+from bench.bars import progress_bar
 from bench.errors import AssetMissing
 
 CACHE_ENV = "IPIQA_BENCH_CACHE"
@@ -159,7 +158,7 @@ def _download(asset: Asset) -> Path:
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(asset.url, timeout=30) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=asset.filename) as bar:
+            with progress_bar(total=total, unit="B", unit_scale=True, desc=asset.filename) as bar:
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
                     bar.update(len(chunk))

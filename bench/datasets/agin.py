@@ -14,7 +14,6 @@ authors split images at random (70/30), so content group = the image itself.
 from __future__ import annotations
 
 import csv
-
 from pathlib import Path
 
 from bench.datasets._labels import _skipped, labelled_dataset, read_labels

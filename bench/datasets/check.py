@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 from PIL import Image
-from tqdm import tqdm
 
 from bench.assets import cache_dir
+from bench.bars import progress_bar
 from bench.datasets._labels import scan_images
 from bench.datasets.base import Dataset, Problem
 from bench.errors import BenchError
@@ -184,7 +184,7 @@ def _unreadable_images(frame: pd.DataFrame, progress: bool) -> list[Problem]:
     todo = [(row, path) for row, path in frame["path"].items() if not verified.holds(path)]
     problems = []
     try:
-        for row, path in tqdm(todo, desc="checking images", unit="img", disable=not progress or not todo,
+        for row, path in progress_bar(todo, desc="checking images", unit="img", disable=not progress or not todo,
                               leave=False):
             found = classify_image(path)
             if found:

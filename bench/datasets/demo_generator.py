@@ -113,8 +113,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 from scipy import ndimage
-from tqdm import tqdm
 
+from bench.bars import progress_bar
 from bench.datasets.demo_photos import bank_digest, photo_crop
 
 GENERATOR_VERSION = "2"
@@ -536,7 +536,7 @@ def generate_demo(out_dir: Path, spec: DemoSpec = DemoSpec(),
     try:
         tmp.chmod(0o755)  # mkdtemp makes it private; the dataset is not
         (tmp / "images").mkdir()
-        for row in tqdm(labels.to_dict("records"), desc="demo images", file=sys.stderr,
+        for row in progress_bar(labels.to_dict("records"), desc="demo images", unit="img", file=sys.stderr,
                         disable=not progress):
             # fast zlib level: encoding is a third of the time, size grows only ~15%
             Image.fromarray(_render_row(row, spec)).save(tmp / "images" / row["image"],

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 from tabulate import tabulate
-from tqdm import tqdm
 
 from bench import __version__
+from bench.bars import progress_bar
 from bench.errors import BenchError
 from bench.report import figures, tables
 from bench.report.ablation import ablation_summary, render_ablation
@@ -181,7 +181,7 @@ def _write_figures(folder, results: list[MethodResults], per_split, summary, com
     for (dataset, target), pairs in comparison.pairs.groupby(["dataset", "target"], sort=True):
         path = folder / "figures" / f"{_slug(dataset, target)}_significance.png"
         jobs.append((figures.significance_matrix, (path, pairs, dataset, target)))
-    return [draw(*args) for draw, args in tqdm(jobs, desc="figures", unit="fig", leave=False)]
+    return [draw(*args) for draw, args in progress_bar(jobs, desc="figures", unit="fig", leave=False)]
 
 
 def _significance_table(pairs: pd.DataFrame, fmt: str) -> str:

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from bench.assets import provenance
+from bench.bars import progress_bar
 from bench.config import ResolvedConfig, resolve_config
 from bench.datasets import Dataset
 from bench.errors import BenchError
@@ -55,7 +55,7 @@ from bench.run.progress import (
     say,
 )
 from bench.run.tasks import INPUT_COLUMNS, SplitTask, extract_features, fit_predict
-from bench.splits import SplitConfig, ensure_splits, read_splits, split_columns
+from bench.splits import SPLITS_FILE, SplitConfig, ensure_splits, read_splits, split_columns
 from bench.targets import target_kind
 from bench.train.epoch_state import STATE_DIR, split_state_dir
 
@@ -98,13 +98,18 @@ def run_benchmark(method_names: list[str], dataset: Dataset, options: RunOptions
 
 
 def _run_locked(method_names, dataset, options, executor, dataset_dir) -> list[MethodOutcome]:
+    reused = (dataset_dir / SPLITS_FILE).exists()
     path = ensure_splits(dataset_dir, dataset.frame["image"], dataset.frame["group"], options.splits)
     splits, digest = read_splits(path)
+    in_file = len(split_columns(splits))
     splits = splits[["image", "group", *split_columns(splits)[:options.splits.n_splits]]]
     context = {"splits_file": str(path), "splits_hash": digest}
 
     plans = [_plan_method(name, dataset, splits, context, options) for name in method_names]
-    for line in describe_plan(plans, dataset.name, options.splits.n_splits):
+    n = options.splits.n_splits
+    say(f"splits: reusing {path} ({in_file} split(s) in the file; this run uses the first {n})" if reused else
+        f"splits: wrote {path} ({n} split(s), seed {options.splits.seed}, test size {options.splits.test_size})")
+    for line in describe_plan(plans, dataset.name, n):
         say(line)
     for plan in plans:
         if plan.outcome is not None:
@@ -345,7 +350,7 @@ def compute_features(info, config, dataset, options, executor, manifest) -> np.n
     if missing:
         chunks = [missing[i:i + FEATURE_CHUNK] for i in range(0, len(missing), FEATURE_CHUNK)]
         items = [(info.name, config, [frame["path"][j] for j in c], [prompts[j] for j in c]) for c in chunks]
-        bar = tqdm(total=len(missing), desc=f"{info.name} features", unit="img", leave=False)
+        bar = progress_bar(total=len(missing), desc=f"{info.name} features", unit="img", leave=False)
         saved = 0
         try:
             for i, result in executor.map(extract_features, items, kind="features",

@@ -30,6 +30,7 @@ from bench.assets import cache_dir
 from bench.errors import BenchError
 from bench.files import atomic_write_text, fingerprint
 from bench.images import ImageReadError, load_rgb
+from bench.bars import progress_bar
 
 FORMAT = 1
 RESIZE = "pil-bicubic"  # PIL's antialiased bicubic: torchvision's Resize(BICUBIC) on a PIL image
@@ -137,8 +138,6 @@ class ImageCache:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _append(self, index: dict, missing: dict[str, str], workers: int | None, progress: bool) -> None:
-        from tqdm import tqdm
-
         start = index["n_rows"]
         new_rows = {key: start + i for i, key in enumerate(missing)}
         with open(self.pixels_path, "ab") as out:  # "ab" creates it; truncate cuts a killed build's bytes
@@ -146,7 +145,7 @@ class ImageCache:
         jobs = [(new_rows[key], path) for key, path in missing.items()]
         chunks = [jobs[i:i + CHUNK] for i in range(0, len(jobs), CHUNK)]
         workers = min(workers or usable_cores(), len(chunks))
-        bar = tqdm(total=len(jobs), unit="img", disable=not progress, leave=False,
+        bar = progress_bar(total=len(jobs), unit="img", disable=not progress, leave=False,
                    desc=f"image cache: decoding {len(jobs)} image(s) at {self.size} px, once")
         with bar:
             if workers <= 1 or len(jobs) < IN_PROCESS_BELOW or multiprocessing.current_process().daemon:

@@ -45,6 +45,7 @@ from bench.train.config import (  # noqa: F401  (re-exported: the public names o
 )
 from bench.train.epoch_state import generators_of, rng_state, set_rng_state
 from bench.train.image_cache import usable_cores
+from bench.bars import progress_bar
 
 log = logging.getLogger("ipiqa_bench")
 
@@ -272,8 +273,6 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
     state is saved there after every epoch, and a saved one is continued from. Returns the
     report: losses, precision, images/s (overall, and of the training step alone while it was
     not waiting for data), the lr each group ended at, selected epoch."""
-    from tqdm import tqdm
-
 
     step = TrainStep(model, forward, param_groups, config, device, steps_per_epoch=len(loader))
     report = {"epoch_loss": [], "amp": step.amp, "precision": step.precision, "channels_last": step.channels_last,
@@ -290,7 +289,7 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
         seen, wait_s, step_s, select_s = (progress[k] for k in ("seen", "wait_s", "step_s", "select_s"))
         report["resumed_at_epoch"] = first
         log.info("%s: resumed after epoch %d of %d (%s)", desc, first, config.epochs, resume.path)
-    for epoch in tqdm(range(first, config.epochs), desc=desc, unit="epoch", leave=False, initial=first,
+    for epoch in progress_bar(range(first, config.epochs), desc=desc, unit="epoch", leave=False, initial=first,
                       total=config.epochs):
         model.train()
         losses = []

@@ -28,12 +28,12 @@ import open_clip
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from bench.assets.safe_load import CheckpointError, load_torch
-from bench.images import ImageReadError, load_pil
+from bench.bars import progress_bar
 from bench.errors import BenchError
 from bench.files import atomic_write_bytes, atomic_write_text
+from bench.images import ImageReadError, load_pil
 from bench.train.loop import autocast
 from methods.ipiqa.base_clip import BaseClip
 from methods.ipiqa.distributed import DistContext
@@ -167,7 +167,7 @@ def score_pairs(base: BaseClip, pairs: pd.DataFrame, work: Path, config: I2PConf
                              image_transform(size, train=False), size)
         names = mine["image_name"].tolist()
         loader = _loader(dataset, config.filter_batch_size, config.workers)
-        bar = tqdm(total=len(dataset), desc="CLIP similarity", unit="pair", disable=not context.is_main)
+        bar = progress_bar(total=len(dataset), desc="CLIP similarity", unit="pair", disable=not context.is_main)
         position = 0
         with _open_for_append(work / f"similarity-rank{context.rank}.csv") as out:
             for images, tokens, ok in loader:
@@ -276,7 +276,7 @@ def train_image2prompt(base: BaseClip, kept: pd.DataFrame, work: Path, config: I
             loader.generator.manual_seed(config.seed + epoch)
         model.train()
         total, batches = 0.0, 0
-        bar = tqdm(loader, desc=f"Image2Prompt epoch {epoch + 1}/{config.epochs}", unit="batch",
+        bar = progress_bar(loader, desc=f"Image2Prompt epoch {epoch + 1}/{config.epochs}", unit="batch",
                    disable=not context.is_main, leave=False)
         for images, tokens, ok in bar:
             if not ok.any():

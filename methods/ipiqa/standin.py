@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from tqdm import tqdm
 
+from bench.bars import progress_bar
 from bench.files import atomic_write_bytes, atomic_write_text
 from methods.ipiqa.base_clip import BaseClip, file_sha256
 from methods.ipiqa.distributed import DistContext
@@ -103,7 +103,7 @@ def pair_tensors(n: int, seed: int, spec: StandinSpec) -> tuple[torch.Tensor, li
 
     transform = image_transform(spec.image_size, train=False)
     images, prompts = [], []
-    for image, prompt in tqdm(generate_pairs(n, seed, spec.render_size), total=n, desc="generated pairs",
+    for image, prompt in progress_bar(generate_pairs(n, seed, spec.render_size), total=n, desc="generated pairs",
                               unit="pair", leave=False):
         images.append(transform(Image.fromarray(image)))
         prompts.append(prompt)
@@ -191,7 +191,7 @@ def train_standin_clip(spec: StandinSpec, out: Path) -> dict:
     generator = torch.Generator().manual_seed(spec.seed)
     losses = []
     clip.train()
-    for epoch in tqdm(range(spec.clip_epochs), desc="stand-in CLIP (contrastive)", unit="epoch", leave=False):
+    for epoch in progress_bar(range(spec.clip_epochs), desc="stand-in CLIP (contrastive)", unit="epoch", leave=False):
         order = torch.randperm(len(images), generator=generator)
         total = 0.0
         for b in range(steps_per_epoch):
@@ -238,7 +238,7 @@ def run_standin_i2p(spec: StandinSpec, clip_path: Path, out: Path, folder: Path)
     if not (pairs_root / "metadata.parquet").exists():
         pairs = corrupted_pairs(generate_pairs(spec.i2p_pairs, spec.seed + 1, spec.render_size),
                                 spec.i2p_corrupt, spec.seed + 1)
-        write_pairs(pairs_root, tqdm(pairs, total=spec.i2p_pairs, desc="Image2Prompt pairs", unit="pair", leave=False))
+        write_pairs(pairs_root, progress_bar(pairs, total=spec.i2p_pairs, desc="Image2Prompt pairs", unit="pair", leave=False))
     written = time.perf_counter()
     base = BaseClip(build_clip("small", str(clip_path)), "small",
                     {"weights": str(clip_path), "sha256": file_sha256(clip_path)})
