@@ -15,7 +15,7 @@ from collections import Counter
 
 import pandas as pd
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from bench.errors import BenchError
 from bench.run.executors import make_executor
