@@ -101,16 +101,16 @@ def runnable_config(name: str) -> dict:
 
 
 def _recording_predict(cls: type, run: ContractRun) -> Callable:
-    """``cls.predict`` wrapped to record the columns of every frame it is handed, and a
-    target column it asks for (a KeyError naming one)."""
+    """``cls.predict`` wrapped to record the columns of every frame it is handed, and the
+    target columns it asks for (a KeyError naming them)."""
     original = cls.predict
 
     def predict(self, frame):
         run.predict_columns.append([str(c) for c in frame.columns])
         try:
             return original(self, frame)
-        except KeyError as exc:
-            run.target_reads += [str(k) for k in exc.args if k in TARGET_COLUMN_KINDS]
+        except KeyError as exc:  # pandas names the missing labels quoted, alone or in an Index
+            run.target_reads += [t for t in TARGET_COLUMN_KINDS if f"'{t}'" in str(exc)]
             raise
     return predict
 
