@@ -21,7 +21,7 @@ import pandas as pd
 from bench.assets import needs_download
 from bench.config import ResolvedConfig, check_preset, resolve_config
 from bench.datasets import load_dataset
-from bench.datasets.base import dataset_status
+from bench.datasets.loading import dataset_status
 from bench.datasets.validation import prepare_for_run
 from bench.devices import resolve_device
 from bench.errors import BenchError

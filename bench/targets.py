@@ -34,6 +34,10 @@ def register_target_column(name: str, kind: str, description: str = "") -> Targe
 register_target_column("mos_quality", "quality", "perceptual quality MOS")
 register_target_column("mos_align", "alignment", "text-to-image alignment MOS")
 register_target_column("mos", "mos", "one overall MOS (AGIQA-1k's; the demo's is the mean of the other two)")
+# AGIN's three MOS (bench/datasets/agin.py), each a kind of perceptual quality.
+register_target_column("mos_naturalness", "quality", "AGIN's overall naturalness MOS")
+register_target_column("mos_technical", "quality", "AGIN's technical-quality MOS")
+register_target_column("mos_rationality", "quality", "AGIN's rationality MOS (plausible existence, colour, layout...)")
 
 
 def target_column_kinds() -> dict[str, str]:

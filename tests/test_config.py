@@ -7,7 +7,6 @@ from helpers import run_cli
 
 from bench import api
 from bench.errors import BenchError
-from bench.method import ScoreMethod
 from bench.registry import create_method, list_methods
 from bench.config import resolve_config
 from bench.train.config import TRAIN_FIELDS, TrainConfig, cli_options

@@ -207,3 +207,14 @@ CPBD_REFERENCE = [
 @pytest.mark.parametrize("make, expected", CPBD_REFERENCE)
 def test_cpbd_matches_released_package(make, expected):
     assert cpbd_gray(make().astype(np.float64))[0] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda: data.camera(), lambda: _gray_pil(data.chelsea()), _ramp_image,
+                                  lambda: np.full((70, 90), 128, dtype=np.uint8)])
+def test_cpbd_canny_equals_skimage_canny(make):
+    from skimage.feature import canny
+
+    from methods.features.cpbd import canny_edges
+
+    gray = make().astype(np.float64)
+    assert np.array_equal(canny_edges(gray), canny(gray))

@@ -254,9 +254,10 @@ def splits_command(ctx, dataset, root, protocol, n_splits, seed, test_size, resu
 
 @splits_command.command("import")
 @dataset_options
-@click.option("--format", "fmt", type=click.Choice(["ipce", "qalign", "csv"]), required=True,
+@click.option("--format", "fmt", type=click.Choice(["ipce", "qalign", "csv", "aigiqa20k", "evalmuse"]), required=True,
               help="ipce: <fold>/train.csv + val.csv; qalign: train_split_k.json + test_split_k.json; "
-                   "csv: image + one train/test column per fold (docs/protocols.md).")
+                   "csv: image + one train/test column per fold (docs/protocols.md); aigiqa20k: the official "
+                   "info_train / info_val / info_test files; evalmuse: train_list.json + test.json.")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), help=RESULTS_HELP)
 @click.option("--ignore-unknown", is_flag=True, help="Drop fold entries naming images the dataset lacks (reported).")
 @drop_invalid_option

@@ -51,20 +51,44 @@ def find_label_file(root: Path, dataset: str, candidates: tuple[str, ...]) -> Pa
     raise BenchError(f"{dataset}: no {' or '.join(candidates)} under {root}; see datasets/README.md")
 
 
-def read_labels(path: Path, columns: dict[str, str], numeric: tuple[str, ...]) -> pd.DataFrame:
+JSON_SUFFIXES = {".json", ".jsonl"}
+
+
+def read_table(path: Path, text: dict | None = None, names: list[str] | None = None) -> pd.DataFrame:
+    """A label table as it is: CSV, TSV (``.tsv``/``.tab``), XLSX, or JSON (a list of objects, or
+    one object a line for ``.jsonl``). ``text``: column -> str, read as text; ``names``: the
+    column names of a CSV without a header row."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".xlsx":
+            return pd.read_excel(path, dtype=text)
+        if suffix in JSON_SUFFIXES:  # dtype=False: values as the file has them (nested ones kept)
+            frame = pd.read_json(path, lines=suffix == ".jsonl", dtype=False)
+            for column in [c for c in text or {} if c in frame.columns]:  # missing stays missing
+                frame[column] = frame[column].where(frame[column].isna(), frame[column].astype(str))
+            return frame
+        return pd.read_csv(path, sep="\t" if suffix in (".tsv", ".tab") else ",", dtype=text,
+                           keep_default_na=False, na_values=[""], encoding="utf-8-sig",
+                           header=None if names else "infer", names=names)
+    except Exception as exc:  # noqa: BLE001  (a corrupt or foreign file, whatever the parser says)
+        raise BenchError(f"cannot read label file {path}: {exc}") from None
+
+
+def read_labels(path: Path, columns: dict[str, str], numeric: tuple[str, ...],
+                names: list[str] | None = None) -> pd.DataFrame:
     """The label table with ``columns`` renamed (official name -> ours) and the others kept.
 
     Names and prompts are read as text; ``numeric`` columns (our names) are parsed with
-    every unparseable cell as NaN, which ``check`` reports as a bad score.
+    every unparseable cell as NaN, which ``check`` reports as a bad score. ``names``: the
+    column names of a CSV that has no header row.
     """
     text = {official: str for official, ours in columns.items() if ours not in numeric}
-    try:
-        if path.suffix.lower() == ".xlsx":
-            frame = pd.read_excel(path, dtype=text)
-        else:
-            frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
-    except Exception as exc:  # a corrupt or foreign file, whatever the parser says
-        raise BenchError(f"cannot read label file {path}: {exc}") from None
+    return prepare_labels(read_table(path, text, names), path, columns, numeric, header=names is None)
+
+
+def prepare_labels(frame: pd.DataFrame, path: Path, columns: dict[str, str], numeric: tuple[str, ...],
+                   header: bool = True) -> pd.DataFrame:
+    """``read_labels`` on a table already read (``read_table``)."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise BenchError(f"label file {path} has no column(s) {missing}; it has {list(frame.columns)}")
@@ -72,8 +96,10 @@ def read_labels(path: Path, columns: dict[str, str], numeric: tuple[str, ...]) -
     frame["image"] = frame["image"].fillna("").astype(str)
     for column in numeric:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    # The row number a spreadsheet shows (header = 1), so a report points into the file.
-    frame.insert(1, "label_line", frame.index + 2)
+    # Where the row is in the file, so a report points into it: the row number a spreadsheet
+    # shows (header = 1); in JSON, the object's (or line's) number, from 1.
+    first = 2 if header and path.suffix.lower() not in JSON_SUFFIXES else 1
+    frame.insert(1, "label_line", frame.index + first)
     return frame
 
 
@@ -113,3 +139,12 @@ def labelled_dataset(name: str, root: Path, labels: Path, frame: pd.DataFrame, t
     frame["path"] = [str(images[n][0]) if n in images else str(root / n) for n in frame["image"]]
     frame["prompt"] = frame["prompt"].fillna("").astype(str)
     return Dataset(name, frame, targets, root, labels=labels, score_ranges=score_ranges, label_problems=problems)
+
+
+def groups_by_prompt(frame: pd.DataFrame) -> tuple[pd.Series, list[Problem]]:
+    """Content groups for datasets whose content is the prompt: rows with the identical prompt
+    text share a group; an empty prompt is a problem (its row would form a group of its own)."""
+    prompts = frame["prompt"].where(frame["prompt"].notna(), "").astype(str).str.strip()
+    problems = [Problem("unparseable_prompt", frame.at[row, "image"], "empty prompt", row)
+                for row in frame.index[prompts == ""]]
+    return prompts, problems

@@ -112,32 +112,3 @@ def default_root(name: str) -> Path:
     """``$IPIQA_DATA/<name>`` if set, else the data root ``datasets/<name>`` in the cwd."""
     base = os.environ.get(DATA_ENV)
     return Path(base) / name if base else Path("datasets") / name
-
-
-def dataset_status(name: str, root: str | Path | None = None) -> str:
-    """Whether ``name`` is here to run on, in words: its folder found or not, or where a
-    generated dataset is (or will be) generated."""
-    entry = DATASET_REGISTRY.get(name)
-    if entry.needs_root:
-        path = Path(root) if root else default_root(name)
-        if path.is_dir():
-            return f"folder {path} (present)"
-        hint = "" if root else f"pass --root, or set ${DATA_ENV}; "
-        return f"folder {path} not found ({hint}see datasets/README.md)"
-    if entry.generated is not None and not root:
-        images, ready = entry.generated()
-        return f"generated, images in {images}" if ready else f"generated on first use, into {images}"
-    return "needs no folder"
-
-
-def load_dataset(name: str, root: str | Path | None = None) -> Dataset:
-    entry = DATASET_REGISTRY.get(name)
-    if not entry.needs_root:
-        return entry.loader(Path(root) if root else None)
-    path = Path(root) if root else default_root(name)
-    if not path.is_dir():
-        hint = "" if root else f" (pass --root, or set ${DATA_ENV})"
-        raise BenchError(
-            f"dataset {name}: folder {path} does not exist{hint}; see datasets/README.md"
-        )
-    return entry.loader(path)

@@ -12,6 +12,8 @@ Formats (``--format``):
 * ``csv``: the generic format: a CSV file with a column ``image`` (file names) and one column
   per fold whose cells are ``train`` or ``test`` (any other cell: the image is on neither side).
   The harness's own splits.csv is such a file.
+* ``aigiqa20k``, ``evalmuse``: a release's own train/test split, read from its label files
+  (bench.splits.official).
 
 Image names are matched on the file name (any folder part is dropped). Names the dataset
 lacks are an error (``ignore_unknown``: dropped, with a warning), and so are dataset images a
@@ -24,7 +26,6 @@ content leakage (test groups that also occur in training).
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -35,10 +36,11 @@ import pandas as pd
 
 from bench.datasets._labels import IMAGE_SUFFIXES
 from bench.errors import BenchError
+from bench.splits.official import OFFICIAL_READERS, img_path_names
 from bench.splits.protocols import file_sha256
 
 log = logging.getLogger("ipiqa_bench")
-FORMATS = ("ipce", "qalign", "csv")
+FORMATS = ("ipce", "qalign", "csv", "aigiqa20k", "evalmuse")
 SHOWN = 3  # names quoted in a message
 
 
@@ -103,13 +105,7 @@ def read_ipce(paths: list[Path]) -> list[Fold]:
 
 
 def _qalign_names(path: Path) -> list[str]:
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BenchError(f"cannot read Q-Align split file {path}: {exc}") from None
-    if not isinstance(entries, list) or not all(isinstance(e, dict) and "img_path" in e for e in entries):
-        raise BenchError(f"{path}: expected a list of {{\"img_path\": ..., \"gt_score\": ...}} objects")
-    return [file_name(e["img_path"]) for e in entries]
+    return img_path_names(path, "Q-Align split file", 'a list of {"img_path": ..., "gt_score": ...} objects')
 
 
 QALIGN_FILE = re.compile(r"(train|test)_split_(\d+)\.json")
@@ -158,7 +154,13 @@ def read_generic_csv(paths: list[Path]) -> list[Fold]:
     return folds
 
 
-READERS = {"ipce": read_ipce, "qalign": read_qalign, "csv": read_generic_csv}
+def _official(reader):
+    """A reader of a release's own split (bench.splits.official) as a reader of Folds."""
+    return lambda paths: [Fold(*fold) for fold in reader(paths)]
+
+
+READERS = {"ipce": read_ipce, "qalign": read_qalign, "csv": read_generic_csv,
+           **{name: _official(reader) for name, reader in OFFICIAL_READERS.items()}}
 
 
 def read_folds(fmt: str, paths) -> list[Fold]:

@@ -12,6 +12,8 @@ from scipy.special import gamma as _gamma
 
 from bench.images import MIN_IMAGE_SIDE as MIN_SIDE  # smallest side any extractor accepts
 
+from ._filters import correlate_separable, gaussian_filter
+
 # MATLAB rgb2gray coefficients (rows of the inverse NTSC transform).
 _GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
 
@@ -34,6 +36,19 @@ def rgb2gray(image: np.ndarray) -> np.ndarray:
 def weighted_channels(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """x[..., c] @ w without BLAS: BLAS threads only oversubscribe the cores for inner size 3."""
     return np.einsum("...c,c->...", x, w)
+
+
+_BLAS = []  # one cached threadpoolctl controller: finding the BLAS libraries takes milliseconds
+
+
+def one_blas_thread():
+    """Context that runs BLAS on one thread: products with a few columns gain nothing from
+    threads, and extra threads oversubscribe a loaded machine (8x slower in our runs)."""
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 def fspecial_gaussian(size: int, sigma: float) -> np.ndarray:
@@ -63,8 +78,7 @@ def gaussian_filter2(image: np.ndarray, size: int, sigma: float) -> np.ndarray:
     """``filter2(fspecial('gaussian', size, sigma), image, 'same')``, done separably."""
     g = fspecial_gaussian(size, sigma)[size // 2]
     g = g / g.sum()
-    tmp = ndimage.correlate1d(image, g, axis=0, mode="constant", cval=0.0)
-    return ndimage.correlate1d(tmp, g, axis=1, mode="constant", cval=0.0)
+    return correlate_separable(image, g, g, "constant")
 
 
 def _keys_cubic(x: np.ndarray) -> np.ndarray:
@@ -80,15 +94,23 @@ _HALF_TAPS = _keys_cubic(0.5 * (_HALF_OFFSETS - 0.5))
 _HALF_TAPS = _HALF_TAPS / _HALF_TAPS.sum()
 
 
-def _half_axis0(a: np.ndarray) -> np.ndarray:
-    m = (a.shape[0] + 1) // 2
-    p = np.pad(a, [(4, 4)] + [(0, 0)] * (a.ndim - 1), mode="symmetric")  # MATLAB mirrors borders
-    return sum(w * p[4 + k: 4 + k + 2 * m - 1: 2] for k, w in zip(_HALF_OFFSETS, _HALF_TAPS))
+def _half_axis(a: np.ndarray, axis: int) -> np.ndarray:
+    m = (a.shape[axis] + 1) // 2
+    widths = [(0, 0)] * a.ndim
+    widths[axis] = (4, 4)
+    p = np.pad(a, widths, mode="symmetric")  # MATLAB mirrors borders
+    index = [slice(None)] * a.ndim
+    out = 0
+    for k, w in zip(_HALF_OFFSETS, _HALF_TAPS):  # taps summed in this order: the values depend on it
+        index[axis] = slice(4 + k, 4 + k + 2 * m - 1, 2)
+        out = out + w * p[tuple(index)]
+    return out
 
 
 def imresize_half(image: np.ndarray) -> np.ndarray:
-    """MATLAB ``imresize(image, 0.5)`` for a 2-D float image (separable, exact taps)."""
-    return _half_axis0(_half_axis0(image).T).T
+    """MATLAB ``imresize(image, 0.5)`` for a 2-D float image (separable, exact taps): rows
+    first, then columns, each along its own axis (no transposed copies)."""
+    return _half_axis(_half_axis(image, 0), 1)
 
 
 # Moment-matching generalised-Gaussian fit (DESIQUE's ``gaussian_para_esti``, used by HIGRADE).
@@ -103,7 +125,8 @@ def ggd_fit(x: np.ndarray) -> tuple[float, float]:
     MSCN maps, whose mean is not exactly 0)."""
     x = np.ravel(x)
     centred = x - x.mean()
-    ms, ma = float(np.einsum("i,i->", centred, centred) / x.size), float(np.mean(np.abs(centred)))
+    ms = float(np.einsum("i,i->", centred, centred) / x.size)
+    ma = float(np.mean(np.abs(centred, out=centred)))
     rho = ms / ma**2 if ma > 0 else 0.0  # degenerate (constant) input -> largest shape
     return float(np.sqrt(ms)), float(_GGD_SHAPES[np.argmin(np.abs(rho - _GGD_RATIO))])
 
@@ -113,7 +136,7 @@ def ssim_map(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> np.ndar
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
 
     def blur(z):
-        return ndimage.gaussian_filter(z, 1.5, mode="nearest", truncate=5 / 1.5)
+        return gaussian_filter(z, 1.5, mode="nearest", truncate=5 / 1.5)
 
     mu_a, mu_b = blur(a), blur(b)
     var_a = blur(a * a) - mu_a**2
