@@ -94,8 +94,8 @@ class Method:
 
     @classmethod
     def smoke_config(cls) -> dict:
-        """Constructor arguments that make the method tiny and fast for the contract test
-        (tests/test_method_contract.py): small images, one epoch, a small architecture."""
+        """Constructor arguments that make the method tiny and fast for the contract check
+        (bench.testing): small images, one epoch, a small architecture."""
         return {}
 
     def checkpoint(self) -> bytes | None:

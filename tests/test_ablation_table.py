@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli, write_manifest
+from helpers import run_cli, write_manifest
 
 from bench.results.store import write_predictions
 from bench.splits import splits_hash

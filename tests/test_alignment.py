@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import run_cli, write_results
+from helpers import run_cli, write_results
 from PIL import Image
 
 from bench.errors import AssetMissing, BenchError

@@ -7,7 +7,7 @@ import shutil
 
 import pandas as pd
 from agiqa_helpers import IMAGE_FOLDERS, agiqa_root, write_placeholder_images
-from conftest import run_cli
+from helpers import run_cli
 
 from bench.datasets import load_dataset
 from bench.datasets.check import PROBLEM_KINDS, VerifiedImages, check_dataset, image_problem

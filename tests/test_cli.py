@@ -4,7 +4,9 @@ import subprocess
 import sys
 
 import pandas as pd
-from conftest import run_cli, write_image_set
+from helpers import run_cli
+
+from bench.testing.images import write_image_set
 
 
 def _cli(*args, **kwargs):

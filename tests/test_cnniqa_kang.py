@@ -5,10 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import write_image_set
 from scipy.signal import convolve2d
 
 from bench.registry import create_method, get_method_info
+from bench.testing.images import write_image_set
 from bench.train.loop import ImageDataset, default_config, make_loader, train_model
 from methods.cnniqa_kang import grayscale, local_contrast_normalise, patches_of
 

@@ -6,12 +6,13 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli, write_image_set
+from helpers import run_cli
 
 from bench.datasets import load_dataset
 from bench.datasets.card import infer_card, load_card, read_card, write_card
 from bench.datasets.check import check_dataset
 from bench.errors import BenchError
+from bench.testing.images import write_image_set
 
 
 @pytest.fixture

@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import run_cli, write_image_set
+from helpers import run_cli
 
 from bench.datasets import load_dataset
 from bench.errors import AssetMissing
 from bench.registry import create_method, get_method_info, resolve_method_names
 from bench.run.runner import RunOptions, method_config, run_benchmark
 from bench.splits import SplitConfig
+from bench.testing.images import write_image_set
 from bench.train.loop import ImageDataset, default_config, make_loader, train_model
 
 pytestmark = pytest.mark.usefixtures("no_network")

@@ -4,10 +4,17 @@ ends exactly where an uninterrupted one does (tiny CPU models)."""
 import numpy as np
 import pytest
 import torch
-from conftest import write_image_set
 
+from bench.testing.images import write_image_set
 from bench.train.epoch_state import EpochState, epoch_states, state_for
-from bench.train.loop import ImageDataset, TrainConfig, image_transform, make_loader, predict_model, train_model
+from bench.train.loop import (
+    ImageDataset,
+    TrainConfig,
+    image_transform,
+    make_loader,
+    predict_model,
+    train_model,
+)
 
 
 class _Net(torch.nn.Module):

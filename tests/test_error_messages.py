@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED, run_cli
+from helpers import SHARED, run_cli
 from PIL import Image
 
 from bench.images import MAX_IMAGE_PIXELS, MIN_IMAGE_SIDE, ImageReadError, load_rgb

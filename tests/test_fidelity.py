@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from bench.registry import (
     FIDELITY_KINDS,
@@ -93,7 +93,7 @@ def test_list_shows_each_methods_row_name_description_and_fidelity():
 
 
 def test_results_of_a_row_renamed_an_approximation_lose_the_paper_figure(tmp_path):
-    from conftest import write_results  # results written under the paper's name, as before the rename
+    from helpers import write_results  # results written under the paper's name, as before the rename
 
     from bench.report.summary import summary_of
 
@@ -103,7 +103,7 @@ def test_results_of_a_row_renamed_an_approximation_lose_the_paper_figure(tmp_pat
 
 
 def test_the_papers_cnniqa_row_is_kangs_and_pyiqas_variant_gets_no_paper_figure(tmp_path):
-    from conftest import write_results
+    from helpers import write_results
 
     from bench.report.summary import summary_of
 
@@ -115,7 +115,7 @@ def test_the_papers_cnniqa_row_is_kangs_and_pyiqas_variant_gets_no_paper_figure(
 
 
 def test_results_written_before_a_rename_are_matched_under_the_methods_name_now(tmp_path):
-    from conftest import write_results
+    from helpers import write_results
 
     from bench.report.summary import summary_of
 

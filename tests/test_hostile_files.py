@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import run_cli, write_image_set
+from helpers import run_cli
 
 from bench.errors import BenchError
+from bench.testing.images import write_image_set
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +80,11 @@ def test_score_checkpoint_runs_no_code(method, craft, marker, tmp_path):
 
 @pytest.mark.parametrize("craft", CRAFTS)
 def test_cache_and_weight_loaders_run_no_code(craft, marker, tmp_path, monkeypatch):
-    from bench.assets.safe_load import load_state_dict_file, load_torch, read_torchscript_state
+    from bench.assets.safe_load import (
+        load_state_dict_file,
+        load_torch,
+        read_torchscript_state,
+    )
     from bench.run.feature_cache import FeatureCache
     from methods import _sklearn_state
     from methods.alignment._scorer import load_torch_checkpoint

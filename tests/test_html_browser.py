@@ -8,7 +8,7 @@ import io
 
 import pandas as pd
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 from test_html_report import report  # noqa: F401  (the module's results and report, a fixture)
 
 from bench.report import page_browser

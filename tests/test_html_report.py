@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_cli, write_manifest, write_results
+from helpers import run_cli, write_manifest, write_results
 
 from bench.report import leaderboard
 from bench.report.build import build_report

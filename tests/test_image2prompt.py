@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import run_cli
+from helpers import run_cli
 
 from bench.errors import BenchError
 from methods.ipiqa.base_clip import load_base_clip

@@ -6,13 +6,24 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import write_image_set
 from PIL import Image
 
+from bench.testing.images import write_image_set
 from bench.train import image_cache
-from bench.train.cached_data import AugmentingSampler, CachedImageDataset, make_cached_loader
+from bench.train.cached_data import (
+    AugmentingSampler,
+    CachedImageDataset,
+    make_cached_loader,
+)
 from bench.train.image_cache import ImageCache, decode_resized
-from bench.train.loop import IMAGENET_MEAN_STD, ImageDataset, TrainConfig, image_transform, make_loader, predict_model
+from bench.train.loop import (
+    IMAGENET_MEAN_STD,
+    ImageDataset,
+    TrainConfig,
+    image_transform,
+    make_loader,
+    predict_model,
+)
 
 
 def _images(folder, sizes, seed=0):
@@ -217,7 +228,7 @@ def test_torch_methods_train_from_the_cache_and_predict_as_from_files(tmp_path, 
 def test_speed_command_times_each_stage_and_names_the_bottleneck(tiny_dataset, tmp_path, one_torch_thread):
     import json
 
-    from conftest import run_cli
+    from helpers import run_cli
 
     out = tmp_path / "speed.json"
     result = run_cli("speed", "--method", "cnniqa", "--dataset", "tinyfiles", "--image-size", "32", "--batch-size", "4",
@@ -243,7 +254,7 @@ def test_speed_command_times_each_stage_and_names_the_bottleneck(tiny_dataset, t
 
 
 def test_a_run_records_loader_and_stage_speeds_and_report_shows_them(tiny_dataset, results_dir, one_torch_thread):
-    from conftest import run_cli
+    from helpers import run_cli
 
     from bench.report.build import throughput_table
     from bench.results.loading import load_results
@@ -274,7 +285,12 @@ def test_the_throughput_table_names_how_each_step_computed():
 
 def test_cpu_defaults_change_nothing_and_accelerators_get_more(monkeypatch):
     from bench.train import loop
-    from bench.train.loop import eval_batch_size, loader_workers, precision, uses_channels_last
+    from bench.train.loop import (
+        eval_batch_size,
+        loader_workers,
+        precision,
+        uses_channels_last,
+    )
 
     monkeypatch.setattr(loop, "usable_cores", lambda: 16)
     config = TrainConfig(batch_size=40)

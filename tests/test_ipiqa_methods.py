@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import run_cli, write_image_set
+from helpers import run_cli
 
 from bench.errors import AssetMissing
 from bench.registry import create_method, get_method_info
 from bench.run.runner import RunOptions, method_config
+from bench.testing.images import write_image_set
 from methods.ipiqa import standin, standin_files
 from methods.ipiqa.standin import StandinSpec
 

@@ -8,13 +8,13 @@ import pytest
 import bench
 
 TOP_LEVEL = {"__init__.py", "__main__.py", "api.py", "config.py", "devices.py", "errors.py", "files.py", "images.py",
-             "layers.py", "method.py", "plugins.py", "registry.py", "targets.py"}
+             "layers.py", "bars.py", "method.py", "plugins.py", "registry.py", "targets.py"}
 
 
 def test_bench_holds_subpackages_and_only_its_public_top_modules():
     root = Path(bench.__file__).parent
     assert {p.name for p in root.glob("*.py")} == TOP_LEVEL
-    assert {"datasets", "splits", "run", "train", "results", "report", "assets", "cli"} <= {
+    assert {"datasets", "splits", "run", "train", "results", "report", "assets", "cli", "testing"} <= {
         p.name for p in root.iterdir() if (p / "__init__.py").exists()}
 
 

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from bench.errors import BenchError
 from bench.results.manifest import SCHEMA, RunManifest

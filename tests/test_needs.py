@@ -1,7 +1,7 @@
 """`ipiqa-bench list --dataset` / `api.needs`: what each method needs on that dataset (the
 config its preset there gives), whether each file is here, and whether the dataset is."""
 
-from conftest import run_cli
+from helpers import run_cli
 
 from bench import api
 from bench.datasets.demo import demo_dir

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from agiqa_helpers import write_placeholder_images
-from conftest import run_cli
+from helpers import run_cli
 
 from bench.datasets import load_dataset
 from bench.datasets.check import check_dataset

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli, textured_image
+from helpers import run_cli
 from PIL import Image
 
 import bench.assets
 from bench.assets import resolve
 from bench.errors import AssetMissing
+from bench.testing.images import textured_image
 
 
 def test_a_missing_asset_fails_with_the_offline_message():

@@ -11,7 +11,7 @@ from importlib.metadata import EntryPoint
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli, write_results
+from helpers import run_cli, write_results
 
 from bench import plugins
 from bench.datasets import Dataset

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import run_cli
+from helpers import run_cli
 
 from bench.errors import AssetMissing, BenchError
 from bench.registry import create_method, get_method_info, list_methods, resolve_method_names

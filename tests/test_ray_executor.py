@@ -15,7 +15,7 @@ from collections import Counter
 
 import pandas as pd
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from bench.errors import BenchError
 from bench.run.executors import make_executor
@@ -152,8 +152,8 @@ def test_ctrl_c_cancels_outstanding_tasks_and_keeps_finished_splits(local_ray, t
     assert len(list(method_dir.glob("split_*.csv"))) == len(done), "a split was written after Ctrl-C"
     for path in done:
         assert pd.read_csv(path)["pred"].notna().all()
-    outcomes = api.run(**run)  # resumes, locally
-    assert {o.status for o in outcomes} == {"done"}
+    outcomes = {o.method: o.status for o in api.run(**run)}  # resumes, locally
+    assert outcomes["test-gated-svr"] == "done" and outcomes["test-lap-var"] in ("done", "up-to-date")
     assert len(list(method_dir.glob("split_*.csv"))) == 10
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in done.items()), "finished splits were redone"
     assert not [p for p in method_dir.rglob(".*") if p.is_file()]  # no temp file left behind

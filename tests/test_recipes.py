@@ -5,12 +5,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
+from bench.config import RECIPE_KEYS, resolve_config
 from bench.errors import BenchError
 from bench.registry import create_method, list_methods
 from bench.results.manifest import RunManifest
-from bench.config import RECIPE_KEYS, resolve_config
 from bench.train.config import PAPER
 from bench.train.torch_method import TorchMethod
 
@@ -100,7 +100,7 @@ class _TwoStages(TorchMethod):
 
 
 def test_fit_runs_every_stage_on_one_model_and_reports_each(tmp_path):
-    from conftest import write_image_set
+    from bench.testing.images import write_image_set
 
     frame = write_image_set(tmp_path, n_groups=3, per_group=4)
     method = _TwoStages(epochs=1, batch_size=4, image_size=32, num_workers=0, device="cpu", selection="val",
@@ -172,7 +172,7 @@ def test_list_config_names_where_each_recipe_value_is_declared():
 
 
 def test_each_training_image_is_drawn_train_patches_times_an_epoch(tmp_path):
-    from conftest import write_image_set
+    from bench.testing.images import write_image_set
 
     frame = write_image_set(tmp_path, n_groups=2, per_group=3)
     method = create_method("cnniqa-kang", train_patches=4, num_workers=0, image_cache=False, device="cpu")

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli, write_manifest
+from helpers import run_cli, write_manifest
 from PIL import Image
 from scipy import stats
 

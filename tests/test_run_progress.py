@@ -1,7 +1,7 @@
 """What `run` tells its user: the plan, [k/N] progress, one report per failure, the summary,
 Ctrl-C (exit 130, what was kept, resume) and a training resumed from its last epoch."""
 
-from conftest import run_cli
+from helpers import run_cli
 
 from bench import api
 

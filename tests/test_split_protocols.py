@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from agiqa_helpers import SHARED_DATASETS
-from conftest import run_cli
+from helpers import run_cli
 
 from bench import api
 from bench.datasets.agiqa1k import load_agiqa1k

@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_cli, write_manifest
+from helpers import run_cli, write_manifest
 
 from bench.registry import create_method
 from bench.results.store import write_predictions

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import write_image_set
 
 from bench.errors import BenchError
+from bench.testing.images import write_image_set
 from bench.train.loop import (
     PAPER,
     ImageDataset,

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_cli, write_image_set
+from helpers import run_cli
 from plugin_fixtures import load_tinyfiles
 from scipy import stats
 
 from bench.datasets import Dataset, register_dataset
 from bench.errors import BenchError
 from bench.run.whole_dataset import all_images_dir, cross_dir, target_pairs
+from bench.testing.images import write_image_set
 
 
 @register_dataset("tiny-other", "a second generated dataset under $TEST_TINY_OTHER_ROOT (tests only)", needs_root=False)
