@@ -27,7 +27,8 @@ DEFAULT, OVERRIDE = "default", "override"
 # declared departures in these keys are dropped. Input handling (image size, crops, flips)
 # belongs to the method and stays.
 RECIPES = ("authors", "paper")
-RECIPE_KEYS = ("optimizer", "lr", "lr_schedule", "weight_decay", "momentum", "batch_size", "epochs", "loss")
+RECIPE_KEYS = ("optimizer", "lr", "lr_schedule", "lr_milestones", "lr_step_factor", "lr_period", "lr_skip_zero",
+               "weight_decay", "momentum", "batch_size", "epochs", "loss")
 # Preset names with a meaning of their own: the method's plain defaults, whatever the dataset.
 NO_PRESET = ("default", "none")
 # A preset a class may leave undeclared where it would repeat another: ``full`` (the demo's
@@ -127,9 +128,12 @@ def resolve_layers(cls, explicit: list[tuple[str, str, dict]], method: str = "",
             for key, value in conditional.items():
                 values[key], origins[key] = value, f"{owner}.defaults_when[{condition}]"
     own_recipe = getattr(cls, "recipe_keys", ())
+    # presets that carry the authors' recipe for a dataset (IPCE's epochs per dataset)
+    authors_presets = {f"preset:{name}" for name in getattr(cls, "recipe_presets", ())}
     for source, origin, layer in explicit:
         for key, value in layer.items():
-            if recipe == "paper" and source.startswith("preset:") and key in own_recipe:
+            if recipe == "paper" and source.startswith("preset:") and (
+                    key in own_recipe or (source in authors_presets and key in RECIPE_KEYS)):
                 continue  # a preset scales the method's own recipe (DBCNN's fc stage): the paper has none
             values[key], sources[key], origins[key] = value, source, origin
     return ResolvedConfig(method, values, sources, origins, preset)

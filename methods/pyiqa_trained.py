@@ -3,13 +3,16 @@
 * TOPIQ-NR (Chen et al., IEEE TIP 2024, "TOPIQ: A Top-down Approach from Semantics to
   Distortions for Image Quality Assessment"): pyiqa's ``CFANet`` (the authors' own code),
   no-reference, on timm's ImageNet ResNet-50, trained with the authors' recipe
-  (pyiqa ``options/train/TOPIQ/train_TOPIQ_res50_koniq.yml``): AdamW, lr 3e-5, weight decay
-  1e-5, batch 16, random 384-px crops and horizontal flips, MSE on min-max normalised MOS,
-  the backbone's BatchNorm parameters frozen; tested on the whole image. Departures: the
-  authors' cosine schedule restarts every 50 iterations and stops at 20,000 iterations with
-  the best validation epoch; here the lr anneals once over the benchmark's 100 epochs
-  (about 15,000 iterations on AGIQA-3K's training side) and the shared selection policy
-  applies (``--selection``), so every row is compared the same way.
+  (chaofengc/IQA-PyTorch ``options/train/TOPIQ/train_TOPIQ_res50_koniq.yml`` at 01ae427, for
+  KonIQ; docs/protocols.md cites each line): AdamW, lr 3e-5, weight decay 1e-5, batch 16,
+  random 384-px crops and horizontal flips, MSE plus the Norm-in-Norm loss (``mse+nin``, added
+  to the yml in 81edc66), MOS min-max normalised, the backbone's BatchNorm parameters frozen;
+  tested on the whole image. Its lr: torch's CosineAnnealingLR with T_max 50 stepped once per
+  EPOCH over the yml's ``total_epoch: 200`` (which overrides its ``total_iter: 20000``), so the
+  lr falls to 0 by epoch 50, climbs back to 3e-5 by epoch 100, and so on (``cosine-periodic``,
+  period 100 epochs; no hard restarts). Departure: the authors keep the best validation
+  checkpoint; here the shared selection policy applies (``--selection``), so every row is
+  compared the same way. 200 epochs is their KonIQ setting (they ship no AGIQA one).
 
 MANIQA, LIQE and MUSIQ are not trainable rows yet: MANIQA's ViT-B/8 at its fixed 224 px and
 MUSIQ's multi-scale patch tokens are too slow to test on a CPU, and LIQE trains on
@@ -31,15 +34,16 @@ RESNET50_TIMM = asset_for_url("https://huggingface.co/timm/resnet50.a1_in1k/reso
 
 @register_method("topiq-nr", family="deep", display="TOPIQ-NR", trains=True, targets=TARGETS,
                  assets=(RESNET50_TIMM.name,), licence=pyiqa_licence(),
-                 fidelity="reimplementation: pyiqa's CFANet with the authors' recipe through the shared loop; the lr "
-                          "anneals once instead of the config's 50-iteration cosine restarts")
+                 fidelity="reimplementation: pyiqa's CFANet with the authors' KonIQ recipe through the shared loop "
+                          "(MSE + NiN, per-epoch cosine T_max 50 over 200 epochs); the shared selection policy "
+                          "instead of their best validation checkpoint")
 class TopiqNR(TorchMethod):
     """TOPIQ-NR (Chen et al., TIP 2024): top-down semantic-to-distortion attention on ResNet-50, via pyiqa, trained per split."""
 
     mean_std = None  # CFANet normalises its input itself
     # The authors' recipe (see the module docstring).
     defaults = {"optimizer": "adamw", "lr": 3e-5, "weight_decay": 1e-5, "batch_size": 16, "train_crop": 384,
-                "lr_schedule": "cosine"}
+                "loss": "mse+nin", "lr_schedule": "cosine-periodic", "lr_period": 50, "epochs": 200}
     # The demo's 256-px images: 128-px crops keep its defects at native resolution.
     presets = {"demo": {"image_size": 256, "train_crop": 128, "epochs": 5, "lr": 1e-4, "batch_size": 16}}
 

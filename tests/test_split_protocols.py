@@ -34,58 +34,88 @@ def test_image_level_splits_leak_content_and_say_how_much():
     assert image_level_splits(images, groups, SplitConfig(n_splits=4, seed=1)).equals(splits)
 
 
-# --- the official IP-IQA code's first fold, re-derived here from its logic -----------------
+# --- the official IP-IQA code's first three folds, re-derived here from its logic -----------
+# Coobiw/IP-IQA@b486be5: seeded once (train_agiqa1k.py:142), then each of the README's
+# `--num_cv 10` folds (README.md:71, 82) calls the split function again (train_agiqa1k.py:149-150,
+# 69-102; train_agiqa3k.py:69-90) on the same global generator.
+FOLDS = 3
 
-def _official_agiqa3k_train_images(names, seed=42):
+
+def _official_agiqa3k_train_images(names, seed=42, folds=FOLDS):
     state = np.random.get_state()
     try:
         np.random.seed(seed)
-        indices = np.random.permutation(300)
-        count = int(0.8 * 300)
-        return {n for n in names if int(n[:-4].split("_")[-1]) in indices[:count]}
+        out = []
+        for _ in range(folds):
+            indices = np.random.permutation(300)
+            count = int(0.8 * 300)
+            out.append({n for n in names if int(n[:-4].split("_")[-1]) in indices[:count]})
+        return out
     finally:
         np.random.set_state(state)
 
 
-def _official_agiqa1k_train_images(xlsx: pd.DataFrame, seed=42):
+def _official_agiqa1k_train_images(xlsx: pd.DataFrame, seed=42, folds=FOLDS):
     state = random.getstate()
     try:
         random.seed(seed)
-        train_rec, val_rec, train = set(), set(), set()
-        for i in range(xlsx.shape[0]):
-            parts = xlsx.iloc[i, 0][:-4].split("_")
-            code1, code2 = int(parts[1]), int(parts[2])
-            if xlsx.iloc[i, 0].startswith("dream"):
-                code1 = code1 + 1 if code1 > 5 else code1
-                code2 += 5
-            code = f"{code1}_{code2}"
-            if code not in train_rec and code not in val_rec:
-                (train_rec if random.random() < 0.8 else val_rec).add(code)
-            if code in train_rec:
-                train.add(xlsx.iloc[i, 0])
-        return train
+        out = []
+        for _ in range(folds):
+            train_rec, val_rec, train = set(), set(), set()
+            for i in range(xlsx.shape[0]):
+                parts = xlsx.iloc[i, 0][:-4].split("_")
+                code1, code2 = int(parts[1]), int(parts[2])
+                if xlsx.iloc[i, 0].startswith("dream"):
+                    code1 = code1 + 1 if code1 > 5 else code1
+                    code2 += 5
+                code = f"{code1}_{code2}"
+                if code not in train_rec and code not in val_rec:
+                    (train_rec if random.random() < 0.8 else val_rec).add(code)
+                if code in train_rec:
+                    train.add(xlsx.iloc[i, 0])
+            out.append(train)
+        return out
     finally:
         random.setstate(state)
 
 
-def test_ipiqa_code_first_fold_agiqa3k(shared):
+def _train_images(splits, k):
+    return set(splits.loc[splits[f"split_{k}"] == "train", "image"])
+
+
+def test_ipiqa_code_first_three_folds_agiqa3k(shared):
     data = load_agiqa3k(SHARED_DATASETS / "agiqa3k")
-    splits = ipiqa_code_splits(data, data.frame["image"], data.frame["group"], n_splits=2)
+    splits = ipiqa_code_splits(data, data.frame["image"], data.frame["group"], n_splits=FOLDS)
     expected = _official_agiqa3k_train_images(pd.read_csv(SHARED_DATASETS / "agiqa3k" / "data.csv")["name"])
-    assert set(splits.loc[splits["split_0"] == "train", "image"]) == expected
-    assert splits.groupby("group")["split_0"].nunique().eq(1).all()
-    assert splits.loc[splits["split_0"] == "train", "group"].nunique() == 240
-    assert splits["split_1"].tolist() != splits["split_0"].tolist()  # the stream goes on
+    for k in range(FOLDS):
+        assert _train_images(splits, k) == expected[k], k
+        assert splits.groupby("group")[f"split_{k}"].nunique().eq(1).all()
+        assert splits.loc[splits[f"split_{k}"] == "train", "group"].nunique() == 240
+    assert len({frozenset(e) for e in expected}) == FOLDS  # the stream goes on: three different folds
 
 
-def test_ipiqa_code_first_fold_agiqa1k(shared):
+def test_ipiqa_code_first_three_folds_agiqa1k(shared):
     data = load_agiqa1k(SHARED_DATASETS / "agiqa1k")
     kept = data.frame.drop_duplicates("image")  # the xlsx lists one name twice; a run drops it
-    splits = ipiqa_code_splits(data, kept["image"], kept["group"], n_splits=1)
+    splits = ipiqa_code_splits(data, kept["image"], kept["group"], n_splits=FOLDS)
     expected = _official_agiqa1k_train_images(pd.read_excel(SHARED_DATASETS / "agiqa1k" / "AIGC_MOS_Zscore.xlsx"))
-    assert set(splits.loc[splits["split_0"] == "train", "image"]) == expected
-    assert 0.7 < (splits["split_0"] == "train").mean() < 0.9
-    assert splits.groupby("group")["split_0"].nunique().eq(1).all()
+    for k in range(FOLDS):
+        assert _train_images(splits, k) == expected[k], k
+        assert 0.4 < (splits[f"split_{k}"] == "train").mean() < 0.95
+        assert splits.groupby("group")[f"split_{k}"].nunique().eq(1).all()
+    assert len({frozenset(e) for e in expected}) == FOLDS
+
+
+def test_ipiqa_code_labels_folds_1_to_9_as_the_official_stream():
+    from bench.splits.protocols import ipiqa_code_labels
+
+    labels = ipiqa_code_labels(42, 12)
+    assert labels["exact_splits"] == [0] and labels["official_stream_splits"] == list(range(1, 10))
+    assert "folds 1-9: the official `--num_cv 10` stream, read in the code; not confirmed by running it" \
+        in labels["note"] and "past the official 10" in labels["note"]
+    assert ipiqa_code_labels(42, 3)["official_stream_splits"] == [1, 2]
+    other = ipiqa_code_labels(7, 10)
+    assert other["exact_splits"] == other["official_stream_splits"] == [] and "not its folds" in other["note"]
 
 
 def test_ipiqa_code_needs_the_xlsx_order_and_a_known_dataset(shared):

@@ -32,7 +32,7 @@ def test_defaults_are_the_papers_protocol_with_documented_departures():
 
 
 @pytest.mark.parametrize("field, value", [("selection", "best"), ("optimizer", "rmsprop"), ("loss", "huber"),
-                                         ("lr_schedule", "step")])
+                                         ("lr_schedule", "cyclic")])
 def test_config_rejects_unknown_choices(field, value):
     with pytest.raises(BenchError, match=f"unknown {field}"):
         TrainConfig(**{field: value})

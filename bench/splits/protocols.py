@@ -16,13 +16,13 @@ provenance every splits file carries in ``splits.json``.
     object; dreamStudio codes shifted onto deepai's, which is our content group) drawn once
     when first seen: ``random.random() < 0.8`` trains.
 
-  Split 0 is exactly the code's first fold (the tests re-derive it from the label files).
-  Later splits continue the same seeded stream, which is what the script's ``--num_cv`` loop
-  draws *only if* nothing between folds draws from the global generators. IP-IQA's own code
-  draws nothing there (its transforms use torch's generator, in DataLoader workers), but the
-  training loop runs third-party code that is not audited, and the paper does not say
-  whether its 10 splits came from that loop or from separate runs with other ``--seed``
-  values; so splits 1.. are marked unverified in ``splits.json`` and in every table note.
+  With seed 42, split 0 is exactly the code's first fold (the tests re-derive folds 0-2 from
+  the label files), and splits 1-9 are the rest of the stream the README's run command draws
+  (``--num_cv 10``, README.md:71, 82 at Coobiw/IP-IQA@b486be5): each fold calls the split
+  function again on the same globally seeded generator (train_agiqa1k.py:142, 149-150), and
+  the code draws from neither generator during training (its transforms use torch's
+  generator). Read in the code, not confirmed by running it: ``splits.json`` says so
+  (``exact_splits``, ``official_stream_splits``) and so does every table note.
 """
 
 from __future__ import annotations
@@ -50,9 +50,22 @@ PROTOCOLS = ("grouped", "image", "ipiqa-code")
 IPIQA_CODE_SEED = 42  # the scripts' --seed default
 IPIQA_CODE_TRAIN_SHARE = 0.8
 IPIQA_CODE_LABELS = {"agiqa1k": "AIGC_MOS_Zscore.xlsx"}  # the file whose row order the code follows
-IPIQA_CODE_NOTE = ("split 0 is the official code's first fold, exactly; later splits continue its seeded "
-                   "stream (what its --num_cv loop draws if nothing else draws from the global generators "
-                   "between folds: unverified)")
+IPIQA_CODE_FOLDS = 10  # the README's run command: --num_cv 10 (README.md:71, 82 at b486be5)
+
+
+def ipiqa_code_labels(seed: int, n_splits: int) -> dict:
+    """Which splits are the official command's folds: ``exact_splits`` re-derived from the label
+    files by the tests, ``official_stream_splits`` read in the code only; a note for tables."""
+    if seed != IPIQA_CODE_SEED:
+        return {"exact_splits": [], "official_stream_splits": [],
+                "note": f"the official code's procedure with seed {seed}: not its folds (the README runs seed "
+                        f"{IPIQA_CODE_SEED})"}
+    stream = list(range(1, min(n_splits, IPIQA_CODE_FOLDS)))
+    note = ("split 0 is the official code's first fold, exactly; folds 1-9: the official `--num_cv 10` stream, "
+            "read in the code; not confirmed by running it")
+    if n_splits > IPIQA_CODE_FOLDS:
+        note += f"; splits {IPIQA_CODE_FOLDS}+ continue the stream past the official 10"
+    return {"exact_splits": [0], "official_stream_splits": stream, "note": note}
 
 
 def _frame(images: pd.Series, groups: pd.Series) -> pd.DataFrame:
@@ -173,7 +186,7 @@ def make_protocol_splits(protocol: str, dataset, run_frame: pd.DataFrame, config
             "source": "github.com/Coobiw/IP-IQA train_agiqa1k.py / train_agiqa3k.py",
             "labels": str(dataset.labels) if dataset.labels else None,
             "labels_sha256": file_sha256(dataset.labels) if dataset.labels else None,
-            "exact_splits": [0], "note": IPIQA_CODE_NOTE}}
+            **ipiqa_code_labels(seed, config.n_splits)}}
     raise BenchError(f"unknown split protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
 
 
@@ -197,7 +210,9 @@ def protocol_note(dataset_dir: Path) -> str:
     if protocol == "image":
         return f"image-level random splits (seed {meta['protocol_config']['seed']}){share}"
     if protocol == "ipiqa-code":
-        return f"IP-IQA code's procedure (seed {meta['protocol_config']['seed']}): {IPIQA_CODE_NOTE}{share}"
+        seed = meta["protocol_config"]["seed"]
+        note = ipiqa_code_labels(seed, meta.get("n_splits", IPIQA_CODE_FOLDS))["note"]
+        return f"IP-IQA code's procedure (seed {seed}): {note}{share}"
     if protocol.startswith("imported"):
         source = meta.get("source", {})
         files = ", ".join(Path(f["path"]).name for f in source.get("files", [])[:2])

@@ -17,9 +17,13 @@ from bench.errors import BenchError
 
 SELECTIONS = ("final", "val", "best-on-test")
 OPTIMIZERS = ("adam", "adamw", "sgd")
-# constant: the paper's (lr fixed for all epochs); cosine: annealed to 0 over the epochs, per step.
-LR_SCHEDULES = ("constant", "cosine")
-LOSSES = ("mse", "l1")
+# constant: the paper's (lr fixed for all epochs); cosine: annealed to 0 once over the run, per step;
+# step: multiplied by a factor at given epochs (per group); cosine-periodic: torch's
+# CosineAnnealingLR with T_max in epochs, stepped per epoch and continuing past T_max.
+LR_SCHEDULES = ("constant", "cosine", "step", "cosine-periodic")
+EPOCH_SCHEDULES = ("step", "cosine-periodic")  # stepped once per epoch, not per batch
+# mse+nin: MSE plus the Norm-in-Norm loss (Li et al., ACM MM 2020), as TOPIQ's authors train.
+LOSSES = ("mse", "l1", "mse+nin")
 
 
 def option(default, help: str | None = None, *, choices: tuple | None = None, low=None, high=None,
@@ -33,8 +37,18 @@ def option(default, help: str | None = None, *, choices: tuple | None = None, lo
 class TrainConfig:
     optimizer: str = option("adam", "Optimizer.", choices=OPTIMIZERS)
     lr: float = option(1e-5, "Learning rate.", low=0, low_open=True)
-    lr_schedule: str = option("constant", "constant (the paper's) or cosine annealing to 0 over the epochs.",
+    lr_schedule: str = option("constant", "constant (the paper's); cosine: annealed to 0 once over the run (per "
+                                          "step); step: x lr-step-factor at each of lr-milestones (per epoch); "
+                                          "cosine-periodic: CosineAnnealingLR with T_max lr-period epochs, stepped "
+                                          "per epoch (down over lr-period epochs, back up over the next).",
                               choices=LR_SCHEDULES)
+    lr_milestones: str = option("", "step: comma-separated 0-based epochs from which the lr is multiplied by the "
+                                    "factor once more (MultiStepLR's milestones), e.g. 10,20,30.")
+    lr_step_factor: str = option("0.1", "step: the factor at each milestone; comma-separated, one per parameter "
+                                        "group of the method (e.g. 1,0.1: the first group keeps its lr).")
+    lr_period: int = option(50, "cosine-periodic: T_max in epochs.", low=1)
+    lr_skip_zero: bool = option(False, "cosine-periodic: at an epoch's start, step the schedule once more when "
+                                       "the lr is exactly 0 (IPCE's training code), so no epoch trains at lr 0.")
     weight_decay: float = option(0.0, low=0)
     momentum: float = option(0.9, low=0)  # sgd only
     batch_size: int = option(40, "Training batch size.", low=1)
@@ -43,7 +57,8 @@ class TrainConfig:
     train_crop: int | None = option(None, "Train on random crops of this size (after resizing); inference "
                                           "sees the whole image.", low=16)
     hflip: bool = option(True)
-    loss: str = option("mse", choices=LOSSES)
+    loss: str = option("mse", "Training loss: mse, l1, or mse+nin (MSE plus Norm-in-Norm, p=1 q=2).",
+                       choices=LOSSES)
     selection: str = option("final", "Epoch selection policy (best-on-test selects on the test set and is "
                                      "labelled so).", choices=SELECTIONS)
     # of the training side's content groups, for selection="val"
@@ -66,6 +81,7 @@ class TrainConfig:
             problem = _violation(f.name, getattr(self, f.name), f.metadata)
             if problem:
                 raise BenchError(problem)
+        milestones_and_factors(self)  # refuses malformed lists at once, not at the first epoch
 
     def with_overrides(self, **overrides) -> "TrainConfig":
         """A copy with every override that is not None."""
@@ -94,6 +110,21 @@ def _interval(spec) -> str:
     low = "-inf" if spec.get("low") is None else spec["low"]
     high = "inf" if spec.get("high") is None else spec["high"]
     return f"{left}{low}, {high}{right}"
+
+
+def milestones_and_factors(config: "TrainConfig") -> tuple[list[int], list[float]]:
+    """``lr_milestones`` and ``lr_step_factor`` as numbers (a clear error for anything else)."""
+    try:
+        milestones = [int(m) for m in config.lr_milestones.split(",") if m.strip()]
+        factors = [float(f) for f in config.lr_step_factor.split(",") if f.strip()]
+    except ValueError:
+        raise BenchError(f"lr_milestones must be whole epochs and lr_step_factor numbers, comma-separated; got "
+                         f"{config.lr_milestones!r} and {config.lr_step_factor!r}") from None
+    if any(m < 0 for m in milestones) or milestones != sorted(milestones) or not factors \
+            or any(f < 0 for f in factors):
+        raise BenchError(f"lr_milestones must be increasing epochs >= 0 and lr_step_factor factors >= 0; got "
+                         f"{config.lr_milestones!r} and {config.lr_step_factor!r}")
+    return milestones, factors
 
 
 PAPER = TrainConfig()

@@ -46,6 +46,7 @@ from bench.train.config import (  # noqa: F401  (re-exported: the public names o
 from bench.train.epoch_state import generators_of, rng_state, set_rng_state
 from bench.train.image_cache import usable_cores
 from bench.bars import progress_bar
+from bench.train.schedules import loss_function, lr_schedule, per_epoch, skip_zero
 
 log = logging.getLogger("ipiqa_bench")
 
@@ -208,15 +209,6 @@ def _optimizer(param_groups: list[dict], config: TrainConfig):
     return cls(groups, lr=config.lr, weight_decay=config.weight_decay)
 
 
-def _lr_schedule(optimizer, config: TrainConfig, steps_per_epoch: int):
-    import torch
-
-    if config.lr_schedule == "cosine":
-        total = max(1, config.epochs * steps_per_epoch)
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
-
-
 def autocast(device: str, enabled: bool):
     """Autocast on CUDA when enabled (bf16 where supported, else fp16); nothing elsewhere
     (shared with Image2Prompt)."""
@@ -247,9 +239,10 @@ class TrainStep:
         # The compiled wrapper shares the model's parameters; state dicts are read from the model.
         self.step_model = torch.compile(model) if config.compile else model
         self.optimizer = _optimizer(param_groups, config)
-        self.schedule = _lr_schedule(self.optimizer, config, steps_per_epoch=steps_per_epoch)
+        self.schedule = lr_schedule(self.optimizer, config, steps_per_epoch=steps_per_epoch)
+        self.config, self.per_epoch = config, per_epoch(config)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")  # bf16 needs no scaling
-        self.loss_fn = torch.nn.MSELoss() if config.loss == "mse" else torch.nn.L1Loss()
+        self.loss_fn = loss_function(config)
         self.amp = self.precision != "fp32"
 
     def __call__(self, batch: dict) -> float:
@@ -262,8 +255,16 @@ class TrainStep:
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        self.schedule.step()
+        if not self.per_epoch:
+            self.schedule.step()
         return loss.item()  # waits for the device: the step's time is then measured whole
+
+    def start_epoch(self) -> None:
+        skip_zero(self.optimizer, self.schedule, self.config)
+
+    def end_epoch(self) -> None:
+        if self.per_epoch:
+            self.schedule.step()
 
 
 def train_model(model, forward: Forward, param_groups: list[dict], loader, config: TrainConfig, device: str,
@@ -293,6 +294,7 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
                       total=config.epochs):
         model.train()
         losses = []
+        step.start_epoch()
         batches = iter(loader)
         while True:
             t0 = time.perf_counter()
@@ -305,6 +307,7 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
             seen += len(batch["target"])
             wait_s += t1 - t0
             step_s += time.perf_counter() - t1
+        step.end_epoch()
         report["epoch_loss"].append(float(np.mean(losses)) if losses else float("nan"))
         if select is not None:
             t0 = time.perf_counter()
