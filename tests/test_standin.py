@@ -16,6 +16,17 @@ TINY = StandinSpec(image_size=96, render_size=96, clip_pairs=64, clip_epochs=2, 
                    i2p_epochs=1, i2p_batch_size=8, threshold=-1.0, eval_pairs=12)
 
 
+def test_a_method_that_reads_only_the_clip_builds_only_the_clip_stage(offline_cache):
+    from methods.ipiqa.standin_files import standin_built
+
+    paths = ensure_standin(TINY, image2prompt=False)
+    assert paths.clip.is_file() and not paths.i2p.exists()
+    assert standin_built(TINY, image2prompt=False) and not standin_built(TINY)
+    clip_made = paths.clip.stat().st_mtime_ns
+    ensure_standin(TINY)  # IP-IQA then adds stage 2 on the same stage 1
+    assert paths.i2p.is_file() and paths.clip.stat().st_mtime_ns == clip_made
+
+
 def test_stages_are_built_once_and_cached(offline_cache):
     paths = ensure_standin(TINY)
     folders = standin_dirs(TINY)

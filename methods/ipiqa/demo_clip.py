@@ -14,12 +14,13 @@ def demo_clip_version(standin: str | None = None) -> str:
 
 def load_demo_clip(device, standin: str | None = None):
     """(network, tokenizer): the stand-in CLIP ``standin`` (its name) in float32, eval mode,
-    on ``device``; built and cached on first use."""
+    on ``device``; built and cached on first use (its CLIP stage alone: the Image2Prompt stage
+    is IP-IQA's, and a run builds only what its methods use)."""
     from methods.ipiqa.base_clip import load_base_clip
     from methods.ipiqa.model import get_tokenizer
     from methods.ipiqa.standin import ensure_standin
 
-    network = load_base_clip("small", ensure_standin(standin).clip).model.float().eval().to(device)
+    network = load_base_clip("small", ensure_standin(standin, image2prompt=False).clip).model.float().eval().to(device)
     return network, get_tokenizer(network)
 
 
@@ -27,4 +28,4 @@ def demo_clip_state(standin: str | None = None) -> str:
     """"cached", or "built on first use" (minutes on a CPU), for listings; ``standin``: its name."""
     from methods.ipiqa.standin_files import standin_built
 
-    return "cached" if standin_built(standin) else "built on first use"
+    return "cached" if standin_built(standin, image2prompt=False) else "built on first use"

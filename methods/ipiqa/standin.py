@@ -59,9 +59,11 @@ log = logging.getLogger("ipiqa_bench")
 ATTRIBUTES = ("colour", "object", "count")
 
 
-def ensure_standin(spec: StandinSpec | str | None = None, force: bool = False) -> StandinCheckpoints:
+def ensure_standin(spec: StandinSpec | str | None = None, force: bool = False,
+                   image2prompt: bool = True) -> StandinCheckpoints:
     """Stages 1 and 2, built once (under a file lock, so concurrent runs wait) and cached;
-    ``spec`` a StandinSpec or its name (``standin_spec``)."""
+    ``spec`` a StandinSpec or its name (``standin_spec``). ``image2prompt=False``: stage 1
+    alone, for a method that reads only the contrastive CLIP (CLIPScore)."""
     spec = standin_spec(spec)
     folders = standin_dirs(spec)
     folders["i2p"].mkdir(parents=True, exist_ok=True)
@@ -69,7 +71,7 @@ def ensure_standin(spec: StandinSpec | str | None = None, force: bool = False) -
     with _locked(folders["clip"] / ".lock"):
         if force or not paths.clip.exists():
             _record(folders["clip"] / "clip.json", train_standin_clip(spec, paths.clip))
-        if force or not paths.i2p.exists():
+        if image2prompt and (force or not paths.i2p.exists()):
             _record(folders["i2p"] / "i2p.json", run_standin_i2p(spec, paths.clip, paths.i2p, folders["i2p"]))
     return paths
 

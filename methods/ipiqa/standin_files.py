@@ -93,6 +93,7 @@ def standin_paths(spec: StandinSpec | str | None = None) -> StandinCheckpoints:
     return StandinCheckpoints(folders["clip"] / "clip.pt", folders["i2p"] / "i2p.pt")
 
 
-def standin_built(spec: StandinSpec | str | None = None) -> bool:
+def standin_built(spec: StandinSpec | str | None = None, image2prompt: bool = True) -> bool:
+    """Whether the stand-in's stages are cached (``image2prompt=False``: its CLIP alone)."""
     paths = standin_paths(spec)
-    return paths.clip.is_file() and paths.i2p.is_file()
+    return paths.clip.is_file() and (paths.i2p.is_file() or not image2prompt)
