@@ -42,6 +42,7 @@ from bench.registry import MethodInfo, create_method, get_method_info
 from bench.results import manifest as manifests
 from bench.results.checkpoints import write_checkpoint
 from bench.results.completion import checkpoint_path, complete_splits
+from bench.results.cost import reset_peak
 from bench.results.locks import dataset_lock
 from bench.results.store import method_dir, prediction_bytes, split_path
 from bench.run.feature_cache import FeatureCache
@@ -254,6 +255,7 @@ def _prepare_method(info, dataset, splits, context, options) -> MethodPlan:
 def _run_method(plan: MethodPlan, dataset, options, executor, progress: RunProgress) -> MethodOutcome:
     info, config, out_dir, manifest = plan.info, plan.config, plan.out_dir, plan.manifest
     manifest.executor = getattr(executor, "name", "local")  # what produced the timings below
+    reset_peak()  # this row's peak memory, not the previous row's
     manifests.save(out_dir, manifest)  # before any split file: the folder always says what made it
 
     frame = dataset.frame
