@@ -118,8 +118,8 @@ class RunProgress:
             state[2] = 0.0  # its features are done once its first split is
             state[3].append(seconds)
             say(f"[{self.done}/{self.total}] {method} split {split} done in {seconds:.1f} s "
-                f"({duration(elapsed)} elapsed, about {duration(self.seconds_left(elapsed))} left: "
-                "measured split times where a method has them, else the plan's estimate or this run's pace)")
+                f"({duration(elapsed)} elapsed, about {duration(self.seconds_left(elapsed))} left "
+                "at each method's measured pace)")
 
     def seconds_left(self, elapsed: float) -> float:
         """The remaining splits of each method at its own measured mean split time; a method
