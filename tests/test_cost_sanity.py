@@ -109,3 +109,14 @@ def test_a_trained_method_without_a_checkpoint_is_skipped_and_says_why(tiny_data
     panel = api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4)
     assert {c["status"] for c in panel["checks"]} == {"skipped"}
     assert "needs --checkpoint" in panel["checks"][0]["note"]
+
+
+def test_the_report_plots_srcc_against_cost_and_shows_the_sanity_panels(tiny_dataset, results_dir):
+    api.run(LAP, "tinyfiles", splits=2, results_dir=results_dir, summary=False)
+    api.sanity(LAP, dataset="tinyfiles", n=4, results_dir=results_dir)
+    result = run_cli("report", "--results-dir", str(results_dir), "--resamples", "10")
+    assert result.exit_code == 0, result.stderr
+    text = (results_dir / "report" / "report.md").read_text()
+    assert "tinyfiles_mos_srcc_vs_cost.png" in text and (results_dir / "report" / "figures"
+                                                          / "tinyfiles_mos_srcc_vs_cost.png").is_file()
+    assert "## Cost" in text and "## Sanity panels" in text and "rerun    holds" in text
