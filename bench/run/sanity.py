@@ -34,7 +34,7 @@ from bench.datasets import load_dataset
 from bench.errors import BenchError
 from bench.images import load_rgb
 from bench.registry import get_method_info
-from bench.results.cost import machine
+from bench.results.cost import blas_info, machine
 from bench.results.manifest import git_commit, package_versions
 from bench.run.scoring import score_images
 
@@ -175,7 +175,8 @@ def run_panel(method: str, dataset: str = "demo", n: int = 16, root: str | Path 
 
 def _threads() -> str:
     torch = sys.modules.get("torch")
-    return f"torch {torch.get_num_threads()}" if torch is not None else "BLAS default"
+    blas = ", ".join(f"{b['internal_api']} {b.get('num_threads', '?')}" for b in blas_info())
+    return ", ".join(filter(None, [f"torch {torch.get_num_threads()}" if torch is not None else "", blas])) or "default"
 
 
 def _cpu_gpu(cpu_scores, score) -> Check:
