@@ -48,7 +48,7 @@ class Estimate:
 
 
 def reference_estimate(reference: dict | None, n_extract: int, n_test: int, pixels: int | None,
-                       features: bool) -> Estimate | None:
+                       features: bool, trains: bool = True) -> Estimate | None:
     """An estimate from a method's declared reference cost (None without one): a feature
     method extracts ``n_extract`` images once, any other predicts ``n_test`` per split; seconds scale
     with the images' pixels against the reference's image size."""
@@ -61,11 +61,11 @@ def reference_estimate(reference: dict | None, n_extract: int, n_test: int, pixe
     source = (f"reference {reference['seconds_per_image']:g} s/image at {size or '?'} px on "
               f"{reference.get('machine', 'an unstated machine')}"
               + (f", x{scale:.2f} for these images' pixels" if scale != 1.0 else ""))
+    if trains and "train_s_per_split" not in reference:
+        source += "; regressor fit not included" if features else "; training not included"
     if features:
-        return Estimate(per_split, source + ("" if "train_s_per_split" in reference else "; regressor fit not included"),
-                        features_s=per_image * n_extract)
-    return Estimate(per_split + per_image * n_test, source + ("" if "train_s_per_split" in reference
-                                                              else "; training not included"))
+        return Estimate(per_split, source, features_s=per_image * n_extract)
+    return Estimate(per_split + per_image * n_test, source)
 
 
 def estimate_split_time(out_dir: Path, manifest) -> Estimate:

@@ -256,7 +256,7 @@ def _prepare_method(info, dataset, splits, context, options) -> MethodPlan:
         to_extract = len(dataset) if manifest.features is None else 0  # else cached by an earlier run
         plan.estimate = reference_estimate(
             getattr(info.cls, "reference_cost", None), to_extract, max(test_sizes, default=0),
-            _pixels(dataset), issubclass(info.cls, FeatureMethod)) or plan.estimate
+            _pixels(dataset), issubclass(info.cls, FeatureMethod), info.trains) or plan.estimate
     return plan
 
 
