@@ -6,12 +6,14 @@
     scores = api.score("niqe", ["a.png", "b.png"])         # one row per image
     config = api.config("hypernet", dataset="agiqa3k")     # values and where each came from
     needs = api.needs("demo")                              # what each method needs there, and if it is here
+    panel = api.sanity("niqe", dataset="demo", n=16)       # do its scores hold under batch, JPEG, threads...?
 
 Results are files (``results/<dataset>/<method>/``); ``table`` always recomputes from them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ from bench.datasets.loading import dataset_status
 from bench.datasets.validation import prepare_for_run
 from bench.devices import resolve_device
 from bench.errors import BenchError
+from bench.files import atomic_write_text
 from bench.registry import (
     create_method,
     get_method_info,
@@ -38,6 +41,7 @@ from bench.run.executors import make_executor
 from bench.run.needs import method_needs
 from bench.run.progress import say
 from bench.run.runner import RunOptions, method_config, run_benchmark
+from bench.run.sanity import PANEL_FILE, run_panel
 from bench.run.scoring import score_images
 from bench.run.whole_dataset import run_whole
 from bench.splits import SplitConfig, ensure_splits
@@ -186,3 +190,15 @@ def config(method: str, dataset: str | None = None, preset: str | None = None,
            overrides: dict | None = None) -> ResolvedConfig:
     """The config ``method`` would run with, and the source and origin of every value."""
     return resolve_config(method, dataset, preset, overrides)
+
+
+def sanity(method: str, *, dataset: str = "demo", n: int = 16, root: str | Path | None = None,
+           checkpoint: str | Path | None = None, device: str = "cpu", results_dir: str | Path | None = None) -> dict:
+    """The sanity panel of ``method`` on ``n`` images of ``dataset`` (bench/run/sanity.py): batch
+    1 vs N, PNG vs JPEG q95, a bitwise rerun, 1 vs N threads, reversed order, CPU vs GPU. With
+    ``results_dir`` it is also written to ``<results_dir>/<dataset>/<method>/sanity.json``,
+    where ``report`` shows it."""
+    panel = run_panel(method, dataset, n, root, checkpoint, device)
+    if results_dir is not None:
+        atomic_write_text(Path(results_dir) / dataset / method / PANEL_FILE, json.dumps(panel, indent=2) + "\n")
+    return panel

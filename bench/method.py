@@ -41,6 +41,11 @@ class Method:
     # presets that scale the method down, so that its rows are not comparable to the paper:
     # {preset: what is miniature}, e.g. {"demo": "training"} (tables mark such rows).
     miniature_presets: ClassVar[dict] = {}
+    # What one image costs, measured on a stated machine, so that a first run's plan can
+    # estimate the row before anything ran (bench.run.progress.reference_estimate), e.g.
+    # {"seconds_per_image": 0.05, "machine": "2-core CPU, 2026-12-07", "image_size": 512};
+    # optional "train_s_per_split". scripts/reference_costs.py measures it.
+    reference_cost: ClassVar[dict | None] = None
 
     @classmethod
     def config_keys(cls) -> list[str]:

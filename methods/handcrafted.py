@@ -8,6 +8,7 @@ from bench.assets import Asset, register_asset, resolve
 from bench.method import ScoreMethod
 from bench.registry import register_method
 from methods._feature_sets import ModuleFeatures
+from methods._reference_costs import reference_cost
 from methods.features import ceiq, niqe
 
 NIQE_PARAMS = register_asset(Asset(
@@ -30,6 +31,7 @@ class NIQE(ScoreMethod):
     """NIQE (Mittal et al., IEEE SPL 2013) as the authors' MATLAB release computes it, with its pristine model."""
 
     feature_key = "niqe"  # shared with niqe-svr
+    reference_cost = reference_cost("niqe")
     feature_version = niqe.VERSION
 
     def _pristine(self):
@@ -57,6 +59,7 @@ class CEIQRelease(ScoreMethod):
     """CEIQ (Yan et al., 2019) as released: its five contrast features through the authors' trained SVR."""
 
     feature_key = "ceiq-release"
+    reference_cost = reference_cost("ceiq")
     feature_version = f"{ceiq.VERSION}-{CEIQ_MODEL.sha256[:8]}"
 
     def _linear_model(self):
@@ -81,7 +84,8 @@ class CEIQRelease(ScoreMethod):
 def _score(name: str, display: str, module: str, column: int, doc: str, fidelity: str):
     """A training-free score read from column ``column`` of a feature module's vector."""
     cls = type(name.upper().replace("-", "_"), (ModuleFeatures, ScoreMethod),
-               {"feature_module": module, "score_column": column, "__doc__": doc})
+               {"feature_module": module, "score_column": column, "__doc__": doc,
+                "reference_cost": reference_cost(module)})
     return register_method(name, family="handcrafted", display=display,
                            targets=("quality", "alignment", "mos"), fidelity=fidelity)(cls)
 

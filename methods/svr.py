@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bench.registry import register_method
 from methods._feature_sets import ModuleFeatures
+from methods._reference_costs import reference_cost
 from methods._svr import SVRFeatureMethod
 from methods.handcrafted import NIQE, NIQE_PARAMS
 
@@ -12,7 +13,8 @@ VARIANT = "variant: not in the paper; a feature set regressed per split"
 
 
 def _svr(name: str, display: str, module: str, doc: str, fidelity: str = VARIANT):
-    cls = type(display.replace("-", "_"), (ModuleFeatures, SVRFeatureMethod), {"feature_module": module, "__doc__": doc})
+    cls = type(display.replace("-", "_"), (ModuleFeatures, SVRFeatureMethod),
+               {"feature_module": module, "__doc__": doc, "reference_cost": reference_cost(module)})
     return register_method(name, family="svr", display=display, trains=True, targets=ALL_TARGETS,
                            fidelity=fidelity)(cls)
 

@@ -22,19 +22,25 @@ from bench.run.runner import RunOptions, run_benchmark
 from bench.splits import SplitConfig
 
 
+def run_at_512(methods: str, prompts: int, tmp: Path):
+    """Run ``methods`` on a fresh 512x512 demo-style dataset in ``tmp`` with one split and a cold
+    feature cache: (outcomes, results folder, the dataset's frame)."""
+    root = tmp / "demo512"
+    labels = generate_demo(root, DemoSpec(n_prompts=prompts, image_size=512), progress=False)
+    frame = labels.assign(path=[str(root / "images" / name) for name in labels["image"]])
+    dataset = Dataset("demo512", frame, ("mos_quality", "mos_align", "mos"), root)
+    results = tmp / "results"
+    options = RunOptions(results_dir=results, splits=SplitConfig(n_splits=1))
+    return run_benchmark(resolve_method_names(methods), dataset, options, LocalExecutor()), results, frame
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", default="handcrafted,svr")
     parser.add_argument("--prompts", type=int, default=10)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "demo512"
-        labels = generate_demo(root, DemoSpec(n_prompts=args.prompts, image_size=512), progress=False)
-        frame = labels.assign(path=[str(root / "images" / name) for name in labels["image"]])
-        dataset = Dataset("demo512", frame, ("mos_quality", "mos_align", "mos"), root)
-        results = Path(tmp) / "results"
-        options = RunOptions(results_dir=results, splits=SplitConfig(n_splits=1))
-        outcomes = run_benchmark(resolve_method_names(args.methods), dataset, options, LocalExecutor())
+        outcomes, results, frame = run_at_512(args.methods, args.prompts, Path(tmp))
         print(f"{'method':<12} {'images':>6} {'images/s':>9}  (512x512, one process)")
         for outcome in outcomes:
             manifest = RunManifest.read(results / "demo512" / outcome.method)

@@ -23,7 +23,7 @@ def test_run_states_its_plan_shows_progress_and_ends_with_a_summary(tiny_dataset
     assert "clipscore failed: pretrained file 'ViT-B-32.pt'" in err and err.count("clipscore failed") == 1
     assert "4 task(s) (method x split) to run; estimate unknown\n" in err
     assert err.index("plan on") < err.index("[1/4] ") < err.index("[4/4] ") < err.index("summary:")
-    assert f"[4/4] {LAP} split 1 done" in err and "left at this run's pace" in err
+    assert f"[4/4] {LAP} split 1 done" in err and "left at each method's measured pace" in err
     # The summary's numbers are the table's (same files, same code).
     table = api.table(results_dir, "tinyfiles").set_index("method")
     summary = err[err.index("summary:"):]

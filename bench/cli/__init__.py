@@ -19,6 +19,7 @@ from bench.errors import BenchError
 from bench.registry import get_method_info, list_families, list_methods
 from bench.report import tables, whole_dataset
 from bench.report.ablation import ablation_summary, render_ablation
+from bench.report.cost import render_cost, with_cost
 from bench.report.summary import summary_of
 from bench.report.tables import latex_escape, latex_safe
 from bench.results.metrics import list_metrics
@@ -373,7 +374,8 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
 @click.option("--eval", "evaluate", type=click.Choice(["splits", "all"]), default="splits", show_default=True,
               help="all: the `run --eval all` results (every image, no split) instead.")
 @click.option("--cross", is_flag=True, help="The cross-dataset train x test matrix (`run --train-on`).")
-def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, ci, ablation, evaluate, cross):
+@click.option("--cost", is_flag=True, help="Add each row's cost: s/image, train s/split, peak MB (from run.json).")
+def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, ci, ablation, evaluate, cross, cost):
     """Render Table 1 (quality) and Table 2 (alignment) from the result files."""
     if evaluate == "all" or cross:
         text = whole_dataset.render_table(results_dir, dataset, fmt, cross)
@@ -394,7 +396,7 @@ def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, 
         return
     if fmt == "csv":  # one row per method, dataset and target; --table keeps that table's rows
         rows = summary if which == "all" else tables.layout_rows(summary, int(which))
-        click.echo(tables.csv_table(rows, paper), nl=False)
+        click.echo(tables.csv_table(with_cost(rows, results) if cost else rows, paper), nl=False)
         for line in missing:
             log.warning("%s", line)
         return
@@ -402,6 +404,7 @@ def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, 
     parts = [tables.render(summary, fmt, paper, t, rmse) for t in shown]
     if 2 in shown and not parts[shown.index(2)]:
         parts[shown.index(2)] = _comment(fmt, tables.TABLE2_EMPTY)
+    parts.append(render_cost(results, fmt) if cost else "")
     click.echo("\n".join(p for p in parts if p))
     if paper and set(summary["dataset"]) & tables.paper_datasets():
         click.echo(_comment(fmt, tables.SIGN_NOTE))

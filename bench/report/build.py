@@ -29,6 +29,7 @@ from bench.errors import BenchError
 from bench.report import figures, tables
 from bench.report.ablation import ablation_summary, render_ablation
 from bench.report.html_page import PageInput, write_page
+from bench.report.cost import cost_frame, render_cost
 from bench.report.significance import (
     DEFAULT_RESAMPLES,
     Comparison,
@@ -37,12 +38,8 @@ from bench.report.significance import (
     smallest_wilcoxon_p,
 )
 from bench.report.tables import latex_safe
-from bench.results.loading import (
-    MethodResults,
-    load_results,
-    missing_methods,
-    split_metrics,
-)
+from bench.results.loading import MethodResults, load_results, missing_methods, split_metrics
+from bench.run.sanity import read_panel, render_panel
 from bench.splits.protocols import protocol_notes
 
 log = logging.getLogger("ipiqa_bench")
@@ -181,6 +178,12 @@ def _write_figures(folder, results: list[MethodResults], per_split, summary, com
     for (dataset, target), pairs in comparison.pairs.groupby(["dataset", "target"], sort=True):
         path = folder / "figures" / f"{_slug(dataset, target)}_significance.png"
         jobs.append((figures.significance_matrix, (path, pairs, dataset, target)))
+    costed = summary.merge(cost_frame(results).drop(columns="label"), on=["dataset", "method"])
+    costed = costed.dropna(subset=["seconds_per_image", "srcc_mean"])
+    for (dataset, target), part in costed.groupby(["dataset", "target"], sort=True):
+        part = part.assign(label=[labels.get((dataset, m), m) for m in part["method"]])
+        path = folder / "figures" / f"{_slug(dataset, target)}_srcc_vs_cost.png"
+        jobs.append((figures.srcc_against_cost, (path, part, dataset, target)))
     return [draw(*args) for draw, args in progress_bar(jobs, desc="figures", unit="fig", leave=False)]
 
 
@@ -266,6 +269,19 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, left_
                   "(the tables fit one per split). Lower-is-better methods are plotted on their own scale.", ""]
         names = [f"{_slug(dataset, r.method, t)}_scatter.png" for r in results if r.dataset == dataset for t in targets]
         lines += _images(figure_names, names)
+        cost_figures = _images(figure_names, [f"{_slug(dataset, t)}_srcc_vs_cost.png" for t in targets])
+        if cost_figures:
+            lines += ["### SRCC against cost", "", "Each row's mean SRCC against its seconds per image "
+                      "(feature extraction, or prediction where no features were computed) as its run.json "
+                      "records it; timings depend on the machine (the cost table says which device).", ""]
+            lines += cost_figures
+    cost = render_cost(results)
+    if cost:
+        lines += ["## Cost", "", cost, ""]
+    panels = sanity_section(results_dir, results)
+    if panels:
+        lines += ["## Sanity panels", "", "Written by `ipiqa-bench sanity --results-dir` beside the results: does "
+                  "each score hold when nothing that should matter changes (docs/reproducibility.md)?", "", *panels]
     speed = throughput_table(results)
     if speed:
         lines += ["## Throughput", "",
@@ -276,6 +292,17 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, left_
                   "`ipiqa-bench speed` times each stage alone.", "", speed, ""]
     lines += ["## Provenance", "", _provenance(results), ""]
     return "\n".join(lines)
+
+
+def sanity_section(results_dir: Path, results: list[MethodResults]) -> list[str]:
+    """The sanity panel of every row that has one (``<results>/<dataset>/<method>/sanity.json``)."""
+    lines = []
+    for r in results:
+        panel = read_panel(Path(results_dir) / r.dataset / r.method)
+        if panel is not None:
+            lines += [f"{r.dataset} / {r.method} (panel of {panel.get('created', '?')}, "
+                      f"commit {(panel.get('git_commit') or '–')[:10]}):", "", "```", render_panel(panel), "```", ""]
+    return lines
 
 
 def _images(available: set[str], names: list[str]) -> list[str]:

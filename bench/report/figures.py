@@ -196,3 +196,21 @@ def _p_text(p: float) -> str:
     if not np.isfinite(p):
         return "n/a"
     return f"{p:.3f}" if p >= 0.001 else "<0.001"
+
+
+def srcc_against_cost(path: Path, points: pd.DataFrame, dataset: str, target: str) -> Path:
+    """Mean SRCC against seconds per image (log x), one labelled point per row: what each
+    method's quality costs. ``points``: label, seconds_per_image, srcc_mean."""
+    plt = require_matplotlib()
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.6), layout="constrained")
+        ax.scatter(points["seconds_per_image"], points["srcc_mean"], s=10, color="tab:blue", zorder=3)
+        for _, row in points.iterrows():
+            ax.annotate(row["label"], (row["seconds_per_image"], row["srcc_mean"]), xytext=(3, 2),
+                        textcoords="offset points", fontsize=5.5)
+        ax.set_xscale("log")
+        ax.set_xlabel("seconds per image (features or prediction; log scale)")
+        ax.set_ylabel(f"mean SRCC, {target_name(target)}")
+        ax.set_title(f"Quality against cost on {dataset}")
+        ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
+        return _save(fig, path)

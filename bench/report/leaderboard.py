@@ -24,9 +24,6 @@ from bench.results.store import MANIFEST
 
 # Columns a summary may carry about training data overlapping the test images; shown when present.
 CONTAMINATION_COLUMNS = ("contamination", "trained_on")
-# Where a manifest may record what a row costs, in seconds per image (an unknown key of run.json,
-# kept in RunManifest.extra): {"cost": {"seconds_per_image": s}} or {"seconds_per_image": s}.
-COST_KEY, SECONDS_PER_IMAGE = "cost", "seconds_per_image"
 CLEAN = ("", "none", "no", "false", "0", "nan")  # contamination values that say there is none
 
 
@@ -168,10 +165,8 @@ def paper_inside_interval(cells: pd.Series) -> dict[str, bool | None]:
 
 
 def recorded_cost(result: MethodResults) -> float | None:
-    """Seconds per image the manifest records (see COST_KEY), or None when it records none."""
-    extra = result.manifest.extra or {}
-    cost = extra.get(COST_KEY)
-    value = cost.get(SECONDS_PER_IMAGE) if isinstance(cost, dict) else extra.get(SECONDS_PER_IMAGE)
+    """Seconds per image the manifest's ``cost`` records (bench.results.cost), or None."""
+    value = (result.manifest.cost or {}).get("seconds_per_image")
     try:
         value = float(value)
     except (TypeError, ValueError):

@@ -18,6 +18,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from bench.registry import family_tables, get_method_info, list_families
+from bench.report.cost import CSV_COST
 from bench.results.metrics import METRICS, TABLE_METRICS, summarise
 
 SUMMARY_METRICS = TABLE_METRICS  # the metrics shown as columns (bench.results.metrics.register_metric adds one)
@@ -321,4 +322,5 @@ def csv_table(summary: pd.DataFrame, paper: bool = False) -> str:
     if paper:
         columns += [f"paper_{m}" for m in SUMMARY_METRICS] + [f"delta_{m}" for m in SUMMARY_METRICS]
     columns += [c for m in SUMMARY_METRICS for c in (f"{m}_ci_low", f"{m}_ci_high") if c in summary]
+    columns += [c for c in CSV_COST if c in summary]  # table --cost
     return summary[columns].to_csv(index=False, lineterminator="\n", float_format="%.6g")

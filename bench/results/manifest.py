@@ -28,13 +28,14 @@ from bench import __version__
 from bench.devices import resolve_device
 from bench.errors import BenchError
 from bench.files import atomic_write_text, sha256
+from bench.results.cost import machine, peak_memory, row_cost
 from bench.results.store import MANIFEST, count_rows, move_aside
 
 log = logging.getLogger("ipiqa_bench")
 
 SCHEMA = 2
 PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "scikit-image", "torch", "torchvision",
-            "open_clip_torch", "pyiqa", "pillow")
+            "open_clip_torch", "pyiqa", "pillow", "threadpoolctl")
 # Keys that define which predictions a manifest describes; a mismatch means the files on
 # disk came from something else and must not be mixed with new ones.
 IDENTITY = ("method", "dataset", "targets", "config", "splits_hash", "dataset_size")
@@ -54,6 +55,7 @@ class SplitRecord:
     sha256: str | None = None  # of split_<k>.csv
     rows: int | None = None  # data rows of split_<k>.csv
     checkpoint_sha256: str | None = None  # of checkpoints/split_<k>.pt, if the method makes one
+    peak: dict | None = None  # peak memory of the process that ran the split (bench.results.cost.peak_memory)
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
 
 
@@ -90,6 +92,11 @@ class RunManifest:
     # run read, and whether it was the official file or the copy shipped with the package.
     assets: dict | None = None
     device: str | None = None
+    # What a row cost (bench.results.cost.row_cost): seconds_per_image, train_s_per_split,
+    # train_s_per_epoch, peak_rss_mb, peak_gpu_mb, device, threads, image_size.
+    cost: dict | None = None
+    # What decides a bitwise rerun besides code and versions: CPU, ISA flags, BLAS, threads.
+    machine: dict | None = None
     versions: dict = field(default_factory=dict)
     git_commit: str | None = None
     created: str | None = None
@@ -133,7 +140,7 @@ class RunManifest:
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("extra", "splits")}
         out["splits"] = {str(k): _record_dict(r) for k, r in sorted(self.splits.items())}
-        for key in ("executor", "features", "assets"):  # absent, not null, when there is none
+        for key in ("executor", "features", "assets", "cost", "machine"):  # absent, not null, when there is none
             if out[key] is None:
                 del out[key]
         return copy.deepcopy({**self.extra, **out})
@@ -189,8 +196,9 @@ def _split_record(data: dict) -> SplitRecord:
 
 def _record_dict(record: SplitRecord) -> dict:
     out = {f.name: getattr(record, f.name) for f in dataclasses.fields(record) if f.name != "extra"}
-    if not out["report"]:
-        del out["report"]  # absent when the method reports nothing
+    for key in ("report", "peak"):
+        if not out[key]:
+            del out[key]  # absent when there is nothing to say
     return {**record.extra, **out}
 
 
@@ -254,6 +262,7 @@ def record_split(manifest: RunManifest, outcome, csv_bytes: bytes, checkpoint: b
         predict_images_per_s=round(n_test / outcome.predict_s, 2) if outcome.predict_s > 0 else None,
         finished=_now(), report=outcome.report or None, sha256=sha256(csv_bytes), rows=count_rows(csv_bytes),
         checkpoint_sha256=sha256(checkpoint) if checkpoint is not None else None,
+        peak=getattr(outcome, "peak", None) or None,
     )
 
 
@@ -261,6 +270,8 @@ def save(out_dir: Path, manifest: RunManifest) -> None:
     device = manifest.config.get("device")
     manifest.device = resolve_device(device) if device else "cpu"
     manifest.versions = package_versions()
+    manifest.cost = row_cost(manifest, peak_memory())
+    manifest.machine = machine()
     manifest.git_commit = git_commit()
     manifest.updated = _now()
     manifest.created = manifest.created or manifest.updated

@@ -4,7 +4,10 @@ bench.report.summary's).
 
 Results stay in files; these lines are for the person waiting. Estimates come from the
 per-split times an earlier run of the same method on the same dataset recorded in its
-``run.json`` (or the one ``--force`` moved to ``.replaced/``); without one, "unknown".
+``run.json`` (or the one ``--force`` moved to ``.replaced/``); without one, from the cost per
+image the method declares (``Method.reference_cost``, measured on a stated machine, scaled
+by the images' pixels); without either, "unknown". As splits finish, the time left is
+recomputed from each method's measured split times.
 """
 
 from __future__ import annotations
@@ -38,6 +41,31 @@ def duration(seconds: float) -> str:
 class Estimate:
     seconds_per_split: float | None
     source: str  # where the figure comes from, said with it
+    features_s: float = 0.0  # once, before the splits: extracting the features not cached yet
+
+    def total(self, n_splits: int) -> float | None:
+        return None if self.seconds_per_split is None else self.features_s + self.seconds_per_split * n_splits
+
+
+def reference_estimate(reference: dict | None, n_extract: int, n_test: int, pixels: int | None,
+                       features: bool, trains: bool = True) -> Estimate | None:
+    """An estimate from a method's declared reference cost (None without one): a feature
+    method extracts ``n_extract`` images once, any other predicts ``n_test`` per split; seconds scale
+    with the images' pixels against the reference's image size."""
+    if not reference or not reference.get("seconds_per_image"):
+        return None
+    size = reference.get("image_size")
+    scale = pixels / size ** 2 if pixels and size else 1.0
+    per_image = reference["seconds_per_image"] * scale
+    per_split = float(reference.get("train_s_per_split", 0.0))
+    source = (f"reference {reference['seconds_per_image']:g} s/image at {size or '?'} px on "
+              f"{reference.get('machine', 'an unstated machine')}"
+              + (f", x{scale:.2f} for these images' pixels" if scale != 1.0 else ""))
+    if trains and "train_s_per_split" not in reference:
+        source += "; regressor fit not included" if features else "; training not included"
+    if features:
+        return Estimate(per_split, source, features_s=per_image * n_extract)
+    return Estimate(per_split + per_image * n_test, source)
 
 
 def estimate_split_time(out_dir: Path, manifest) -> Estimate:
@@ -68,6 +96,10 @@ class RunProgress:
     def __init__(self, plans: list):
         self.total = sum(len(p.todo) for p in plans if p.runnable)
         self.done = 0
+        # per method: [splits left, planned s/split or None, planned features s, measured split seconds]
+        self.left = {p.info.name: [len(p.todo), getattr(p.estimate, "seconds_per_split", None),
+                                   getattr(p.estimate, "features_s", 0.0), []]
+                     for p in plans if p.runnable and p.todo}
         self.start = time.perf_counter()
         self._lock = threading.Lock()
         # disable=None: no bar when stderr is not a terminal (a log file gets the [k/N] lines)
@@ -81,14 +113,31 @@ class RunProgress:
             self.done += 1
             self.bar.update()
             elapsed = time.perf_counter() - self.start
-            left = elapsed / self.done * (self.total - self.done)
+            state = self.left.setdefault(method, [1, None, 0.0, []])
+            state[0] -= 1
+            state[2] = 0.0  # its features are done once its first split is
+            state[3].append(seconds)
             say(f"[{self.done}/{self.total}] {method} split {split} done in {seconds:.1f} s "
-                f"({duration(elapsed)} elapsed, about {duration(left)} left at this run's pace)")
+                f"({duration(elapsed)} elapsed, about {duration(self.seconds_left(elapsed))} left "
+                "at each method's measured pace)")
+
+    def seconds_left(self, elapsed: float) -> float:
+        """The remaining splits of each method at its own measured mean split time; a method
+        with none measured yet at its planned estimate, else at this run's overall pace."""
+        pace = elapsed / self.done if self.done else 0.0
+        left = 0.0
+        for remaining, planned, features_s, measured in self.left.values():
+            if remaining <= 0:
+                continue
+            per_split = sum(measured) / len(measured) if measured else planned if planned is not None else pace
+            left += features_s + per_split * remaining
+        return left
 
     def failed(self, method: str, message: str, remaining: int) -> None:
         """A method stopped: its error, once, and its remaining tasks leave the total."""
         with self._lock:
             self.total -= remaining
+            self.left.pop(method, None)
             self.bar.total = self.total
             self.bar.refresh()
             say(f"[{self.done}/{self.total}] {method} failed: {message}")
@@ -125,12 +174,13 @@ def describe_plan(plans: list, dataset: str, n_splits: int) -> list[str]:
         else:
             total += len(p.todo)
             done = f" ({len(p.done)} done, kept)" if p.done else ""
-            if p.estimate.seconds_per_split is None:
+            seconds = p.estimate.total(len(p.todo))
+            if seconds is None:
                 unknown += 1
                 guess = f"estimate unknown ({p.estimate.source})"
             else:
-                known += p.estimate.seconds_per_split * len(p.todo)
-                guess = f"estimate {duration(p.estimate.seconds_per_split * len(p.todo))} ({p.estimate.source})"
+                known += seconds
+                guess = f"estimate {duration(seconds)} ({p.estimate.source})"
             lines.append(f"  {name}: {len(p.todo)} of {p.n_splits} split(s) to run{done}; {guess}")
     if total:
         counted = len([p for p in plans if p.todo and p.runnable])

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from bench.assets import provenance
 from bench.bars import progress_bar
@@ -42,6 +43,7 @@ from bench.registry import MethodInfo, create_method, get_method_info
 from bench.results import manifest as manifests
 from bench.results.checkpoints import write_checkpoint
 from bench.results.completion import checkpoint_path, complete_splits
+from bench.results.cost import reset_peak
 from bench.results.locks import dataset_lock
 from bench.results.store import method_dir, prediction_bytes, split_path
 from bench.run.feature_cache import FeatureCache
@@ -52,6 +54,7 @@ from bench.run.progress import (
     describe_plan,
     estimate_split_time,
     interrupted_message,
+    reference_estimate,
     say,
 )
 from bench.run.tasks import INPUT_COLUMNS, SplitTask, extract_features, fit_predict
@@ -253,12 +256,28 @@ def _prepare_method(info, dataset, splits, context, options) -> MethodPlan:
         return plan
     manifest.assets = used_assets(info, config) or None  # AssetMissing names the file, URL and cache path
     plan.estimate = estimate_split_time(out_dir, manifest)
+    if plan.estimate.seconds_per_split is None:  # never run here: the method's declared reference cost
+        test_sizes = [int((splits[f"split_{k}"] == "test").sum()) for k in todo]
+        to_extract = len(dataset) if manifest.features is None else 0  # else cached by an earlier run
+        plan.estimate = reference_estimate(
+            getattr(info.cls, "reference_cost", None), to_extract, max(test_sizes, default=0),
+            _pixels(dataset), issubclass(info.cls, FeatureMethod), info.trains) or plan.estimate
     return plan
+
+
+def _pixels(dataset) -> int | None:
+    """Pixels of the dataset's first image (its header only), to scale a reference cost."""
+    try:
+        with Image.open(dataset.frame["path"].iloc[0]) as image:
+            return image.width * image.height
+    except Exception:  # an unreadable image is reported where it is read; here it costs the scaling
+        return None
 
 
 def _run_method(plan: MethodPlan, dataset, options, executor, progress: RunProgress) -> MethodOutcome:
     info, config, out_dir, manifest = plan.info, plan.config, plan.out_dir, plan.manifest
     manifest.executor = getattr(executor, "name", "local")  # what produced the timings below
+    reset_peak()  # this row's peak memory, not the previous row's
     manifests.save(out_dir, manifest)  # before any split file: the folder always says what made it
 
     frame = dataset.frame

@@ -17,6 +17,7 @@ from bench.datasets.base import REQUIRED_COLUMNS
 from bench.errors import BenchError
 from bench.method import FeatureMethod
 from bench.registry import create_method
+from bench.results.cost import peak_memory, reset_peak
 from bench.train.epoch_state import epoch_states
 
 # What ``predict`` sees: never a target. ``fit`` sees these and the run's targets.
@@ -76,9 +77,11 @@ class SplitOutcome:
     predict_s: float
     checkpoint: bytes | None = None
     report: dict = field(default_factory=dict)
+    peak: dict = field(default_factory=dict)  # peak memory of the process that ran it
 
 
 def fit_predict(task: SplitTask) -> SplitOutcome:
+    reset_peak()
     method = create_method(task.method, **task.config)
     start = time.perf_counter()
     if isinstance(method, FeatureMethod):
@@ -101,6 +104,7 @@ def fit_predict(task: SplitTask) -> SplitOutcome:
         predict_s=done - fitted,
         checkpoint=method.checkpoint(),
         report=dict(getattr(method, "report_", {})),
+        peak=peak_memory(),
     )
 
 

@@ -1,0 +1,215 @@
+"""The sanity panel: does a method give the same scores when nothing that should matter
+changes? On a small sample of a dataset's images, each check scores the images twice and
+compares the two score vectors:
+
+* batch: all images in one call vs one image per call;
+* jpeg: the decoded images saved as PNG vs re-encoded as JPEG quality 95 (a real change of
+  the pixels: the tolerance is loose, and ranks are what should hold);
+* rerun: the same call twice, compared bitwise;
+* threads: one thread (BLAS via threadpoolctl, torch when loaded) vs the default count;
+* order: the images in reverse order (scores put back in place);
+* cpu-gpu: device cpu vs cuda, where torch is loaded and a GPU is present.
+
+Each check holds when max |Δ| is within its tolerance, a fraction of the reference scores'
+range (0 for the bitwise rerun), and reports Spearman's rho and the largest rank
+displacement between the two vectors. Trained methods need a checkpoint to score with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from scipy.stats import spearmanr
+
+from bench.datasets import load_dataset
+from bench.errors import BenchError
+from bench.images import load_rgb
+from bench.registry import get_method_info
+from bench.results.cost import blas_info, machine
+from bench.results.manifest import git_commit, package_versions
+from bench.run.scoring import score_images
+
+PANEL_FILE = "sanity.json"
+# max |Δ| allowed, as a fraction of the reference scores' range (0: bitwise)
+TOLERANCES = {"batch": 1e-6, "jpeg": 0.05, "rerun": 0.0, "threads": 1e-6, "order": 1e-6, "cpu-gpu": 1e-3}
+
+
+@dataclass
+class Check:
+    name: str
+    status: str  # holds | differs | skipped
+    tolerance: float  # fraction of the score range
+    max_abs_diff: float | None = None
+    score_range: float | None = None
+    spearman: float | None = None
+    max_rank_shift: int | None = None  # positions the most-moved image moved in the ranking
+    note: str = ""
+
+
+def sample_images(dataset: str = "demo", n: int = 16, root: str | Path | None = None) -> pd.DataFrame:
+    """``n`` images spread evenly over the dataset sorted by name (deterministic)."""
+    frame = load_dataset(dataset, root).frame.sort_values("image").reset_index(drop=True)
+    if n < 2:
+        raise BenchError(f"--n {n}: the panel compares rankings, so it needs at least 2 images")
+    picks = np.unique(np.linspace(0, len(frame) - 1, min(n, len(frame))).round().astype(int))
+    return frame.iloc[picks].reset_index(drop=True)
+
+
+def compare(name: str, reference: np.ndarray, other: np.ndarray, note: str = "") -> Check:
+    """The verdict of one check on two score vectors of the same images."""
+    tolerance = TOLERANCES[name]
+    reference, other = np.asarray(reference, float), np.asarray(other, float)
+    spread = float(np.nanmax(reference) - np.nanmin(reference)) if reference.size else 0.0
+    diff = np.abs(reference - other)
+    same_nan = np.isnan(reference) == np.isnan(other)
+    max_diff = float(np.nanmax(diff)) if np.isfinite(diff).any() else 0.0
+    if tolerance == 0.0:
+        holds = bool(same_nan.all() and np.array_equal(reference[~np.isnan(reference)], other[~np.isnan(other)]))
+    else:
+        holds = bool(same_nan.all() and max_diff <= tolerance * max(spread, np.finfo(float).tiny))
+    rho = spearmanr(reference, other, nan_policy="omit").statistic if len(reference) > 1 else np.nan
+    shift = int(np.abs(_ranks(reference) - _ranks(other)).max()) if len(reference) else 0
+    return Check(name, "holds" if holds else "differs", tolerance, max_diff, spread,
+                 None if np.isnan(rho) else round(float(rho), 6), shift, note)
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values), dtype=int)
+    ranks[order] = np.arange(len(values))
+    return ranks
+
+
+def _scores(method: str, paths: list[str], prompts: list[str], checkpoint, device: str, batched: bool) -> np.ndarray:
+    """One score per image: in one call per prompt (batched) or one call per image."""
+    scores = np.full(len(paths), np.nan)
+    groups = {}
+    for i, prompt in enumerate(prompts):
+        groups.setdefault(prompt if batched else i, []).append(i)
+    for members in groups.values():
+        frame = score_images(method, [paths[i] for i in members], prompts[members[0]], checkpoint, device)
+        scores[members] = _score_column(frame).to_numpy(dtype=float)
+    return scores
+
+
+def _score_column(frame: pd.DataFrame) -> pd.Series:
+    """The score: ``score``, else the first predicted target column."""
+    columns = [c for c in frame.columns if c not in ("image", "prompt")]
+    return frame["score"] if "score" in frame else frame[columns[0]]
+
+
+@contextlib.contextmanager
+def one_thread():
+    """BLAS/OpenMP limited to one thread, and torch's intra-op threads where torch is loaded."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        limits = contextlib.nullcontext()
+    else:
+        limits = threadpool_limits(1)
+    with limits:
+        if torch is not None:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if torch is not None:
+                torch.set_num_threads(before)
+
+
+def _reencoded(rows: pd.DataFrame, folder: Path) -> tuple[list[str], list[str]]:
+    """Each image decoded and saved twice: as PNG (lossless) and as JPEG quality 95."""
+    png, jpeg = [], []
+    for i, path in enumerate(rows["path"]):
+        image = Image.fromarray(load_rgb(path))
+        png.append(str(folder / f"{i:03d}.png"))
+        jpeg.append(str(folder / f"{i:03d}.jpg"))
+        image.save(png[-1])
+        image.save(jpeg[-1], quality=95)
+    return png, jpeg
+
+
+def run_panel(method: str, dataset: str = "demo", n: int = 16, root: str | Path | None = None,
+              checkpoint: str | Path | None = None, device: str = "cpu") -> dict:
+    """The panel as a JSON-ready dict: what was checked, where, and each check's verdict."""
+    info = get_method_info(method)
+    rows = sample_images(dataset, n, root)
+    panel = {"method": method, "dataset": dataset, "n_images": len(rows), "images": rows["image"].tolist(),
+             "checkpoint": str(checkpoint) if checkpoint else None, "device": device,
+             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git_commit": git_commit()}
+    if info.trains and checkpoint is None:
+        note = (f"needs --checkpoint: {method} is trained per split (e.g. "
+                f"results/{dataset}/{method}/checkpoints/split_0.pt from `ipiqa-bench run`)")
+        panel["checks"] = [asdict(Check(name, "skipped", tol, note=note)) for name, tol in TOLERANCES.items()]
+        return {**panel, "versions": package_versions(), "machine": machine()}
+    paths, prompts = rows["path"].astype(str).tolist(), rows["prompt"].fillna("").astype(str).tolist()
+
+    def score(paths=paths, prompts=prompts, batched=True, on=device):
+        return _scores(method, paths, prompts, checkpoint, on, batched)
+
+    reference = score()
+    checks = [compare("batch", reference, score(batched=False), f"{len(rows)} images per call vs 1")]
+    with tempfile.TemporaryDirectory(prefix="ipiqa-sanity-") as tmp:
+        png, jpeg = _reencoded(rows, Path(tmp))
+        checks.append(compare("jpeg", score(png), score(jpeg), "decoded images saved as PNG vs JPEG q95"))
+    checks.append(compare("rerun", reference, score(), "the same call twice, bitwise"))
+    with one_thread():
+        single = score()
+    checks.append(compare("threads", reference, single, f"1 thread vs the default ({_threads()})"))
+    checks.append(compare("order", reference, score(paths[::-1], prompts[::-1])[::-1], "images in reverse order"))
+    checks.append(_cpu_gpu(reference if device == "cpu" else None, score))
+    panel["checks"] = [asdict(c) for c in checks]
+    return {**panel, "versions": package_versions(), "machine": machine()}
+
+
+def _threads() -> str:
+    torch = sys.modules.get("torch")
+    blas = ", ".join(f"{b['internal_api']} {b.get('num_threads', '?')}" for b in blas_info())
+    return ", ".join(filter(None, [f"torch {torch.get_num_threads()}" if torch is not None else "", blas])) or "default"
+
+
+def _cpu_gpu(cpu_scores, score) -> Check:
+    torch = sys.modules.get("torch")  # loaded by the method if it runs on torch at all
+    if torch is None:
+        return Check("cpu-gpu", "skipped", TOLERANCES["cpu-gpu"], note="skipped: the method does not use torch")
+    if not torch.cuda.is_available():
+        return Check("cpu-gpu", "skipped", TOLERANCES["cpu-gpu"], note="skipped: no GPU")
+    cpu = cpu_scores if cpu_scores is not None else score(on="cpu")
+    return compare("cpu-gpu", cpu, score(on="cuda"), f"cpu vs cuda ({torch.cuda.get_device_name()})")
+
+
+def render_panel(panel: dict) -> str:
+    """The panel as lines of text: one per check."""
+    lines = [f"sanity of {panel['method']} on {panel['n_images']} {panel['dataset']} image(s), device {panel['device']}; "
+             "tolerance: max |Δ| as a fraction of the scores' range (0: bitwise)"]
+    for c in panel["checks"]:
+        if c["status"] == "skipped":
+            lines.append(f"  {c['name']:<8} skipped: {c['note'].removeprefix('skipped: ')}")
+            continue
+        rho = "–" if c["spearman"] is None else f"{c['spearman']:.4f}"
+        lines.append(f"  {c['name']:<8} {c['status']:<7} max|Δ| {c['max_abs_diff']:.3g} (range {c['score_range']:.3g}, "
+                     f"tolerance {c['tolerance']:g}); Spearman {rho}; max rank shift {c['max_rank_shift']}"
+                     f" — {c['note']}")
+    return "\n".join(lines)
+
+
+def read_panel(method_dir: Path) -> dict | None:
+    """The panel written beside a method's results, or None."""
+    path = Path(method_dir) / PANEL_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"{path} is not a sanity panel ({exc}); delete it or rerun `ipiqa-bench sanity`") from None

@@ -1,0 +1,122 @@
+"""Cost on every row (run.json's ``cost`` and ``machine``, the plan's estimate from a declared
+reference cost, ``table --cost``) and the sanity panel (bench/run/sanity.py)."""
+
+import json
+
+import numpy as np
+from helpers import run_cli
+from plugin_fixtures import LaplacianVariance
+
+from bench import api
+from bench.results.cost import row_cost
+from bench.results.manifest import RunManifest, SplitRecord
+from bench.run.progress import RunProgress, reference_estimate
+from bench.run.sanity import compare
+
+LAP = "test-lap-var"
+
+
+def test_row_cost_reads_seconds_per_image_training_and_peaks_from_the_manifest():
+    manifest = RunManifest(method="test-sharpness-svr", device="cpu", config={"image_size": 64},
+                           features={"computed": 40, "seconds": 2.0})
+    manifest.splits = {0: SplitRecord(fit_s=3.0, predict_s=0.1, n_test=8, peak={"peak_rss_mb": 120.0}),
+                       1: SplitRecord(fit_s=5.0, predict_s=0.1, n_test=8, peak={"peak_rss_mb": 90.0})}
+    cost = row_cost(manifest, {"peak_rss_mb": 100.0})
+    assert cost["seconds_per_image"] == 0.05 and cost["measured_on"] == "features"
+    assert cost["train_s_per_split"] == 4.0 and "train_s_per_epoch" not in cost  # an SVR reports no epochs
+    assert cost["peak_rss_mb"] == 120.0 and cost["image_size"] == 64 and cost["device"] == "cpu"
+    assert cost["threads"]["cpu_count"] >= 1
+    # Trained per epoch: seconds over the epochs its report lists; prediction timed when no features.
+    manifest = RunManifest(method="resnet50", splits={0: SplitRecord(fit_s=6.0, predict_s=1.0, n_test=10,
+                                                                     report={"epoch_loss": [1.0, 0.5, 0.2]})})
+    cost = row_cost(manifest)
+    assert cost["seconds_per_image"] == 0.1 and cost["measured_on"] == "prediction"
+    assert cost["train_s_per_epoch"] == 2.0
+
+
+def test_a_run_records_cost_and_machine_and_the_table_shows_them(tiny_dataset, results_dir):
+    api.run(LAP, "tinyfiles", splits=2, results_dir=results_dir, summary=False)
+    data = json.loads((results_dir / "tinyfiles" / LAP / "run.json").read_text())
+    assert data["cost"]["seconds_per_image"] > 0 and data["cost"]["peak_rss_mb"] > 0
+    assert "train_s_per_split" not in data["cost"]  # training-free
+    assert {"cpu", "isa", "threads", "blas"} <= set(data["machine"])
+    assert data["splits"]["0"]["peak"]["peak_rss_mb"] > 0
+    table = run_cli("table", "--results-dir", str(results_dir), "--cost")
+    assert table.exit_code == 0, table.stderr
+    assert "s/image" in table.stdout and "peak MB" in table.stdout
+    assert f"{data['cost']['seconds_per_image']:.3g}" in table.stdout
+
+
+def test_the_first_plan_estimates_from_a_declared_reference_cost(tiny_dataset, results_dir, monkeypatch):
+    reference = {"seconds_per_image": 0.5, "machine": "a test box", "image_size": 64}
+    monkeypatch.setattr(LaplacianVariance, "reference_cost", reference, raising=False)
+    result = run_cli("run", "--methods", LAP, "--dataset", "tinyfiles", "--splits", "2",
+                     "--results-dir", str(results_dir))
+    assert result.exit_code == 0, result.stderr
+    # 40 images of 64x64 at 0.5 s each, extracted once: 20 s, before anything has run.
+    assert f"{LAP}: 2 of 2 split(s) to run; estimate 0m20s (reference 0.5 s/image at 64 px on a test box" in result.stderr
+    assert "estimate unknown" not in result.stderr
+
+
+def test_reference_estimates_scale_with_pixels_and_the_time_left_uses_measured_splits():
+    reference = {"seconds_per_image": 0.1, "image_size": 100}
+    features = reference_estimate(reference, n_extract=10, n_test=4, pixels=200 * 100, features=True)
+    assert features.features_s == 2.0 and features.total(3) == 2.0
+    predicts = reference_estimate(reference, n_extract=10, n_test=4, pixels=None, features=False)
+    assert predicts.total(3) == 3 * 0.4 + 0.0 and predicts.features_s == 0.0
+    assert reference_estimate(None, 10, 4, None, True) is None
+
+    class Plan:  # what RunProgress reads of a runner's plan
+        def __init__(self, name, todo, estimate):
+            self.info, self.todo, self.estimate, self.runnable = type("I", (), {"name": name}), todo, estimate, True
+
+    progress = RunProgress([Plan("a", [0, 1, 2], predicts), Plan("b", [0, 1], features)])
+    progress.bar.disable = True
+    assert np.isclose(progress.seconds_left(0.0), 3 * 0.4 + 2.0)
+    progress.done, progress.left["a"][0] = 1, 2
+    progress.left["a"][3].append(5.0)  # a's first split took 5 s: its remaining two are 10 s now
+    assert np.isclose(progress.seconds_left(5.0), 2 * 5.0 + 2.0)
+    progress.close()
+
+
+def test_compare_says_holds_or_differs_with_the_size_and_rank_change():
+    a = np.array([1.0, 2.0, 3.0, 4.0])
+    assert compare("rerun", a, a.copy()).status == "holds"
+    tiny = compare("rerun", a, a + 1e-12)
+    assert tiny.status == "differs" and tiny.max_rank_shift == 0  # bitwise: any change differs
+    assert compare("batch", a, a + 1e-12).status == "holds"  # within 1e-6 of the range
+    swapped = compare("order", a, np.array([2.0, 1.0, 3.0, 4.0]))
+    assert swapped.status == "differs" and swapped.max_abs_diff == 1.0 and swapped.max_rank_shift == 1
+    assert swapped.spearman == 0.8
+
+
+def test_the_sanity_panel_of_a_training_free_method(tiny_dataset, results_dir):
+    result = run_cli("sanity", "--method", LAP, "--dataset", "tinyfiles", "--n", "6",
+                     "--results-dir", str(results_dir))
+    assert result.exit_code == 0, result.stderr
+    panel = json.loads((results_dir / "tinyfiles" / LAP / "sanity.json").read_text())
+    checks = {c["name"]: c for c in panel["checks"]}
+    assert panel["n_images"] == 6 and set(checks) == {"batch", "jpeg", "rerun", "threads", "order", "cpu-gpu"}
+    for name in ("batch", "rerun", "threads", "order"):  # numpy on the same pixels: bitwise
+        assert checks[name]["status"] == "holds" and checks[name]["max_abs_diff"] == 0.0, checks[name]
+    assert checks["jpeg"]["max_abs_diff"] > 0  # JPEG changes the pixels the Laplacian sees
+    assert checks["cpu-gpu"]["status"] == "skipped"
+    assert "rerun    holds" in result.stdout and "cpu-gpu  skipped" in result.stdout
+    assert panel["machine"]["cpu"] and "numpy" in panel["versions"]
+
+
+def test_a_trained_method_without_a_checkpoint_is_skipped_and_says_why(tiny_dataset):
+    panel = api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4)
+    assert {c["status"] for c in panel["checks"]} == {"skipped"}
+    assert "needs --checkpoint" in panel["checks"][0]["note"]
+
+
+def test_the_report_plots_srcc_against_cost_and_shows_the_sanity_panels(tiny_dataset, results_dir):
+    api.run(LAP, "tinyfiles", splits=2, results_dir=results_dir, summary=False)
+    api.sanity(LAP, dataset="tinyfiles", n=4, results_dir=results_dir)
+    result = run_cli("report", "--results-dir", str(results_dir), "--resamples", "10")
+    assert result.exit_code == 0, result.stderr
+    text = (results_dir / "report" / "report.md").read_text()
+    assert "tinyfiles_mos_srcc_vs_cost.png" in text and (results_dir / "report" / "figures"
+                                                          / "tinyfiles_mos_srcc_vs_cost.png").is_file()
+    assert "## Cost" in text and "## Sanity panels" in text and "rerun    holds" in text
