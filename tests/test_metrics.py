@@ -77,3 +77,12 @@ def test_summarise_uses_sample_std():
     assert summarise([1.0, 2.0, 3.0]) == pytest.approx((2.0, 1.0))
     mean, std = summarise([0.5])
     assert mean == 0.5 and np.isnan(std)
+
+
+def test_a_small_test_side_is_named_with_what_it_costs():
+    from bench.results.metrics import test_side_warning
+
+    assert "every metric is n/a" in test_side_warning(2)
+    assert "logistic PLCC is n/a" in test_side_warning(4)
+    assert "1 residual degrees of freedom" in test_side_warning(5)
+    assert test_side_warning(20) == "" and test_side_warning(600) == ""

@@ -18,6 +18,7 @@ def test_run_states_its_plan_shows_progress_and_ends_with_a_summary(tiny_dataset
     assert result.exit_code == 1, result.stderr  # clipscore's weights are missing
     err = result.stderr
     assert "plan on tinyfiles (2 split(s))" in err
+    assert "warning: the smallest test side: 8 test images: the 4-parameter logistic fit has 4 residual" in err
     assert f"splits: wrote {results_dir / 'tinyfiles' / 'splits.csv'} (2 split(s), seed 0, test size 0.2)" in err
     assert f"{SVR}: 2 of 2 split(s) to run; estimate unknown (no earlier run of it on this dataset)" in err
     assert "clipscore failed: pretrained file 'ViT-B-32.pt'" in err and err.count("clipscore failed") == 1

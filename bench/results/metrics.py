@@ -149,11 +149,31 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
         return float(stats.pearsonr(a, b).statistic)
 
 
+# Test-side sizes below which a split's metrics are missing or not worth reading.
+MIN_TEST_IMAGES = 3  # a correlation over fewer is not computed
+LOGISTIC_PARAMETERS = 4
+SMALL_TEST_SIDE = 20  # below it a 4-parameter fit has fewer than 16 residual degrees of freedom
+
+
+def test_side_warning(n_images: int) -> str:
+    """Why a split's test side of ``n_images`` is too small for the tables' metrics, or ""."""
+    if n_images < MIN_TEST_IMAGES:
+        return f"{n_images} test image(s): every metric is n/a (a correlation needs {MIN_TEST_IMAGES})"
+    if n_images <= LOGISTIC_PARAMETERS:
+        return (f"{n_images} test images: the logistic PLCC is n/a (a {LOGISTIC_PARAMETERS}-parameter fit "
+                f"needs more than {LOGISTIC_PARAMETERS} images); SRCC and raw PLCC over {n_images} images")
+    if n_images < SMALL_TEST_SIDE:
+        return (f"{n_images} test images: the {LOGISTIC_PARAMETERS}-parameter logistic fit has "
+                f"{n_images - LOGISTIC_PARAMETERS} residual degrees of freedom and flatters PLCC; "
+                "read SRCC or `--plcc raw`")
+    return ""
+
+
 def _degenerate(pred: np.ndarray, mos: np.ndarray) -> str:
     if len(pred) != len(mos):
         return "predictions and MOS differ in length"
-    if len(pred) < 3:
-        return "fewer than 3 test images"
+    if len(pred) < MIN_TEST_IMAGES:
+        return f"fewer than {MIN_TEST_IMAGES} test images"
     if not np.all(np.isfinite(pred)):
         return f"{int((~np.isfinite(pred)).sum())} non-finite predictions"
     if not np.all(np.isfinite(mos)):

@@ -45,6 +45,7 @@ from bench.results.checkpoints import write_checkpoint
 from bench.results.completion import checkpoint_path, complete_splits
 from bench.results.cost import reset_peak
 from bench.results.locks import dataset_lock
+from bench.results.metrics import test_side_warning
 from bench.results.store import method_dir, prediction_bytes, split_path
 from bench.run.feature_cache import FeatureCache
 from bench.run.progress import (
@@ -112,6 +113,9 @@ def _run_locked(method_names, dataset, options, executor, dataset_dir) -> list[M
     n = options.splits.n_splits
     say(f"splits: reusing {path} ({in_file} split(s) in the file; this run uses the first {n})" if reused else
         f"splits: wrote {path} ({n} split(s), seed {options.splits.seed}, test size {options.splits.test_size})")
+    smallest = min(int((splits[column] == "test").sum()) for column in split_columns(splits))
+    if test_side_warning(smallest):
+        say(f"warning: the smallest test side: {test_side_warning(smallest)}")
     for line in describe_plan(plans, dataset.name, n):
         say(line)
     for plan in plans:
