@@ -119,3 +119,11 @@ def test_run_and_table_on_a_card(own_folder, results_dir):
     assert rows["srcc_mean"].between(-1, 1).all() and (rows["n_splits"] == 3).all()
     shown = run_cli("table", "--dataset", "my-aigc", "--results-dir", str(results_dir))
     assert shown.exit_code == 0 and "my-aigc" in shown.stdout and "CEIQ (f1)" in shown.stdout
+
+
+def test_a_guessed_scale_is_the_smallest_common_mos_scale_holding_the_scores():
+    from bench.datasets.card import _rounded_scale
+
+    assert _rounded_scale(2.018, 5.027) == (1, 10) and _rounded_scale(2.0, 4.9) == (1, 5)
+    assert _rounded_scale(0.1, 0.93) == (0, 1) and _rounded_scale(0.4, 4.2) == (0, 5)
+    assert _rounded_scale(12, 97) == (0, 100) and _rounded_scale(-3, 7) == (-3, 7)

@@ -202,8 +202,16 @@ def _words_in(name: str, words: tuple[str, ...]) -> bool:
     return any(w in name.lower() for w in words if len(w) > 3) or any(w in parts for w in words)
 
 
+# The scales MOS are usually collected on, smallest first: a guess takes the first that holds the scores.
+COMMON_SCALES = ((0, 1), (1, 5), (0, 5), (1, 10), (0, 10), (0, 100))
+
+
 def _rounded_scale(low: float, high: float) -> tuple[float, float]:
-    """The observed range widened to whole steps of the scores' order of magnitude (0.93 -> 1, 97 -> 100)."""
+    """The smallest common MOS scale holding the observed range (2.0-4.9 -> [1, 5]); else the
+    range widened to whole steps of the scores' order of magnitude (-3 -> 7: [-3, 7])."""
+    for lo, hi in COMMON_SCALES:
+        if lo <= low and high <= hi:
+            return lo, hi
     top = max(abs(low), abs(high)) or 1.0
     step = 10.0 ** math.floor(math.log10(top))
     lo, hi = math.floor(low / step) * step, math.ceil(high / step) * step
