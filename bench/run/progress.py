@@ -85,13 +85,13 @@ class RunProgress:
             say(f"[{self.done}/{self.total}] {method} split {split} done in {seconds:.1f} s "
                 f"({duration(elapsed)} elapsed, about {duration(left)} left at this run's pace)")
 
-    def failed(self, method: str, message: str, remaining: int) -> None:
-        """A method stopped: its error, once, and its remaining tasks leave the total."""
+    def failed(self, line: str, remaining: int) -> None:
+        """A method stopped: its failure's line, once, and its remaining tasks leave the total."""
         with self._lock:
             self.total -= remaining
             self.bar.total = self.total
             self.bar.refresh()
-            say(f"[{self.done}/{self.total}] {method} failed: {message}")
+            say(f"[{self.done}/{self.total}] {line}")
 
     def close(self) -> None:
         self.bar.close()
