@@ -207,16 +207,17 @@ def create_method(name: str, **config):
     return get_method_info(name).cls(**config)
 
 
-def _selected_by_name(info: MethodInfo) -> bool:
-    """Whether ``all`` or the family's name selects the method (see ``Family.present_only``)."""
+def _selected_by_name(info: MethodInfo, left_out: list[str]) -> bool:
+    """Whether ``all`` or the family's name selects the method (see ``Family.present_only``);
+    one it does not is added to ``left_out``."""
     family = FAMILY_REGISTRY.find(info.family)
     if family is None or not family.present_only or info.cls.files_present(info):
         return True
-    log.info("%s: left out, its files are not in the cache (name it to fetch them)", info.name)
+    left_out.append(info.name)
     return False
 
 
-def resolve_method_names(spec: str, needs_download=None, _removing: bool = False) -> list[str]:
+def resolve_method_names(spec: str, needs_download=None, _removing: bool = False, report: bool = True) -> list[str]:
     """Expand ``all``, ``offline``, family names and comma-separated method names, keeping order.
 
     A family name wins over a method of the same name (``ipiqa`` is all five Table 3 rows);
@@ -224,17 +225,19 @@ def resolve_method_names(spec: str, needs_download=None, _removing: bool = False
     ``offline`` picks the methods that need no downloaded file; ``needs_download(info)``
     decides it for a given dataset and run (default: the method declares no asset to
     download; one the package ships, NIQE's parameters, is none). A token after a ``-``
-    removes what it selects (``offline,-pyiqa``: offline, less pyiqa's family)."""
+    removes what it selects (``offline,-pyiqa``: offline, less pyiqa's family). With ``report``,
+    the methods left out for want of their files are logged in one line."""
     names: list[str] = []
     removed: list[str] = []
+    left_out: list[str] = []
     for token in (t.strip() for t in spec.split(",")):
         if not token:
             continue
         if token.startswith("-"):
-            removed += resolve_method_names(token[1:], needs_download, _removing=True)
+            removed += resolve_method_names(token[1:], needs_download, _removing=True, report=False)
             continue
         # what a "-" token removes is every member, present or not, and is not reported
-        selected = (lambda m: True) if _removing else _selected_by_name
+        selected = (lambda m: True) if _removing else (lambda m: _selected_by_name(m, left_out))
         if token == "all":
             picked = [m.name for m in list_methods() if selected(m)]
         elif token == "offline":  # everything that needs no downloaded file
@@ -251,6 +254,16 @@ def resolve_method_names(spec: str, needs_download=None, _removing: bool = False
             picked = [get_method_info(token).name]
         names += [n for n in picked if n not in names]
     names = [n for n in names if n not in removed]
+    left_out = [n for n in dict.fromkeys(left_out) if n not in removed]
+    if left_out and report and not _removing:
+        log.info("left out %d method(s) whose files are not in the cache: %s (name one to fetch its files; "
+                 "`ipiqa-bench list` says what each needs)", len(left_out), ", ".join(left_out))
     if not names and not _removing:
         raise BenchError(f"no methods selected by {spec!r}")
     return names
+
+
+def removed_method_names(spec: str) -> list[str]:
+    """The methods the ``-X`` tokens of a selection remove on purpose (every member of ``X``)."""
+    tokens = [t.strip()[1:] for t in spec.split(",") if t.strip().startswith("-")]
+    return resolve_method_names(",".join(tokens), _removing=True, report=False) if tokens else []

@@ -18,6 +18,7 @@ from bench.cli.options import (
     train_options,
 )
 from bench.run.executors import executor_names
+from bench.run.spec import RunSpec
 
 
 @main.command("run")
@@ -54,16 +55,10 @@ from bench.run.executors import executor_names
 @click.option("--recipe", type=click.Choice(["authors", "paper"]), default=None,
               help="Trainable methods: authors (default: each method's declared recipe) or paper (the IP-IQA "
                    "paper's protocol for every method; rows say [paper recipe]).")
-def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, device, force,
-                drop_invalid, executor, jobs, ray_address, preset, random_init, evaluate, train_on, train_root,
-                recipe, **train):
+def run_command(**options):
     """Fit and evaluate methods on every split; results go to <results>/<dataset>/<method>/."""
     try:
-        outcomes = api.run(methods, dataset, root=root, splits=n_splits, seed=seed, test_size=test_size,
-                           results_dir=results_dir, device=device, force=force,
-                           drop_invalid=drop_invalid, executor=executor, jobs=jobs, ray_address=ray_address,
-                           preset=preset, overrides=train, random_init=random_init, evaluate=evaluate,
-                           train_on=train_on, train_root=train_root, recipe=recipe)
+        outcomes = api.run(RunSpec.from_cli(**options))
     except KeyboardInterrupt as exc:  # RunInterrupted says what was kept; before the run started, nothing was
         message = str(exc) or "interrupted before any split ran; rerun the same command to start again."
         click.echo("\n".join(f"ipiqa-bench: {line}" for line in message.splitlines()), err=True)
@@ -71,5 +66,5 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
         if not o.reported:  # the plan or the [k/N] lines showed the others' errors
-            click.echo(f"ipiqa-bench: {o.method} failed: {o.message}", err=True)
+            click.echo(f"ipiqa-bench: {o.failure_line()}", err=True)
     sys.exit(1 if failed else 0)
