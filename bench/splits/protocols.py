@@ -42,7 +42,7 @@ from bench.splits import (
     SPLITS_FILE,
     SPLITS_META,
     SplitConfig,
-    _read_meta,  # one reader of splits.json, one message when it is damaged
+    read_splits_meta,  # one reader of splits.json, one message when it is damaged
     split_columns,
 )
 
@@ -183,7 +183,7 @@ def file_sha256(path: Path) -> str:
 
 def read_provenance(dataset_dir: Path) -> dict:
     path = Path(dataset_dir) / SPLITS_META
-    return _read_meta(path) if path.exists() else {}
+    return read_splits_meta(path) if path.exists() else {}
 
 
 def protocol_note(dataset_dir: Path) -> str:
