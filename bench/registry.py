@@ -11,6 +11,7 @@ packaging, by naming modules in ``$IPIQA_BENCH_PLUGINS`` (bench.plugins).
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import pkgutil
 from dataclasses import dataclass, field
@@ -160,6 +161,9 @@ def register_method(
         raise ValueError(f"fidelity {fidelity!r} must start with one of {FIDELITY_KINDS}")
 
     def decorator(cls):
+        wrong = contract_errors(cls)
+        if wrong:
+            raise TypeError(f"register_method({name!r}): {'; '.join(wrong)}")
         doc = (cls.__doc__ or "").strip().splitlines()
         METHOD_REGISTRY.register(name, MethodInfo(
             name=name,
@@ -267,3 +271,56 @@ def removed_method_names(spec: str) -> list[str]:
     """The methods the ``-X`` tokens of a selection remove on purpose (every member of ``X``)."""
     tokens = [t.strip()[1:] for t in spec.split(",") if t.strip().startswith("-")]
     return resolve_method_names(",".join(tokens), _removing=True, report=False) if tokens else []
+
+
+def _form(value) -> str:
+    """How a class attribute is written: property, classmethod, staticmethod, method or value."""
+    for kind, name in ((property, "property"), (classmethod, "classmethod"), (staticmethod, "staticmethod")):
+        if isinstance(value, kind):
+            return name
+    return "method" if inspect.isfunction(value) else "value"
+
+
+# What each form of a contract attribute may be overridden with (a property of the base may
+# also be a plain value; a method may become a class or static method).
+_ALLOWED_FORMS = {"property": {"property", "value"}, "classmethod": {"classmethod"},
+                  "staticmethod": {"staticmethod"}, "method": {"method", "classmethod", "staticmethod"},
+                  "value": {"value", "property"}}
+
+
+def contract_errors(cls: type) -> list[str]:
+    """Every overridden piece of the method contract (an attribute a ``bench`` base class of
+    ``cls`` defines) written in the wrong form: a method where a property is read
+    (``def feature_key(self)`` without ``@property``), a plain method for a classmethod
+    (``smoke_config``), a value of another type (``feature_version = 2``), or a property for a
+    value read off the class (``smoke_slow``, ``defaults``: the root class's annotated attributes)."""
+    bases = [k for k in cls.__mro__ if k.__module__.split(".")[0] == "bench"]
+    class_level = set(vars(bases[-1]).get("__annotations__", {})) if bases else set()
+    errors = []
+    for klass in cls.__mro__:
+        if klass in bases or klass is object:
+            continue
+        for name, value in vars(klass).items():
+            base_class = next((b for b in bases if name in vars(b)), None)
+            if name.startswith("_") or base_class is None:
+                continue
+            base = vars(base_class)[name]
+            expected, given = _form(base), _form(value)
+            where = f"{klass.__qualname__}.{name}"
+            if given not in _ALLOWED_FORMS[expected] or (given == "property" and name in class_level):
+                shown = {"value": f"a {type(base).__name__} value", "method": "a method"}.get(expected, f"a {expected}")
+                errors.append(f"{where} must be {shown} (as in {base_class.__qualname__}), not a {given}")
+            elif expected == "value" and given == "value" and not _same_type(base, value):
+                errors.append(f"{where} must be of type {type(base).__name__} (as in {base_class.__qualname__}), "
+                              f"not {value!r}")
+    return errors
+
+
+def _same_type(base, value) -> bool:
+    if base is None or value is None:
+        return True
+    if isinstance(base, bool) or isinstance(value, bool):
+        return isinstance(base, bool) and isinstance(value, bool)
+    if isinstance(base, (int, float)):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(base))
