@@ -7,9 +7,9 @@ import json
 import logging
 import sys
 import traceback
-from pathlib import Path
 
 import click
+from pandas.errors import EmptyDataError, ParserError
 
 from bench.errors import BenchError
 
@@ -20,9 +20,6 @@ class BenchGroup(click.Group):
     undecodable text) wherever it is met, named with what to do about it."""
 
     def invoke(self, ctx):
-
-        from pandas.errors import EmptyDataError, ParserError
-
         try:
             return super().invoke(ctx)
         except (BenchError, OSError, UnicodeError, json.JSONDecodeError, EmptyDataError, ParserError) as exc:
@@ -33,11 +30,12 @@ class BenchGroup(click.Group):
 
 
 def describe_error(exc: BaseException) -> str:
-    """One line saying what went wrong, with which file, and what to do."""
+    """One line saying what went wrong, with which file, and what to do. The code that reads
+    a file raises BenchError naming it; an OSError carries its path."""
     if isinstance(exc, BenchError):
         return str(exc)
     if isinstance(exc, OSError):
-        path = exc.filename if exc.filename is not None else _file_in_traceback(exc)
+        path = exc.filename
         what = exc.strerror or str(exc)
         if isinstance(exc, PermissionError):
             return f"{what}: {path}; make it writable or choose another folder (e.g. --results-dir)"
@@ -45,45 +43,9 @@ def describe_error(exc: BaseException) -> str:
             return f"{what} writing {path}; free some space and rerun (finished work is kept)"
         return f"{what}: {path}" if path else what
     kind = "not UTF-8 text" if isinstance(exc, UnicodeError) else \
-        "not valid JSON" if type(exc).__name__ == "JSONDecodeError" else "empty or not a CSV table"
-    found = _file_in_traceback(exc)
-    where = f"{found} is {kind}" if found else f"a file is {kind} (-v shows which)"
-    return f"{where} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); replace or delete it"
-
-
-def _file_in_traceback(exc: BaseException) -> str | None:
-    """The file the failing read was given: among the paths to existing files that the
-    innermost frames of this project's code hold, the one that fails the same way when read
-    again (so a frame holding two paths never names the wrong one)."""
-    project = str(Path(__file__).resolve().parents[1])
-    for frame, _ in reversed(list(traceback.walk_tb(exc.__traceback__))):
-        if frame.f_code.co_filename.startswith(project):
-            for value in list(frame.f_locals.values()):
-                if isinstance(value, (str, Path)) and len(str(value)) < 4096 and _fails_alike(value, exc):
-                    return str(value)
-    return None
-
-
-def _fails_alike(value, exc: BaseException) -> bool:
-    """Whether the file ``value`` names is what ``exc`` failed on: the text a JSON error
-    quotes, the bytes a decode error quotes, or a CSV that fails to parse again."""
-    import pandas as pd
-
-    try:
-        path = Path(value)
-        if not path.is_file():
-            return False
-        if isinstance(exc, OSError):
-            path.open("rb").close()
-            return False
-        if isinstance(exc, UnicodeDecodeError):
-            return bool(exc.object) and bytes(exc.object) in path.read_bytes()
-        if type(exc).__name__ == "JSONDecodeError":
-            return exc.doc == path.read_text(encoding="utf-8")
-        pd.read_csv(path, nrows=1000)
-    except Exception as again:
-        return type(again) is type(exc)
-    return False
+        "not valid JSON" if isinstance(exc, json.JSONDecodeError) else "empty or not a CSV table"
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"a file is {kind} ({first}; -v shows which); replace or delete it"
 
 
 @click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
