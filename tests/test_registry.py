@@ -96,20 +96,18 @@ def test_methods_are_listed_in_family_order_even_for_families_their_modules_regi
     assert families[-1] == "pyiqa"  # registered by methods/pyiqa_zoo.py, order 60: last
 
 
-@pytest.mark.parametrize("body, message", [
-    ("def feature_key(self):\n        return 'k'",
-     "Wrong.feature_key must be a property (as in FeatureMethod), not a method"),
-    ("def smoke_config(cls):\n        return {}", "Wrong.smoke_config must be a classmethod (as in Method), not a method"),
-    ("feature_version = 2", "Wrong.feature_version must be of type str (as in FeatureMethod), not 2"),
-    ("score_column = '0'", "Wrong.score_column must be of type int (as in ScoreMethod), not '0'"),
-    ("smoke_slow = property(lambda self: True)", "Wrong.smoke_slow must be a bool value (as in Method), not a property"),
-    ("fit = 3", "Wrong.fit must be a method (as in Method), not a value"),
+@pytest.mark.parametrize("name, value, message", [
+    ("feature_key", lambda self: "k", "feature_key must be a property (as in FeatureMethod), not a method"),
+    ("smoke_config", lambda cls: {}, "smoke_config must be a classmethod (as in Method), not a method"),
+    ("feature_version", 2, "feature_version must be of type str (as in FeatureMethod), not 2"),
+    ("score_column", "0", "score_column must be of type int (as in ScoreMethod), not '0'"),
+    ("smoke_slow", property(lambda self: True), "smoke_slow must be a bool value (as in Method), not a property"),
+    ("fit", 3, "fit must be a method (as in Method), not a value"),
 ])
-def test_a_contract_attribute_in_the_wrong_form_is_refused_at_registration(body, message):
-    namespace = {}
-    exec(f"class Wrong(ScoreMethod):\n    {body}\n", {"ScoreMethod": ScoreMethod}, namespace)
-    with pytest.raises(TypeError, match=re.escape(f"register_method('test-wrong-form'): {message}")):
-        registry.register_method("test-wrong-form", family="handcrafted")(namespace["Wrong"])
+def test_a_contract_attribute_in_the_wrong_form_is_refused_at_registration(name, value, message):
+    wrong = type("Wrong", (ScoreMethod,), {name: value})  # as `def feature_key(self)` without @property
+    with pytest.raises(TypeError, match=re.escape(f"register_method('test-wrong-form'): Wrong.{message}")):
+        registry.register_method("test-wrong-form", family="handcrafted")(wrong)
     assert "test-wrong-form" not in {m.name for m in registry.list_methods()}
 
 

@@ -44,8 +44,8 @@ from bench.train.config import (  # noqa: F401  (re-exported: the public names o
     TrainConfig,
 )
 from bench.train.epoch_state import generators_of, rng_state, set_rng_state
-from bench.train.result import TrainResult
 from bench.train.image_cache import usable_cores
+from bench.train.result import TrainResult
 
 log = logging.getLogger("ipiqa_bench")
 
