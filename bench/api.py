@@ -32,17 +32,20 @@ from bench.registry import (
     create_method,
     get_method_info,
     list_methods,
+    removed_method_names,
     resolve_method_names,
 )
 from bench.report import tables
 from bench.report.summary import summary_lines, summary_of
 from bench.results.locks import dataset_lock
+from bench.results.removed import record_removed
 from bench.run.executors import make_executor
 from bench.run.needs import method_needs
 from bench.run.progress import say
-from bench.run.runner import RunOptions, method_config, run_benchmark
+from bench.run.runner import MethodOutcome, RunOptions, method_config, run_benchmark
 from bench.run.sanity import PANEL_FILE, run_panel
 from bench.run.scoring import score_images
+from bench.run.spec import RunSpec
 from bench.run.whole_dataset import run_whole
 from bench.splits import SplitConfig, ensure_splits
 from bench.splits.importing import import_splits as read_and_map
@@ -56,51 +59,41 @@ from bench.splits.protocols import (
 log = logging.getLogger("ipiqa_bench")
 
 
-def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | Path | None = None,
-        splits: int = 10, seed: int = 0, test_size: float = 0.2, results_dir: str | Path = "results",
-        device: str = "auto", force: bool = False, drop_invalid: bool = False,
-        executor: str = "local", jobs: int | None = None, ray_address: str | None = None,
-        preset: str | None = None, overrides: dict | None = None, random_init: bool = False,
-        evaluate: str = "splits", train_on: str | None = None, train_root: str | Path | None = None,
-        recipe: str | None = None, summary: bool = True):
-    """Fit and evaluate ``methods`` on every split of ``dataset``; returns one outcome per method
-    (``.method``, ``.status`` in done / up-to-date / skipped / failed, ``.message``).
+def run(spec: RunSpec | str | list[str] | None = None, dataset: str | None = None, **options) -> list[MethodOutcome]:
+    """Fit and evaluate methods on every split of a dataset, as ``spec`` (a ``RunSpec``: every
+    option and its default) says; returns one outcome per method (``.method``, ``.status`` in
+    done / up-to-date / skipped / failed, ``.message``, and ``.stage`` where it failed).
 
-    ``methods``: a spec as on the CLI (``"all"``, ``"offline"``, families, names,
-    ``"method:NAME"``) or a list of names. ``overrides``: config values every method that
-    takes them uses (e.g. ``{"epochs": 3}``; any ``TrainConfig`` field for trainable methods).
-    ``preset``: a named preset (default: the one named after the dataset, where a method has it).
-    ``evaluate="all"``: training-free methods scored once over every image (no split);
-    ``train_on``: trainable methods fitted on all of that dataset and tested on all of
-    ``dataset`` (cross-dataset). Both write apart from the split results (bench.run.whole_dataset).
-    ``recipe``: ``authors`` (each method's declared training recipe, the default) or ``paper``
-    (the IP-IQA paper's protocol for every trainable method; rows say "[paper recipe]").
+    The keyword form builds the spec: ``run("handcrafted", "demo", splits=3)`` is
+    ``run(RunSpec(methods="handcrafted", dataset="demo", splits=3))``.
 
     On stderr: the plan (each method, its splits to run and an estimate, or why not), a bar
-    and ``[k/N]`` lines as splits finish, and with ``summary`` the SRCC/PLCC of what finished.
-    Ctrl-C raises ``bench.run.progress.RunInterrupted`` (a KeyboardInterrupt) saying what was
-    kept; rerunning the same call resumes.
+    and ``[k/N]`` lines as splits finish, one line per failure, and with ``spec.summary`` the
+    SRCC/PLCC of what finished. Ctrl-C raises ``bench.run.progress.RunInterrupted`` (a
+    KeyboardInterrupt) saying what was kept; rerunning the same call resumes.
     """
-    spec = ",".join(methods) if isinstance(methods, (list, tuple)) else methods
-    # an unknown method or preset fails before the dataset is loaded
-    check_preset(preset, [get_method_info(n) for n in resolve_method_names(spec)])
-    resolve_device(device)  # fail early on an unknown or absent device
-    data = prepare_for_run(load_dataset(dataset, root), drop_invalid)
-    given = dict(overrides or {})
-    if random_init:
-        given["pretrained"] = False
-    if recipe is not None:  # trainable methods: authors (their declared defaults) or paper (TrainConfig's)
-        given["recipe"] = recipe
-    options = RunOptions(results_dir=Path(results_dir), splits=SplitConfig(splits, seed, test_size), force=force,
-                         device=device, overrides=given, preset=preset)
-    names = resolve_method_names(spec, needs_download=lambda info: any(map(needs_download, create_method(
+    if isinstance(spec, RunSpec):
+        if dataset is not None or options:
+            raise TypeError("api.run: give a RunSpec or keyword options, not both")
+    else:
+        if spec is not None:
+            options["methods"] = spec
+        if dataset is not None:
+            options["dataset"] = dataset
+        spec = RunSpec(**options)
+    # an unknown method, preset or device, or a missing dataset, fails before anything is resolved
+    check_preset(spec.preset, [get_method_info(n) for n in resolve_method_names(spec.methods, report=False)])
+    resolve_device(spec.device)
+    data = prepare_for_run(load_dataset(spec.dataset, spec.root), spec.drop_invalid)
+    options = RunOptions(results_dir=Path(spec.results_dir), splits=SplitConfig(spec.splits, spec.seed, spec.test_size),
+                         force=spec.force, device=spec.device, overrides=spec.method_config(), preset=spec.preset)
+    names = resolve_method_names(spec.methods, needs_download=lambda info: any(map(needs_download, create_method(
         info.name, **method_config(info, options, data.name)).required_assets())))
-    if evaluate not in ("splits", "all"):
-        raise BenchError(f"unknown evaluation {evaluate!r}; expected splits or all")
-    train = prepare_for_run(load_dataset(train_on, train_root), drop_invalid) if train_on else None
-    pool = make_executor(executor, jobs, ray_address)
+    record_removed(options.results_dir / data.name, removed_method_names(spec.methods), names)
+    train = prepare_for_run(load_dataset(spec.train_on, spec.train_root), spec.drop_invalid) if spec.train_on else None
+    pool = make_executor(spec.executor, spec.jobs, spec.ray_address)
     try:
-        if evaluate == "all" or train is not None:
+        if spec.evaluate == "all" or train is not None:
             outcomes = run_whole(names, data, options, pool, train)
         else:
             if read_provenance(options.results_dir / data.name):  # a splits file exists: say which
@@ -110,8 +103,8 @@ def run(methods: str | list[str] = "all", dataset: str = "demo", *, root: str | 
         pool.close()
     log.info("%d method(s): %d done, %d up to date, %d skipped, %d failed", len(outcomes),
              *(sum(o.status == s for o in outcomes) for s in ("done", "up-to-date", "skipped", "failed")))
-    if summary and evaluate == "splits" and train is None:
-        for line in summary_lines(outcomes, options.results_dir, data.name, splits):
+    if spec.summary and spec.evaluate == "splits" and train is None:
+        for line in summary_lines(outcomes, options.results_dir, data.name, spec.splits):
             say(line)
     return outcomes
 

@@ -11,6 +11,7 @@ packaging, by naming modules in ``$IPIQA_BENCH_PLUGINS`` (bench.plugins).
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import pkgutil
 from dataclasses import dataclass, field
@@ -160,6 +161,9 @@ def register_method(
         raise ValueError(f"fidelity {fidelity!r} must start with one of {FIDELITY_KINDS}")
 
     def decorator(cls):
+        wrong = contract_errors(cls)
+        if wrong:
+            raise TypeError(f"register_method({name!r}): {'; '.join(wrong)}")
         doc = (cls.__doc__ or "").strip().splitlines()
         METHOD_REGISTRY.register(name, MethodInfo(
             name=name,
@@ -207,16 +211,17 @@ def create_method(name: str, **config):
     return get_method_info(name).cls(**config)
 
 
-def _selected_by_name(info: MethodInfo) -> bool:
-    """Whether ``all`` or the family's name selects the method (see ``Family.present_only``)."""
+def _selected_by_name(info: MethodInfo, left_out: list[str]) -> bool:
+    """Whether ``all`` or the family's name selects the method (see ``Family.present_only``);
+    one it does not is added to ``left_out``."""
     family = FAMILY_REGISTRY.find(info.family)
     if family is None or not family.present_only or info.cls.files_present(info):
         return True
-    log.info("%s: left out, its files are not in the cache (name it to fetch them)", info.name)
+    left_out.append(info.name)
     return False
 
 
-def resolve_method_names(spec: str, needs_download=None, _removing: bool = False) -> list[str]:
+def resolve_method_names(spec: str, needs_download=None, _removing: bool = False, report: bool = True) -> list[str]:
     """Expand ``all``, ``offline``, family names and comma-separated method names, keeping order.
 
     A family name wins over a method of the same name (``ipiqa`` is all five Table 3 rows);
@@ -224,17 +229,19 @@ def resolve_method_names(spec: str, needs_download=None, _removing: bool = False
     ``offline`` picks the methods that need no downloaded file; ``needs_download(info)``
     decides it for a given dataset and run (default: the method declares no asset to
     download; one the package ships, NIQE's parameters, is none). A token after a ``-``
-    removes what it selects (``offline,-pyiqa``: offline, less pyiqa's family)."""
+    removes what it selects (``offline,-pyiqa``: offline, less pyiqa's family). With ``report``,
+    the methods left out for want of their files are logged in one line."""
     names: list[str] = []
     removed: list[str] = []
+    left_out: list[str] = []
     for token in (t.strip() for t in spec.split(",")):
         if not token:
             continue
         if token.startswith("-"):
-            removed += resolve_method_names(token[1:], needs_download, _removing=True)
+            removed += resolve_method_names(token[1:], needs_download, _removing=True, report=False)
             continue
         # what a "-" token removes is every member, present or not, and is not reported
-        selected = (lambda m: True) if _removing else _selected_by_name
+        selected = (lambda m: True) if _removing else (lambda m: _selected_by_name(m, left_out))
         if token == "all":
             picked = [m.name for m in list_methods() if selected(m)]
         elif token == "offline":  # everything that needs no downloaded file
@@ -251,6 +258,69 @@ def resolve_method_names(spec: str, needs_download=None, _removing: bool = False
             picked = [get_method_info(token).name]
         names += [n for n in picked if n not in names]
     names = [n for n in names if n not in removed]
+    left_out = [n for n in dict.fromkeys(left_out) if n not in removed]
+    if left_out and report and not _removing:
+        log.info("left out %d method(s) whose files are not in the cache: %s (name one to fetch its files; "
+                 "`ipiqa-bench list` says what each needs)", len(left_out), ", ".join(left_out))
     if not names and not _removing:
         raise BenchError(f"no methods selected by {spec!r}")
     return names
+
+
+def removed_method_names(spec: str) -> list[str]:
+    """The methods the ``-X`` tokens of a selection remove on purpose (every member of ``X``)."""
+    tokens = [t.strip()[1:] for t in spec.split(",") if t.strip().startswith("-")]
+    return resolve_method_names(",".join(tokens), _removing=True, report=False) if tokens else []
+
+
+def _form(value) -> str:
+    """How a class attribute is written: property, classmethod, staticmethod, method or value."""
+    for kind, name in ((property, "property"), (classmethod, "classmethod"), (staticmethod, "staticmethod")):
+        if isinstance(value, kind):
+            return name
+    return "method" if inspect.isfunction(value) else "value"
+
+
+# What each form of a contract attribute may be overridden with (a property of the base may
+# also be a plain value; a method may become a class or static method).
+_ALLOWED_FORMS = {"property": {"property", "value"}, "classmethod": {"classmethod"},
+                  "staticmethod": {"staticmethod"}, "method": {"method", "classmethod", "staticmethod"},
+                  "value": {"value", "property"}}
+
+
+def contract_errors(cls: type) -> list[str]:
+    """Every overridden piece of the method contract (an attribute a ``bench`` base class of
+    ``cls`` defines) written in the wrong form: a method where a property is read
+    (``def feature_key(self)`` without ``@property``), a plain method for a classmethod
+    (``smoke_config``), a value of another type (``feature_version = 2``), or a property for a
+    value read off the class (``smoke_slow``, ``defaults``: the root class's annotated attributes)."""
+    bases = [k for k in cls.__mro__ if k.__module__.split(".")[0] == "bench"]
+    class_level = set(vars(bases[-1]).get("__annotations__", {})) if bases else set()
+    errors = []
+    for klass in cls.__mro__:
+        if klass in bases or klass is object:
+            continue
+        for name, value in vars(klass).items():
+            base_class = next((b for b in bases if name in vars(b)), None)
+            if name.startswith("_") or base_class is None:
+                continue
+            base = vars(base_class)[name]
+            expected, given = _form(base), _form(value)
+            where = f"{klass.__qualname__}.{name}"
+            if given not in _ALLOWED_FORMS[expected] or (given == "property" and name in class_level):
+                shown = {"value": f"a {type(base).__name__} value", "method": "a method"}.get(expected, f"a {expected}")
+                errors.append(f"{where} must be {shown} (as in {base_class.__qualname__}), not a {given}")
+            elif expected == "value" and given == "value" and not _same_type(base, value):
+                errors.append(f"{where} must be of type {type(base).__name__} (as in {base_class.__qualname__}), "
+                              f"not {value!r}")
+    return errors
+
+
+def _same_type(base, value) -> bool:
+    if base is None or value is None:
+        return True
+    if isinstance(base, bool) or isinstance(value, bool):
+        return isinstance(base, bool) and isinstance(value, bool)
+    if isinstance(base, (int, float)):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(base))

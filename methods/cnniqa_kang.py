@@ -22,7 +22,7 @@ from __future__ import annotations
 from bench.errors import BenchError
 from bench.registry import register_method
 from methods._pyiqa_catalog import pyiqa_licence
-from methods.deep import TARGETS, _contained, _JointTargets, _regression_head
+from methods.deep import TARGETS, JointTargets, pyiqa_contained, regression_head
 
 PATCH = 32
 LCN_WINDOW = 3
@@ -62,7 +62,7 @@ def patches_of(images, size: int = PATCH):
                           "contrast normalisation, 32x32 patches, image score the patches' mean) around pyiqa's "
                           "CNNIQA network; not checked against the authors' code",
                  licence=pyiqa_licence())
-class CNNIQAKang(_JointTargets):
+class CNNIQAKang(JointTargets):
     """CNNIQA as its authors describe it: grayscale, local contrast normalisation, 32x32 patches."""
 
     mean_std = None  # the network normalises its own input (local contrast normalisation)
@@ -92,11 +92,11 @@ class CNNIQAKang(_JointTargets):
         from pyiqa.archs import cnniqa_arch
         from torch import nn
 
-        with _contained(cnniqa_arch, False):
+        with pyiqa_contained(cnniqa_arch, False):
             model = cnniqa_arch.CNNIQA(pretrained=None)  # 7x7x50 conv, max+min pooling, 800-800 fc, dropout
         model.conv1 = nn.Conv2d(1, model.conv1.out_channels, model.conv1.kernel_size)
         if n_outputs != 1:
-            model.fc3 = _regression_head(model.fc3.in_features, n_outputs)
+            model.fc3 = regression_head(model.fc3.in_features, n_outputs)
         return model
 
     def transform(self, config, train):

@@ -15,7 +15,7 @@ Every network starts from the initialisation its authors used:
   regression head.
 
 pyiqa's constructors download weights eagerly, some whatever ``pretrained`` says. They are
-built inside ``_contained``: their download helpers then load the file bench.assets
+built inside ``pyiqa_contained``: their download helpers then load the file bench.assets
 resolves (or nothing, with ``pretrained=False``), and any other download is an error.
 ``pretrained=False`` builds the same networks with random weights; it is for tests and is
 labelled "[random init]" in every table.
@@ -40,7 +40,7 @@ _PYIQA_URLS = {DBCNN_SCNN.url: DBCNN_SCNN}
 
 
 @contextlib.contextmanager
-def _contained(module, pretrained: bool, **replacements):
+def pyiqa_contained(module, pretrained: bool, **replacements):
     """Run a pyiqa constructor from ``module`` with its downloads redirected to bench.assets."""
     loads_weights = hasattr(module, "load_pretrained_network")
 
@@ -89,12 +89,12 @@ def _torchvision_state(asset):
     return torch.load(check_prefix(resolve(asset.name), asset), map_location="cpu", weights_only=True)
 
 
-def _single_output(method: TorchMethod, n_outputs: int) -> None:
+def single_output(method: TorchMethod, n_outputs: int) -> None:
     if n_outputs != 1:
         raise BenchError(f"{method.method_name} predicts a single score; train one model per target")
 
 
-def _regression_head(in_features: int, n_outputs: int, kaiming: bool = False):
+def regression_head(in_features: int, n_outputs: int, kaiming: bool = False):
     from torch import nn
 
     head = nn.Linear(in_features, n_outputs)
@@ -104,7 +104,7 @@ def _regression_head(in_features: int, n_outputs: int, kaiming: bool = False):
     return head
 
 
-class _JointTargets(TorchMethod):
+class JointTargets(TorchMethod):
     """Networks that can end in one output per target: ``joint_targets`` trains one model on all."""
 
     def __init__(self, joint_targets=False, **common):
@@ -116,7 +116,7 @@ class _JointTargets(TorchMethod):
                  assets=(VGG16_IMAGENET.name, DBCNN_SCNN.name),
                  fidelity="reimplementation: pyiqa's DBCNN with its published S-CNN and VGG-16 weights, "
                           "fine-tuned per split by the harness's loop", licence=pyiqa_licence())
-class DBCNN(_JointTargets):
+class DBCNN(JointTargets):
     """DBCNN: bilinear pooling of a VGG-16 and an S-CNN branch (Zhang et al., TCSVT 2020), via pyiqa."""
 
     mean_std = None  # pyiqa's DBCNN normalises its input itself
@@ -167,13 +167,13 @@ class DBCNN(_JointTargets):
             return net
 
         shim = SimpleNamespace(models=SimpleNamespace(vgg16=vgg16))
-        with _contained(dbcnn_arch, pretrained, torchvision=shim):
+        with pyiqa_contained(dbcnn_arch, pretrained, torchvision=shim):
             model = dbcnn_arch.DBCNN(fc=True, pretrained=False)
         # fc=True gives the authors' kaiming fc but freezes both branches (their first,
         # fc-only stage); the paper's protocol trains everything.
         model.requires_grad_(True)
         if n_outputs != 1:
-            model.fc = _regression_head(model.fc.in_features, n_outputs, kaiming=True)
+            model.fc = regression_head(model.fc.in_features, n_outputs, kaiming=True)
         return model
 
 
@@ -182,7 +182,7 @@ class DBCNN(_JointTargets):
                           "et al.'s grayscale, contrast-normalised 32x32 patches (that is cnniqa-kang, the paper's "
                           "CNNIQA row)",
                  licence=pyiqa_licence())
-class CNNIQA(_JointTargets):
+class CNNIQA(JointTargets):
     """pyiqa's variant of CNNIQA (Kang et al., CVPR 2014): the same small network on whole RGB images, from scratch."""
 
     mean_std = None  # pyiqa's CNNIQA takes RGB in [0, 1]
@@ -197,10 +197,10 @@ class CNNIQA(_JointTargets):
     def build_model(self, n_outputs, pretrained):
         from pyiqa.archs import cnniqa_arch
 
-        with _contained(cnniqa_arch, False):
+        with pyiqa_contained(cnniqa_arch, False):
             model = cnniqa_arch.CNNIQA(pretrained=None)
         if n_outputs != 1:
-            model.fc3 = _regression_head(model.fc3.in_features, n_outputs)
+            model.fc3 = regression_head(model.fc3.in_features, n_outputs)
         return model
 
 
@@ -251,14 +251,14 @@ class HyperNet(TorchMethod):
         import timm
         from pyiqa.archs import hypernet_arch
 
-        _single_output(self, n_outputs)
+        single_output(self, n_outputs)
         if self.train_config().image_size < self.patch_size:
             raise BenchError(f"hypernet needs --image-size of at least {self.patch_size} (its patch size)")
         # pyiqa asks timm for a pretrained backbone from the Hugging Face hub; build it bare
         # and load torchvision's ImageNet weights, the backbone HyperIQA's authors used.
         shim = SimpleNamespace(create_model=lambda name, pretrained=False, **kw: timm.create_model(
             name, pretrained=False, **kw))
-        with _contained(hypernet_arch, pretrained, timm=shim):
+        with pyiqa_contained(hypernet_arch, pretrained, timm=shim):
             model = hypernet_arch.HyperNet(pretrained=False, num_crop=self.test_crops)
         if pretrained:
             state = {k: v for k, v in _torchvision_state(RESNET50_IMAGENET).items() if not k.startswith("fc.")}
@@ -296,7 +296,7 @@ class CLIPIQA(TorchMethod):
     def build_model(self, n_outputs, pretrained):
         from pyiqa.archs import clip_model, clipiqa_arch
 
-        _single_output(self, n_outputs)
+        single_output(self, n_outputs)
 
         def load(backbone, device="cpu"):
             if pretrained:  # as pyiqa's clip_model.load(jit=False), reading the archive as data
@@ -310,7 +310,7 @@ class CLIPIQA(TorchMethod):
                                    vocab_size=49408, transformer_width=512, transformer_heads=8,
                                    transformer_layers=12).eval()
 
-        with _contained(clipiqa_arch, pretrained, load=load):
+        with pyiqa_contained(clipiqa_arch, pretrained, load=load):
             return clipiqa_arch.CLIPIQA(model_type="clipiqa+", backbone="RN50", pretrained=False)
 
 
@@ -324,7 +324,7 @@ def _resnet50(n_outputs: int, pretrained: bool):
     net = torchvision.models.resnet50(weights=None, zero_init_residual=not pretrained)
     if pretrained:
         net.load_state_dict(_torchvision_state(RESNET50_IMAGENET))
-    net.fc = _regression_head(net.fc.in_features, n_outputs)
+    net.fc = regression_head(net.fc.in_features, n_outputs)
     return net
 
 
@@ -332,7 +332,7 @@ def _resnet50(n_outputs: int, pretrained: bool):
 # classification): both ResNet50 rows train with the paper's protocol under either recipe.
 @register_method("resnet50", family="deep", display="ResNet50", trains=True, targets=TARGETS,
                  fidelity="reimplementation: torchvision ResNet-50 and a regression head, from scratch")
-class ResNet50(_JointTargets):
+class ResNet50(JointTargets):
     """ResNet-50 (He et al., CVPR 2016) trained from scratch with a regression head."""
 
     # The demo's defects (blur, noise, 8x8 JPEG blocks) vanish when its 256-px images are
@@ -353,7 +353,7 @@ class ResNet50(_JointTargets):
 @register_method("resnet50-imagenet", family="deep", display="ResNet50* (ImageNet)", trains=True,
                  targets=TARGETS, assets=(RESNET50_IMAGENET.name,),
                  fidelity="reimplementation: torchvision ResNet-50 from its ImageNet weights and a regression head")
-class ResNet50ImageNet(_JointTargets):
+class ResNet50ImageNet(JointTargets):
     """ResNet-50 from torchvision's ImageNet weights with a regression head (the paper's ResNet50*)."""
 
     def __init__(self, pretrained=True, **common):

@@ -77,9 +77,9 @@ class IPCE(TorchMethod):
         import clip
 
         from bench.assets import resolve
-        from methods.deep import _single_output
+        from methods.deep import single_output
 
-        _single_output(self, n_outputs)
+        single_output(self, n_outputs)
         if pretrained:
             model, _ = clip.load(str(resolve(OPENAI_CLIP["ViT-B-32"].name)), device="cpu", jit=False)
         else:

@@ -25,7 +25,7 @@ from bench.registry import register_method
 from bench.train.torch_method import TorchMethod
 from methods._pyiqa_catalog import pyiqa_licence
 from methods._pyiqa_downloads import asset_for_url, redirected_downloads
-from methods.deep import TARGETS, _single_output
+from methods.deep import TARGETS, single_output
 
 # timm's default "resnet50" weights, which pyiqa's CFANet asks for with pretrained=True.
 RESNET50_TIMM = asset_for_url("https://huggingface.co/timm/resnet50.a1_in1k/resolve/main/model.safetensors",
@@ -58,7 +58,7 @@ class TopiqNR(TorchMethod):
     def build_model(self, n_outputs, pretrained):
         from pyiqa.archs.topiq_arch import CFANet
 
-        _single_output(self, n_outputs)  # a single score (num_class > 1 is a score distribution)
+        single_output(self, n_outputs)  # a single score (num_class > 1 is a score distribution)
         with redirected_downloads():
             return CFANet(semantic_model_name="resnet50", use_ref=False, pretrained=False,
                           backbone_pretrain=pretrained, num_crop=1, num_attn_layers=1, block_pool="weighted_avg")

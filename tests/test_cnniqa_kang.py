@@ -65,7 +65,7 @@ def test_learns_a_fixed_batch_of_patches(tmp_path):
     y = (frame["mos"] - frame["mos"].min()).to_numpy()[:, None] / np.ptp(frame["mos"])
     loader = make_loader(ImageDataset(frame, method.transform(config, True), y), 8, config, shuffle=False, device="cpu")
     report = train_model(model, method.forward, method.param_groups(model, config.lr), loader, config, "cpu")
-    assert np.mean(report["epoch_loss"][-3:]) < np.mean(report["epoch_loss"][:3]), report["epoch_loss"]
+    assert np.mean(report.epoch_loss[-3:]) < np.mean(report.epoch_loss[:3]), report.epoch_loss
 
 
 def test_too_small_images_are_refused():

@@ -68,7 +68,7 @@ def test_random_init_build_learns_a_fixed_batch(name, tmp_path):
     loader = make_loader(ImageDataset(frame, method.transform(replace(config, train_crop=None), True), y), n,
                          config, shuffle=False, device="cpu")
     report = train_model(model, method.forward, method.param_groups(model, config.lr), loader, config, "cpu")
-    assert report["epoch_loss"][-1] < report["epoch_loss"][0], report["epoch_loss"]
+    assert report.epoch_loss[-1] < report.epoch_loss[0], report.epoch_loss
 
 
 @pytest.fixture

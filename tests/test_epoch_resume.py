@@ -73,13 +73,13 @@ def test_interrupted_training_resumes_at_its_last_epoch_bit_identically(frame, t
     saved = torch.load(state.path, weights_only=True)  # tensors and plain values only
     assert saved["epoch"] == 2 and (tmp_path / "state" / "mos-all.pt.sha256").exists()
     resumed, report = _train(frame, y, state)
-    assert report["resumed_at_epoch"] == 2
-    assert report["epoch_loss"] == full["epoch_loss"] and report["selection_scores"] == full["selection_scores"]
-    assert report["selected_epoch"] == full["selected_epoch"] and report["lr_end"] == full["lr_end"]
+    assert report.resumed_at_epoch == 2
+    assert report.epoch_loss == full.epoch_loss and report.selection_scores == full.selection_scores
+    assert report.selected_epoch == full.selected_epoch and report.lr_end == full.lr_end
     assert np.array_equal(resumed, expected)  # bit-identical on the CPU (no loader workers)
     # From a finished state: no epoch runs, and the same selected weights come back.
     again, report = _train(frame, y, state, interrupt_at=1)
-    assert report["resumed_at_epoch"] == 5 and np.array_equal(again, expected)
+    assert report.resumed_at_epoch == 5 and np.array_equal(again, expected)
 
 
 def test_a_state_from_another_config_or_damaged_is_removed_not_resumed(frame, tmp_path):
@@ -98,7 +98,7 @@ def test_a_state_from_another_config_or_damaged_is_removed_not_resumed(frame, tm
     first.path.write_bytes(first.path.read_bytes()[:-1] + b"x")  # damaged: the checksum says so
     assert first.load() is None and not first.path.exists()
     _, report = _train(frame, y, first)
-    assert "resumed_at_epoch" not in report
+    assert report.resumed_at_epoch is None
 
 
 def test_no_state_outside_a_run():

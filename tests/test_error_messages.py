@@ -51,6 +51,15 @@ def test_damaged_splits_files_name_the_file(tiny_results, name, content, kind):
     one_line_error(run_cli(*args), f"{folder / name} {kind}", "to make")  # names the fix
 
 
+def test_a_damaged_splits_record_met_by_another_protocol_names_the_file(tiny_results, results_dir):
+    """The reader of splits.json raises naming it (the CLI does not guess which file failed)."""
+    folder, _ = tiny_results
+    (folder / "splits.json").write_bytes(b"{nope")
+    result = run_cli("splits", "--dataset", "tinyfiles", "--protocol", "image", "--splits", "2",
+                     "--results-dir", str(results_dir))
+    one_line_error(result, f"{folder / 'splits.json'} is not the JSON record of how the splits were made")
+
+
 # A split file is checked against its record in run.json before it is parsed.
 @pytest.mark.parametrize("content, kind", [(b"", "does not match its record in run.json (0 rows"),
                                            (b"\xff\xfe" + os.urandom(200), "does not match its record in run.json")])

@@ -60,7 +60,7 @@ def test_ray_writes_the_same_predictions_as_local(local_ray, tiny_dataset, tmp_p
         result = run_cli("run", "--methods", methods, "--dataset", "tinyfiles", "--splits", "3",
                          "--results-dir", str(out), "--executor", executor)
         assert result.exit_code == 1  # test-broken fails, the same way on both
-        assert "test-broken failed: RuntimeError: broken on purpose" in result.stderr
+        assert "test-broken failed in features: RuntimeError: broken on purpose" in result.stderr
         written[executor] = {p.relative_to(out): p.read_bytes() for p in out.rglob("split_*.csv")}
     assert len(written["local"]) == 12
     assert written["ray"] == written["local"]

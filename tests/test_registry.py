@@ -1,4 +1,5 @@
 import logging
+import re
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -93,3 +94,30 @@ def test_methods_are_listed_in_family_order_even_for_families_their_modules_regi
     families = [m.family for m in list_methods()]
     assert [order[f] for f in families] == sorted(order[f] for f in families)
     assert families[-1] == "pyiqa"  # registered by methods/pyiqa_zoo.py, order 60: last
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("feature_key", lambda self: "k", "feature_key must be a property (as in FeatureMethod), not a method"),
+    ("smoke_config", lambda cls: {}, "smoke_config must be a classmethod (as in Method), not a method"),
+    ("feature_version", 2, "feature_version must be of type str (as in FeatureMethod), not 2"),
+    ("score_column", "0", "score_column must be of type int (as in ScoreMethod), not '0'"),
+    ("smoke_slow", property(lambda self: True), "smoke_slow must be a bool value (as in Method), not a property"),
+    ("fit", 3, "fit must be a method (as in Method), not a value"),
+])
+def test_a_contract_attribute_in_the_wrong_form_is_refused_at_registration(name, value, message):
+    wrong = type("Wrong", (ScoreMethod,), {name: value})  # as `def feature_key(self)` without @property
+    with pytest.raises(TypeError, match=re.escape(f"register_method('test-wrong-form'): Wrong.{message}")):
+        registry.register_method("test-wrong-form", family="handcrafted")(wrong)
+    assert "test-wrong-form" not in {m.name for m in registry.list_methods()}
+
+
+def test_a_contract_attribute_in_an_accepted_form_is_kept():
+    class Right(ScoreMethod):
+        feature_key = "right-v1"  # a value where the base has a property
+        smoke_slow = True
+
+        @property
+        def feature_version(self):  # a property where the base has a value (read on instances)
+            return "2"
+
+    assert registry.contract_errors(Right) == []

@@ -48,7 +48,8 @@ def test_a_failing_method_is_reported_once_and_in_the_summary(tiny_dataset, resu
     assert result.exit_code == 1
     said = result.stderr + caplog.text  # all the user's terminal shows: echoed lines and log lines
     assert said.count("broken on purpose") == 1, said
-    assert "test-broken failed: RuntimeError: broken on purpose" in result.stderr
+    # why and where, without -v: the stage, the exception's type and message
+    assert "test-broken failed in features: RuntimeError: broken on purpose" in result.stderr
     summary = result.stderr[result.stderr.index("summary:"):].splitlines()
     assert [line.split()[1:] for line in summary if "test-broken" in line] == [
         ["test-broken", "-", "-", "-", "0/2", "failed"]]

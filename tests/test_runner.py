@@ -79,7 +79,7 @@ def test_a_failing_method_does_not_stop_the_others(tiny_dataset, results_dir):
     result = run_cli("run", "--methods", "test-broken,test-lap-var", "--dataset", "tinyfiles",
                      "--splits", "2", "--results-dir", str(results_dir))
     assert result.exit_code == 1
-    assert "test-broken failed: RuntimeError: broken on purpose" in result.stderr
+    assert "test-broken failed in features: RuntimeError: broken on purpose" in result.stderr
     assert (results_dir / "tinyfiles" / "test-lap-var" / "split_1.csv").exists()
     assert not list((results_dir / "tinyfiles").glob("test-broken/split_*.csv"))
 
@@ -88,8 +88,8 @@ def test_a_plugin_method_cannot_read_targets_in_predict(tiny_dataset, results_di
     result = run_cli("run", "--methods", "test-peeking", "--dataset", "tinyfiles", "--splits", "1",
                      "--results-dir", str(results_dir))
     assert result.exit_code == 1
-    assert ("predict saw ['group', 'image', 'path', 'prompt']; fit saw ['group', 'image', 'mos', 'path', 'prompt']"
-            in result.stderr)
+    assert ("test-peeking failed in predict (split 0): RuntimeError: predict saw ['group', 'image', 'path', "
+            "'prompt']; fit saw ['group', 'image', 'mos', 'path', 'prompt']" in result.stderr)
 
 
 def test_split_sides_take_groups_from_the_split_file():

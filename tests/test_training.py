@@ -89,8 +89,8 @@ def test_loop_trains_is_seeded_and_restores_the_selected_epoch(tmp_path):
     frame, y = _frame(tmp_path)
     config = TrainConfig(epochs=6, batch_size=4, image_size=16, lr=0.05, num_workers=0)
     model, report = _fit(frame, y, config)
-    assert report["selected_epoch"] == 6 and len(report["epoch_loss"]) == 6
-    assert report["epoch_loss"][-1] < report["epoch_loss"][0]
+    assert report.selected_epoch == 6 and len(report.epoch_loss) == 6
+    assert report.epoch_loss[-1] < report.epoch_loss[0]
     eval_loader = make_loader(ImageDataset(frame, image_transform(config, train=False)), 5, config, False, "cpu")
     first = predict_model(model, _forward, eval_loader, "cpu")
     assert first.shape == (len(frame), 1)
@@ -104,7 +104,7 @@ def test_loop_trains_is_seeded_and_restores_the_selected_epoch(tmp_path):
         return 1.0 if len(snapshots) == 2 else 0.0
 
     selected, report = _fit(frame, y, config, select)
-    assert report["selected_epoch"] == 2 and report["selection_scores"] == [0, 1, 0, 0, 0, 0]
+    assert report.selected_epoch == 2 and report.selection_scores == [0, 1, 0, 0, 0, 0]
     assert np.array_equal(predict_model(selected, _forward, eval_loader, "cpu"), snapshots[1])
     assert not np.array_equal(snapshots[1], snapshots[-1])
 
@@ -113,10 +113,10 @@ def test_cosine_schedule_anneals_every_group_to_zero_and_constant_keeps_the_lr(t
     frame, y = _frame(tmp_path)
     config = TrainConfig(epochs=3, batch_size=4, image_size=16, lr=0.05, num_workers=0)
     assert config.lr_schedule == "constant"  # the paper's
-    assert _fit(frame, y, config)[1]["lr_end"] == [0.05]
+    assert _fit(frame, y, config)[1].lr_end == [0.05]
     report = _fit(frame, y, replace(config, lr_schedule="cosine"))[1]
-    assert report["lr_end"][0] == pytest.approx(0.0, abs=1e-12)
-    assert report["epoch_loss"][-1] < report["epoch_loss"][0]
+    assert report.lr_end[0] == pytest.approx(0.0, abs=1e-12)
+    assert report.epoch_loss[-1] < report.epoch_loss[0]
 
 
 def test_train_crop_is_an_option_and_resnet50_trains_on_native_crops_on_the_demo(tmp_path):
@@ -137,3 +137,15 @@ def test_train_crop_is_an_option_and_resnet50_trains_on_native_crops_on_the_demo
     image = Image.new("RGB", (256, 256))
     assert method.transform(config, train=True)(image).shape == (3, 96, 96)
     assert method.transform(config, train=False)(image).shape == (3, 256, 256)  # inference: the whole image
+
+
+def test_train_model_reports_a_train_result_the_manifest_records_as_before(tmp_path):
+    from bench.train.result import TrainResult
+
+    frame, y = _frame(tmp_path)
+    report = _fit(frame, y, TrainConfig(epochs=2, batch_size=4, image_size=16, lr=0.05, num_workers=0))[1]
+    assert isinstance(report, TrainResult) and report.selected_epoch == 2 and report.resumed_at_epoch is None
+    recorded = report.as_dict()  # without a selection or a resume, those keys are left out, as the dict was
+    assert "selection_scores" not in recorded and "resumed_at_epoch" not in recorded
+    assert list(recorded)[:6] == ["epoch_loss", "amp", "precision", "channels_last", "compile", "loader_workers"]
+    assert recorded["speed"]["images"] == 2 * len(frame)  # 12 images in batches of 4 on each of 2 epochs

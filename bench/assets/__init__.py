@@ -192,13 +192,13 @@ def _verify(path: Path, sha256: str | None) -> None:
     if sha256 is None:
         return
     stat = path.stat()
-    actual = _sha256(str(path), stat.st_size, stat.st_mtime_ns)
+    actual = cached_sha256(str(path), stat.st_size, stat.st_mtime_ns)
     if actual != sha256:
         raise AssetMissing(f"{path} has sha256 {actual}, expected {sha256}: delete it and retry")
 
 
 @lru_cache(maxsize=None)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:  # size/mtime make the memo safe
+def cached_sha256(path: str, size: int, mtime_ns: int) -> str:  # size/mtime make the memo safe
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

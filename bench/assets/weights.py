@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.assets import Asset, _sha256, register_asset
+from bench.assets import Asset, cached_sha256, register_asset
 from bench.errors import AssetMissing
 
 PYIQA_WEIGHTS = "https://huggingface.co/chaofengc/IQA-PyTorch-Weights/resolve/main"
@@ -50,6 +50,6 @@ def check_prefix(path: Path, asset: Asset) -> Path:
     """Verify a torchvision-style ``name-<sha256 prefix>.pth`` file against its prefix."""
     prefix = Path(asset.filename).stem.rsplit("-", 1)[-1]
     stat = Path(path).stat()
-    if not _sha256(str(path), stat.st_size, stat.st_mtime_ns).startswith(prefix):
+    if not cached_sha256(str(path), stat.st_size, stat.st_mtime_ns).startswith(prefix):
         raise AssetMissing(f"{path} does not match the sha256 prefix {prefix} in its name: delete it and retry")
     return Path(path)

@@ -23,15 +23,15 @@ from bench.report.tables import (
     PLCC_TITLES,
     SUMMARY_METRICS,
     TABLE2_TARGET,
-    _assemble,
-    _mean_std,
-    _metric_title,
-    _number,
-    _splits,
+    assemble_table,
     compare_like_with_like,
+    mean_std_cell,
+    metric_title,
+    number_cell,
     paper_columns,
     plcc_kind,
     protocol_marks,
+    splits_cell,
     table1_target,
 )
 
@@ -99,18 +99,18 @@ def render_ablation(rows: pd.DataFrame, fmt: str = "markdown", paper_delta: bool
         marks = protocol_marks(part, part["method"].unique())
         headers = ["Row", "Method", *FLAG_TITLES.values(), "Splits"]
         for metric in SUMMARY_METRICS:
-            headers += [_metric_title(metric, kind), "paper"] + (["Δ"] if paper_delta else [])
+            headers += [metric_title(metric, kind), "paper"] + (["Δ"] if paper_delta else [])
         body = []
         for i in range(len(part)):
             cell = part.iloc[[i]]
             r = cell.iloc[0]
             mark = marks.get(r["method"], ("", ""))[0]
             line = ["–" if pd.isna(r["row"]) else str(r["row"]), r["label"] + (f" ({mark})" if mark else ""),
-                    *[_mark(r[f]) for f in FLAGS], _splits(cell)]
+                    *[_mark(r[f]) for f in FLAGS], splits_cell(cell)]
             for metric in SUMMARY_METRICS:
-                line += [_mean_std(cell, metric), _number(cell, f"paper_{metric}")]
+                line += [mean_std_cell(cell, metric), number_cell(cell, f"paper_{metric}")]
                 if paper_delta:
-                    line.append(_number(cell, f"delta_{metric}", signed=True))
+                    line.append(number_cell(cell, f"delta_{metric}", signed=True))
             body.append(line)
         subject = "alignment" if target == TABLE2_TARGET else "perceptual quality"
         title = (f"Table 3: ablation on {subject}, {dataset} {target} (mean ± std over each row's splits; "
@@ -118,7 +118,7 @@ def render_ablation(rows: pd.DataFrame, fmt: str = "markdown", paper_delta: bool
         notes = [f"({mark}) {text}" for mark, text in marks.values()]
         notes.append(PAPER_PLCC_NOTE + ("" if kind == PAPER_PLCC or not paper_delta else
                                         " This table shows PLCC (logistic): no Δ PLCC; use --plcc raw."))
-        blocks.append(_assemble(fmt, title, body, headers, notes))
+        blocks.append(assemble_table(fmt, title, body, headers, notes))
     return "\n".join(blocks)
 
 

@@ -168,7 +168,7 @@ def render(summary: pd.DataFrame, fmt: str = "markdown", paper: bool = False, ta
         targets = ", ".join(dict.fromkeys(rows.loc[rows["dataset"] == dataset, "target"]))
         headers.append(f"{dataset} splits")
         for metric in metrics:
-            headers.append(f"{dataset} {targets} {_metric_title(metric, kind)}")
+            headers.append(f"{dataset} {targets} {metric_title(metric, kind)}")
             if dataset in with_paper and metric != "rmse":
                 headers += ["paper", "Δ"]
     body = []
@@ -179,11 +179,11 @@ def render(summary: pd.DataFrame, fmt: str = "markdown", paper: bool = False, ta
             line = [item["family"], item["label"] + (f" ({mark})" if mark else "") + (f" – {target}" if target else "")]
             for dataset in datasets:
                 here = cell[cell["dataset"] == dataset]
-                line.append(_splits(here))
+                line.append(splits_cell(here))
                 for metric in metrics:
-                    line.append(_mean_std(here, metric))
+                    line.append(mean_std_cell(here, metric))
                     if dataset in with_paper and metric != "rmse":
-                        line += [_number(here, f"paper_{metric}"), _number(here, f"delta_{metric}", signed=True)]
+                        line += [number_cell(here, f"paper_{metric}"), number_cell(here, f"delta_{metric}", signed=True)]
             body.append(line)
     title = {1: "Table 1: perceptual quality", 2: "Table 2: text-to-image alignment",
              "other": "Other targets"}[table]
@@ -193,10 +193,10 @@ def render(summary: pd.DataFrame, fmt: str = "markdown", paper: bool = False, ta
     title += ")"
     notes = [f"({mark}) {text}" for mark, text in marks.values()]
     notes += table_notes(rows, datasets, with_paper, paper, kind, rmse)
-    return _assemble(fmt, title, body, headers, notes)
+    return assemble_table(fmt, title, body, headers, notes)
 
 
-def _metric_title(metric: str, kind: str) -> str:
+def metric_title(metric: str, kind: str) -> str:
     if metric == "plcc":
         return f"PLCC ({kind})"
     return "RMSE (logistic)" if metric == "rmse" else metric.upper()
@@ -258,7 +258,7 @@ def _present(row: pd.Series, column: str) -> bool:
     return value is not None and not (isinstance(value, float) and np.isnan(value)) and value != ""
 
 
-def _splits(cell: pd.DataFrame) -> str:
+def splits_cell(cell: pd.DataFrame) -> str:
     if cell.empty:
         return "–"
     done, total = int(cell["n_splits"].max()), cell["n_splits_total"].max() if "n_splits_total" in cell else np.nan
@@ -267,7 +267,7 @@ def _splits(cell: pd.DataFrame) -> str:
     return f"{done}/{int(total)}" + (" incomplete" if done < total else "")
 
 
-def _assemble(fmt: str, title: str, body: list, headers: list, notes: list[str]) -> str:
+def assemble_table(fmt: str, title: str, body: list, headers: list, notes: list[str]) -> str:
     if fmt == "markdown":
         text = tabulate(body, headers=headers, tablefmt="github", disable_numparse=True)
         return f"### {title}\n\n{text}\n" + ("".join(f"\n{n}\n" for n in notes) if notes else "")
@@ -290,7 +290,7 @@ def latex_safe(text: str) -> str:
     return text.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("−", "-").replace("✓", r"$\checkmark$")
 
 
-def _mean_std(cell: pd.DataFrame, metric: str) -> str:
+def mean_std_cell(cell: pd.DataFrame, metric: str) -> str:
     if cell.empty:
         return "–"
     mean, std = cell[f"{metric}_mean"].iloc[0], cell[f"{metric}_std"].iloc[0]
@@ -302,7 +302,7 @@ def _mean_std(cell: pd.DataFrame, metric: str) -> str:
     return text
 
 
-def _number(cell: pd.DataFrame, column: str, signed: bool = False) -> str:
+def number_cell(cell: pd.DataFrame, column: str, signed: bool = False) -> str:
     if cell.empty or column not in cell or pd.isna(cell[column].iloc[0]):
         return "–"
     return f"{cell[column].iloc[0]:+.4f}" if signed else f"{cell[column].iloc[0]:.4f}"

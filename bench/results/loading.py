@@ -102,10 +102,12 @@ def split_metrics(results: list[MethodResults], plcc: str = "logistic") -> pd.Da
     return pd.DataFrame(rows)
 
 
-def missing_methods(results: list[MethodResults], spec: str | None = None) -> list[str]:
+def missing_methods(results: list[MethodResults], spec: str | None = None,
+                    removed: dict[str, set[str]] | None = None) -> list[str]:
     """One line per dataset naming the selected methods that have no results there (only
     methods that predict one of its targets). Without a selection: the registered methods
-    of the families that have results there (a method that failed in a family's run)."""
+    of the families that have results there (a method that failed in a family's run), less
+    those the runs there removed on purpose (``removed``: dataset -> names; bench.results.removed)."""
     column_kinds = target_column_kinds()
     lines = []
     for dataset in sorted({r.dataset for r in results}):
@@ -119,6 +121,8 @@ def missing_methods(results: list[MethodResults], spec: str | None = None) -> li
             selected = resolve_method_names(selection)
         except BenchError:  # e.g. a family none of whose files are present: nothing to miss
             continue
+        if not spec:
+            selected = [n for n in selected if n not in (removed or {}).get(dataset, set())]
         absent = [name for name in selected if name not in have and kinds & set(get_method_info(name).targets)]
         if absent:
             lines.append(f"No results on {dataset} for: {', '.join(absent)}.")

@@ -133,14 +133,14 @@ class RunProgress:
             left += features_s + per_split * remaining
         return left
 
-    def failed(self, method: str, message: str, remaining: int) -> None:
-        """A method stopped: its error, once, and its remaining tasks leave the total."""
+    def failed(self, method: str, line: str, remaining: int) -> None:
+        """A method stopped: its failure's line, once, and its remaining tasks leave the total."""
         with self._lock:
             self.total -= remaining
             self.left.pop(method, None)
             self.bar.total = self.total
             self.bar.refresh()
-            say(f"[{self.done}/{self.total}] {method} failed: {message}")
+            say(f"[{self.done}/{self.total}] {line}")
 
     def close(self) -> None:
         self.bar.close()

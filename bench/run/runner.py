@@ -87,10 +87,30 @@ class MethodOutcome:
     status: str  # "done", "up-to-date", "skipped", "failed"
     message: str = ""
     reported: bool = False  # its message was already shown to the user (the run's plan or [k/N] lines)
+    stage: str = ""  # a failure: where it happened (setup, features, fit (split 0), predict (split 0), ...)
+
+    def failure_line(self) -> str:
+        """``NAME failed in STAGE: Type: message`` (a BenchError's message alone: it says what to do)."""
+        return f"{self.method} failed{f' in {self.stage}' if self.stage else ''}: {self.message}"
 
 
 class MethodFailed(Exception):
-    pass
+    """A method's task failed; ``stage`` says where (bench.run.tasks.stage)."""
+
+    def __init__(self, message: str, stage: str = ""):
+        super().__init__(message)
+        self.stage = stage
+
+    @classmethod
+    def of(cls, exc: BaseException) -> MethodFailed:
+        return cls(describe_failure(exc), getattr(exc, "stage", ""))
+
+
+def failed_outcome(name: str, exc: BaseException, stage: str = "") -> MethodOutcome:
+    """The outcome of a method that raised ``exc``, with the stage it failed in."""
+    if not isinstance(exc, (BenchError, MethodFailed)):  # a bug in an adapter: -v shows where
+        log.debug("method %s crashed", name, exc_info=exc)
+    return MethodOutcome(name, "failed", describe_failure(exc), stage=getattr(exc, "stage", "") or stage)
 
 
 def run_benchmark(method_names: list[str], dataset: Dataset, options: RunOptions, executor) -> list[MethodOutcome]:
@@ -129,13 +149,10 @@ def _run_locked(method_names, dataset, options, executor, dataset_dir) -> list[M
         progress.running(plan.info.name)
         try:
             outcome = _run_method(plan, dataset, options, executor, progress)
-        except (BenchError, MethodFailed) as exc:
-            outcome = MethodOutcome(plan.info.name, "failed", str(exc))
-        except Exception as exc:  # a bug in one adapter must not cost the other methods
-            log.debug("method %s crashed", plan.info.name, exc_info=True)
-            outcome = MethodOutcome(plan.info.name, "failed", f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001  (one adapter's bug must not cost the others)
+            outcome = failed_outcome(plan.info.name, exc)
         if outcome.status == "failed":
-            progress.failed(plan.info.name, outcome.message, len(plan.todo) - plan.written)
+            progress.failed(outcome.method, outcome.failure_line(), len(plan.todo) - plan.written)
             outcome.reported = True
         return outcome
 
@@ -231,11 +248,8 @@ def _plan_method(name, dataset, splits, context, options) -> MethodPlan:
     info = get_method_info(name)
     try:
         return _prepare_method(info, dataset, splits, context, options)
-    except BenchError as exc:
-        return MethodPlan(info, MethodOutcome(name, "failed", str(exc)))
-    except Exception as exc:  # a bug in one adapter must not cost the other methods
-        log.debug("method %s crashed", name, exc_info=True)
-        return MethodPlan(info, MethodOutcome(name, "failed", f"{type(exc).__name__}: {exc}"))
+    except Exception as exc:  # noqa: BLE001  (one adapter's bug must not cost the others)
+        return MethodPlan(info, failed_outcome(name, exc, "setup"))
 
 
 def _prepare_method(info, dataset, splits, context, options) -> MethodPlan:
@@ -296,7 +310,7 @@ def _run_method(plan: MethodPlan, dataset, options, executor, progress: RunProgr
     for _, outcome in executor.map(fit_predict, [(t,) for t in tasks], kind="split",
                                    resources=info.resources, family=info.family):
         if isinstance(outcome, Exception):
-            raise MethodFailed(describe_failure(outcome))
+            raise MethodFailed.of(outcome)
         _write_split(out_dir, split_path(options.results_dir, dataset.name, info.name, outcome.split),
                      manifest, outcome)
         shutil.rmtree(split_state_dir(out_dir, outcome.split), ignore_errors=True)  # the split is done
@@ -379,7 +393,7 @@ def compute_features(info, config, dataset, options, executor, manifest) -> np.n
             for i, result in executor.map(extract_features, items, kind="features",
                                           resources=info.resources, family=info.family):
                 if isinstance(result, Exception):
-                    raise MethodFailed(describe_failure(result))
+                    raise MethodFailed.of(result)
                 cache.add([keys[j] for j in chunks[i]], result)
                 bar.update(len(chunks[i]))
                 saved += 1
@@ -399,5 +413,5 @@ def compute_features(info, config, dataset, options, executor, manifest) -> np.n
     return cache.matrix(keys)
 
 
-def describe_failure(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
+def describe_failure(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, (BenchError, MethodFailed)) else f"{type(exc).__name__}: {exc}"

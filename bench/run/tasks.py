@@ -8,6 +8,7 @@ whatever runs the work.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,9 +29,22 @@ class FeatureError(BenchError):
     """A feature extractor failed on one image: the message names it."""
 
 
+@contextmanager
+def stage(name: str):
+    """Note on an exception raised inside it the stage it was raised in (``fit (split 0)``), for
+    the one line that reports a failure; an inner stage already noted is kept."""
+    try:
+        yield
+    except Exception as exc:
+        if not getattr(exc, "stage", ""):
+            exc.stage = name
+        raise
+
+
 def extract_features(method: str, config: dict, paths: list[str], prompts: list[str]) -> np.ndarray:
     """Feature rows of a chunk of images."""
-    return features_naming_the_image(create_method(method, **config), paths, prompts)
+    with stage("features"):
+        return features_naming_the_image(create_method(method, **config), paths, prompts)
 
 
 def features_naming_the_image(instance: FeatureMethod, paths: list[str], prompts: list[str]) -> np.ndarray:
@@ -82,27 +96,36 @@ class SplitOutcome:
 
 def fit_predict(task: SplitTask) -> SplitOutcome:
     reset_peak()
-    method = create_method(task.method, **task.config)
+    where = f"(split {task.split})"
+    with stage(f"setup {where}"):
+        method = create_method(task.method, **task.config)
     start = time.perf_counter()
     if isinstance(method, FeatureMethod):
-        Y = {t: task.train[t].to_numpy(dtype=float) for t in task.targets}
-        method.fit_features(task.X_train, Y, task.train["group"].to_numpy())
+        with stage(f"fit {where}"):
+            Y = {t: task.train[t].to_numpy(dtype=float) for t in task.targets}
+            method.fit_features(task.X_train, Y, task.train["group"].to_numpy())
         fitted = time.perf_counter()
-        predicted = pd.DataFrame(method.predict_features(task.X_test), index=task.test.index)
+        with stage(f"predict {where}"):
+            predicted = pd.DataFrame(method.predict_features(task.X_test), index=task.test.index)
     else:
         # Only the best-on-test epoch selection sees the test side while training (labelled so).
         extra = {"test": task.test} if getattr(method, "selects_on_test", False) else {}
-        with epoch_states(task.state_dir):
+        with stage(f"fit {where}"), epoch_states(task.state_dir):
             method.fit(task.train, task.targets, **extra)
         fitted = time.perf_counter()
-        predicted = method.predict(task.test[list(INPUT_COLUMNS)])
+        with stage(f"predict {where}"):
+            predicted = method.predict(task.test[list(INPUT_COLUMNS)])
     done = time.perf_counter()
+    with stage(f"predict {where}"):
+        predictions = long_predictions(task.test, predicted, task.targets)
+    with stage(f"checkpoint {where}"):
+        checkpoint = method.checkpoint()
     return SplitOutcome(
         split=task.split,
-        predictions=long_predictions(task.test, predicted, task.targets),
+        predictions=predictions,
         fit_s=fitted - start,
         predict_s=done - fitted,
-        checkpoint=method.checkpoint(),
+        checkpoint=checkpoint,
         report=dict(getattr(method, "report_", {})),
         peak=peak_memory(),
     )

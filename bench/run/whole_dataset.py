@@ -33,7 +33,7 @@ from bench.run.runner import (
     MethodOutcome,
     RunOptions,
     compute_features,
-    describe_failure,
+    failed_outcome,
     resolved_config,
     used_assets,
 )
@@ -70,11 +70,8 @@ def run_whole(method_names: list[str], test: Dataset, options: RunOptions, execu
     for name in method_names:
         try:
             outcome = _run_one(get_method_info(name), test, train, pairs, options, executor)
-        except (BenchError, MethodFailed) as exc:
-            outcome = MethodOutcome(name, "failed", str(exc))
         except Exception as exc:  # noqa: BLE001  (one adapter's bug must not cost the others)
-            log.debug("method %s crashed", name, exc_info=True)
-            outcome = MethodOutcome(name, "failed", f"{type(exc).__name__}: {exc}")
+            outcome = failed_outcome(name, exc)
         if outcome.status != "failed":  # a failure's error is printed once, by the caller
             log.info("%s: %s%s", name, outcome.status, f" ({outcome.message})" if outcome.message else "")
         outcomes.append(outcome)
@@ -124,7 +121,7 @@ def _run_one(info, test, train, pairs, options, executor) -> MethodOutcome:
     for _, outcome in executor.map(fit_predict, [(task,)], kind="split", resources=info.resources,
                                    family=info.family):
         if isinstance(outcome, Exception):
-            raise MethodFailed(describe_failure(outcome))
+            raise MethodFailed.of(outcome)
         write_predictions(out_dir / PREDICTIONS, outcome.predictions)
         manifest.update(fit_s=round(outcome.fit_s, 3), predict_s=round(outcome.predict_s, 3),
                         versions=package_versions(), git_commit=git_commit(), **({"assets": assets} if assets else {}))

@@ -105,11 +105,11 @@ def ensure_splits(dataset_dir: Path, images: pd.Series, groups: pd.Series, confi
     existing, _ = read_splits(path)
     if not meta_path.exists():
         raise BenchError(f"{path} has no {SPLITS_META} beside it, so how it was made cannot be checked; {hint}")
-    _check_compatible(path, existing, _read_meta(meta_path), images, groups, config, hint)
+    _check_compatible(path, existing, read_splits_meta(meta_path), images, groups, config, hint)
     return path
 
 
-def _read_meta(path: Path) -> dict:
+def read_splits_meta(path: Path) -> dict:
     try:
         meta = json.loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError):

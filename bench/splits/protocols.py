@@ -42,7 +42,7 @@ from bench.splits import (
     SPLITS_FILE,
     SPLITS_META,
     SplitConfig,
-    _read_meta,  # one reader of splits.json, one message when it is damaged
+    read_splits_meta,  # one reader of splits.json, one message when it is damaged
     split_columns,
 )
 
@@ -158,7 +158,7 @@ def write_splits(dataset_dir: Path, splits: pd.DataFrame, provenance: dict) -> P
     if path.exists():
         if path.read_bytes() == text.encode() and _same_protocol(meta_path, meta):
             return path
-        made = json.loads(meta_path.read_text()).get("protocol", "grouped") if meta_path.exists() else "unknown"
+        made = read_splits_meta(meta_path).get("protocol", "grouped") if meta_path.exists() else "unknown"
         raise BenchError(f"{path} already exists (protocol {made}) and differs; use another --results-dir, "
                          "or delete it (and the results made with it)")
     Path(dataset_dir).mkdir(parents=True, exist_ok=True)
@@ -168,7 +168,7 @@ def write_splits(dataset_dir: Path, splits: pd.DataFrame, provenance: dict) -> P
 
 
 def _same_protocol(meta_path: Path, meta: dict) -> bool:
-    return meta_path.exists() and json.loads(meta_path.read_text()).get("protocol") == meta["protocol"]
+    return meta_path.exists() and read_splits_meta(meta_path).get("protocol") == meta["protocol"]
 
 
 def make_protocol_splits(protocol: str, dataset, run_frame: pd.DataFrame, config: SplitConfig,
@@ -196,7 +196,7 @@ def file_sha256(path: Path) -> str:
 
 def read_provenance(dataset_dir: Path) -> dict:
     path = Path(dataset_dir) / SPLITS_META
-    return _read_meta(path) if path.exists() else {}
+    return read_splits_meta(path) if path.exists() else {}
 
 
 def protocol_note(dataset_dir: Path) -> str:

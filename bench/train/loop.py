@@ -47,6 +47,7 @@ from bench.train.epoch_state import generators_of, rng_state, set_rng_state
 from bench.train.image_cache import usable_cores
 from bench.bars import progress_bar
 from bench.train.schedules import loss_function, lr_schedule, per_epoch, skip_zero
+from bench.train.result import TrainResult
 
 log = logging.getLogger("ipiqa_bench")
 
@@ -268,16 +269,16 @@ class TrainStep:
 
 
 def train_model(model, forward: Forward, param_groups: list[dict], loader, config: TrainConfig, device: str,
-                select: Callable[[object], float] | None = None, desc: str = "train", resume=None) -> dict:
+                select: Callable[[object], float] | None = None, desc: str = "train", resume=None) -> TrainResult:
     """Train in place; with ``select`` (epoch -> score, higher is better) the best epoch's
     weights are restored at the end. ``resume`` (``bench.train.epoch_state.EpochState``): the
     state is saved there after every epoch, and a saved one is continued from. Returns the
-    report: losses, precision, images/s (overall, and of the training step alone while it was
-    not waiting for data), the lr each group ended at, selected epoch."""
+    report (``TrainResult``): losses, precision, images/s (overall, and of the training step
+    alone while it was not waiting for data), the lr each group ended at, selected epoch."""
 
     step = TrainStep(model, forward, param_groups, config, device, steps_per_epoch=len(loader))
-    report = {"epoch_loss": [], "amp": step.amp, "precision": step.precision, "channels_last": step.channels_last,
-              "compile": config.compile, "loader_workers": loader.num_workers}
+    report = TrainResult(amp=step.amp, precision=step.precision, channels_last=step.channels_last,
+                         compile=config.compile, loader_workers=loader.num_workers)
     scores, best_state, best_epoch, seen, start = [], None, None, 0, time.perf_counter()
     wait_s = step_s = select_s = 0.0
     generators = generators_of(loader)
@@ -285,10 +286,10 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
     saved = resume.load() if resume is not None else None
     if saved is not None:
         first, progress = _restore(saved, model, step, generators)
-        report["epoch_loss"], scores, best_epoch, best_state = (progress["epoch_loss"], progress["scores"],
+        report.epoch_loss, scores, best_epoch, best_state = (progress["epoch_loss"], progress["scores"],
                                                                 progress["best_epoch"], progress["best_state"])
         seen, wait_s, step_s, select_s = (progress[k] for k in ("seen", "wait_s", "step_s", "select_s"))
-        report["resumed_at_epoch"] = first
+        report.resumed_at_epoch = first
         log.info("%s: resumed after epoch %d of %d (%s)", desc, first, config.epochs, resume.path)
     for epoch in progress_bar(range(first, config.epochs), desc=desc, unit="epoch", leave=False, initial=first,
                       total=config.epochs):
@@ -307,8 +308,7 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
             seen += len(batch["target"])
             wait_s += t1 - t0
             step_s += time.perf_counter() - t1
-        step.end_epoch()
-        report["epoch_loss"].append(float(np.mean(losses)) if losses else float("nan"))
+        report.epoch_loss.append(float(np.mean(losses)) if losses else float("nan"))
         if select is not None:
             t0 = time.perf_counter()
             scores.append(select(model))
@@ -317,24 +317,24 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
                 best_epoch = epoch + 1
                 best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         if resume is not None:
-            progress = {"epoch_loss": report["epoch_loss"], "scores": scores, "best_epoch": best_epoch,
+            progress = {"epoch_loss": report.epoch_loss, "scores": scores, "best_epoch": best_epoch,
                         "best_state": best_state, "seen": seen, "wait_s": wait_s, "step_s": step_s,
                         "select_s": select_s}
             resume.save(_snapshot(epoch + 1, model, step, generators, progress))
     seconds = time.perf_counter() - start
-    report["lr_end"] = [group["lr"] for group in step.optimizer.param_groups]
-    report["train_s"] = round(seconds, 3)
-    report["train_images_per_s"] = round(seen / seconds, 2) if seconds > 0 else None
+    report.lr_end = [group["lr"] for group in step.optimizer.param_groups]
+    report.train_s = round(seconds, 3)
+    report.train_images_per_s = round(seen / seconds, 2) if seconds > 0 else None
     # Per stage: time spent waiting for the loader, and in the step itself (forward to update).
-    report["speed"] = {"images": seen, "data_wait_s": round(wait_s, 3), "step_s": round(step_s, 3),
+    report.speed = {"images": seen, "data_wait_s": round(wait_s, 3), "step_s": round(step_s, 3),
                        "select_s": round(select_s, 3),
                        "step_images_per_s": round(seen / step_s, 2) if step_s > 0 else None,
                        "data_wait_share": round(wait_s / (wait_s + step_s), 4) if wait_s + step_s > 0 else None}
     if select is None:
-        report["selected_epoch"] = config.epochs
+        report.selected_epoch = config.epochs
     else:
-        report["selection_scores"] = [round(s, 6) for s in scores]
-        report["selected_epoch"] = best_epoch
+        report.selection_scores = [round(s, 6) for s in scores]
+        report.selected_epoch = best_epoch
         model.load_state_dict(best_state)
     return report
 

@@ -163,7 +163,7 @@ class TorchMethod(Method):
                     resume = self._epoch_state(group, stage, stage_config, fit_frame, select_frame)
                     reports[stage] = train_model(model, self.forward, params, loader, stage_config, device, chooses,
                                                  desc=f"{self.method_name} [{','.join(group)}] {stage}",
-                                                 resume=resume)
+                                                 resume=resume).as_dict()
                 # the last stage's report, earlier stages' under their names
                 last = reports.pop(stage)
                 self.report_["models"][",".join(group)] = {**last, **({"stages": reports} if reports else {})}

@@ -3,13 +3,16 @@ an image folder, so that any labelled folder can be benchmarked (bench.datasets.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
 
-from bench.cli import log, main
+from bench.cli.group import main
 from bench.datasets.card import CARD_FILE, infer_card, load_card, write_card
 from bench.errors import BenchError
+
+log = logging.getLogger("ipiqa_bench")
 
 
 @main.group("dataset")

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from bench.cli import RESULTS_HELP, main
+from bench.cli.group import main
+from bench.cli.options import RESULTS_HELP
 from bench.report.build import build_report
 from bench.report.significance import DEFAULT_RESAMPLES
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bench import api
-from bench.cli import main
+from bench.cli.group import main
 from bench.run.sanity import render_panel
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from bench.cli import dataset_options, main
+from bench.cli.group import main
+from bench.cli.options import dataset_options
 from bench.datasets import load_dataset
 from bench.files import atomic_write_text
 from bench.registry import create_method, get_method_info

@@ -1,1 +1,0 @@
-"""Extra CLI commands; each module attaches its commands to bench.cli.main."""
