@@ -191,11 +191,11 @@ def list_command(config_of, dataset, root, preset, extensions, family):
         assets = ", ".join(needs.methods[m.name]) or "-"
         rows.append([m.name, m.display, m.family, "yes" if m.uses_prompt else "no", "yes" if m.trains else "no",
                      ",".join(m.targets), "higher" if m.higher_is_better else "lower", m.fidelity_kind,
-                     m.licence or "-", assets])
+                     m.licence or "-", ",".join(m.trained_on) or "-", assets])
     if not rows:
         raise BenchError(f"no methods in family {family!r}")
     click.echo(tabulate(rows, headers=["method", "row name", "family", "prompt", "trains", "targets", "better",
-                                       "fidelity", "licence", f"needs on {dataset}" if dataset else "assets"]))
+                                       "fidelity", "licence", "trained_on", f"needs on {dataset}" if dataset else "assets"]))
     click.echo(f"{len(rows)} method(s)")
     click.echo("\nWhat each method is, and how close to the published method (fidelity):")
     for m in list_methods():
