@@ -27,7 +27,7 @@ def test_missing_image_reported_by_line_others_scored(tmp_path):
     pairs, frame = _pairs(tmp_path)
     out = tmp_path / "scores.csv"
     result = subprocess.run([sys.executable, "-m", "bench", "score", "--method", "test-lap-var", "--pairs", str(pairs),
-                             "--out", str(out)], capture_output=True, text=True)
+                             "--out", str(out)], capture_output=True, text=True, check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"{pairs}: line 5: image not found" in result.stderr  # row 3 (0-based) is line 5: header is line 1
     scores = pd.read_csv(out, keep_default_na=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from bench.errors import BenchError
 from bench.registry import get_method_info
 
 UNKNOWN = "unknown"
@@ -22,7 +23,7 @@ def contamination_of(method: str, dataset: str) -> str:
     when the method declares its training data unknown; "" for a method not registered here."""
     try:
         trained_on = get_method_info(method).trained_on
-    except Exception:  # results of a method no installed module registers: nothing declared
+    except BenchError:  # results of a method no installed module registers: nothing declared
         return ""
     seen = [name for name in trained_on if _plain(name) == _plain(dataset)]
     if seen:

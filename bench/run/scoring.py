@@ -121,7 +121,7 @@ def _load(instance: Method, path: Path, method: str) -> None:
         raise BenchError(str(exc)) from None
     except BenchError as exc:
         raise BenchError(f"{path}: {exc}") from None
-    except Exception as exc:  # a checkpoint of the right format but another network's shapes
+    except Exception as exc:  # noqa: BLE001  (a checkpoint of the right format but another network's shapes)
         raise BenchError(f"{path} does not fit {method}: {str(exc).splitlines()[0]}; pass a checkpoint "
                          f"written by `ipiqa-bench run --methods {method}`") from None
 
