@@ -158,16 +158,16 @@ def _predict_robustly(scorer: _Scorer, paths: list[str], prompts: list[str]) -> 
         return scorer.predict(paths, prompts), [""] * len(paths)
     except Exception as exc:  # noqa: BLE001  (one bad image must not cost the others)
         if len(paths) == 1:
-            return pd.DataFrame(index=range(1)), [_message(exc)]
+            return pd.DataFrame(index=range(1)), [_message(exc, scorer.info.name, paths[0])]
     parts, errors = zip(*(_predict_robustly(scorer, [p], [q]) for p, q in zip(paths, prompts)))
     return pd.concat(parts, ignore_index=True), [e for part in errors for e in part]
 
 
-def _message(exc: Exception) -> str:
+def _message(exc: Exception, method: str, path: str) -> str:
     if isinstance(exc, BenchError):
         return str(exc)  # names its file (e.g. an unreadable image)
     first = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {first}"
+    return f"{type(exc).__name__}: {first} ({method} on image {path})"
 
 
 def read_pairs(path: Path) -> pd.DataFrame:
