@@ -44,7 +44,7 @@ from bench.run.needs import method_needs
 from bench.run.progress import say
 from bench.run.runner import MethodOutcome, RunOptions, method_config, run_benchmark
 from bench.run.sanity import PANEL_FILE, run_panel
-from bench.run.scoring import score_images
+from bench.run.scoring import make_scorer, score_images, score_pairs
 from bench.run.spec import RunSpec
 from bench.run.whole_dataset import run_whole
 from bench.splits import SplitConfig, ensure_splits
@@ -157,10 +157,22 @@ def table(results_dir: str | Path = "results", dataset: str | None = None, *, wh
 
 
 
-def score(method: str, images: list[str | Path], prompt: str = "", *, checkpoint: str | Path | None = None,
-          device: str = "auto") -> pd.DataFrame:
-    """Score single images with ``method`` (a trained one needs a split ``checkpoint``)."""
-    return score_images(method, [Path(p) for p in images], prompt, Path(checkpoint) if checkpoint else None, device)
+def score(method: str | None, images: list[str | Path] | None = None, prompt: str = "", *,
+          prompts: list[str] | None = None, pairs: str | Path | None = None, checkpoint: str | Path | None = None,
+          from_dir: str | Path | None = None, split: int | None = None, device: str = "auto"):
+    """Score images with ``method``: one row per image (``prompts``: one per image, or ``prompt``
+    for all; the first image that fails raises). ``pairs``: a CSV of image, prompt (and other
+    columns, carried through; images relative to its folder): returns a ``Scored`` whose frame has
+    one row per pair, a failed row's score empty and its ``error`` set, and ``failures`` (CSV
+    line, message). A trained method needs ``checkpoint`` (one split's) or ``from_dir``
+    (``<results>/<dataset>/<method>``: every split's checkpoint averaged, with a ``_std`` column,
+    or only ``split``'s)."""
+    from_dir = Path(from_dir) if from_dir else None
+    checkpoint = Path(checkpoint) if checkpoint else None
+    if pairs is not None:
+        return score_pairs(method, Path(pairs), checkpoint=checkpoint, from_dir=from_dir, split=split, device=device)
+    scorer = make_scorer(method, checkpoint=checkpoint, from_dir=from_dir, split=split, device=device)
+    return score_images(scorer, [Path(p) for p in images or []], prompt, prompts=prompts)
 
 
 @dataclass(frozen=True)

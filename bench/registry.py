@@ -112,6 +112,10 @@ class MethodInfo:
         return fidelity_kind(self.fidelity)
     # The licence of the code or weights a row runs, where it restricts use ("" = the harness's own).
     licence: str = ""
+    # The datasets its pretrained weights were trained on (names as the harness spells them, e.g.
+    # "agiqa3k"; "unknown" where no source says): tables mark a row evaluated on one of them.
+    # () = no pretrained weights trained on image-quality data.
+    trained_on: tuple[str, ...] = ()
 
     @property
     def sign(self) -> int:
@@ -145,6 +149,7 @@ def register_method(
     resources: dict | None = None,
     fidelity: str = "unstated",
     licence: str = "",
+    trained_on: tuple[str, ...] = (),
 ):
     """Class decorator registering a method under ``name``.
 
@@ -179,6 +184,7 @@ def register_method(
             description=doc[0] if doc else "",
             fidelity=fidelity,
             licence=licence,
+            trained_on=tuple(trained_on),
         ))
         cls.method_name = name
         return cls

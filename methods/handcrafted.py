@@ -25,6 +25,7 @@ NIQE_PARAMS = register_asset(Asset(
 
 @register_method("niqe", family="handcrafted", display="NIQE", higher_is_better=False,
                  targets=("quality", "alignment", "mos"), assets=(NIQE_PARAMS.name,),
+                 trained_on=("pristine-natural-images",),  # its model parameters (Mittal et al. 2013)
                  fidelity="faithful: equals the release run under Octave (6 images, 1e-13); within 0.6% of "
                           "MATLAB's own scores on 4 of pyiqa's calibration images, 5.7% on one with flat areas")
 class NIQE(ScoreMethod):

@@ -23,6 +23,7 @@ from bench.method import ScoreMethod
 from bench.registry import MethodInfo, register_family, register_method
 from methods._pyiqa_catalog import ZooMetric, pyiqa_licence, zoo_metrics
 from methods._pyiqa_downloads import asset_for_url, hub_repository, redirected_downloads
+from methods._trained_on import pyiqa_trained_on
 
 FAMILY = "pyiqa"
 register_family(FAMILY, order=60, present_only=True,
@@ -95,7 +96,7 @@ def _register(metric: ZooMetric):
                            uses_prompt=metric.takes_text, targets=targets, higher_is_better=not metric.lower_better,
                            assets=tuple(asset_for_url(url).name for url in metric.urls)
                            + tuple(hub_repository(repo).name for repo in metric.hub_repos),
-                           licence=pyiqa_licence(),
+                           licence=pyiqa_licence(), trained_on=pyiqa_trained_on(metric.name),
                            fidelity="reimplementation: pyiqa's implementation with its released weights, "
                                     "not checked here against the authors' code")(cls)
 

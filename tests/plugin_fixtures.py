@@ -60,6 +60,19 @@ class Constant(ScoreMethod):
         return 1.0
 
 
+@register_method("test-saw-tinyfiles", family="handcrafted", trained_on=("TinyFiles", "koniq10k"))
+class SawTinyfiles(LaplacianVariance):
+    """Declares weights trained on the test dataset, for the contamination mark (tests only)."""
+
+
+@register_method("test-prompt-length", family="alignment", uses_prompt=True, targets=("alignment", "mos"))
+class PromptLength(ScoreMethod):
+    """The prompt's length, a prompt-aware score (tests only)."""
+
+    def score(self, image, prompt):
+        return float(len(prompt))
+
+
 @register_method("test-peeking", family="handcrafted")
 class Peeking(Method):
     """Predicts the MOS if predict is handed the targets (tests only): it must not be."""

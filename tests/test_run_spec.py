@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from bench import api
 from bench.errors import BenchError

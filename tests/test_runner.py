@@ -109,7 +109,7 @@ def test_constant_predictions_are_reported_as_nan(tiny_dataset, results_dir):
                    "--results-dir", str(results_dir)).exit_code == 0
     result = run_cli("table", "--results-dir", str(results_dir))
     assert result.exit_code == 0
-    assert "NaN" in result.output
+    assert "n/a (constant predictions)" in result.output  # the cell says why it is empty
 
 
 def test_interrupted_run_leaves_no_partial_file_and_resumes(tiny_dataset, results_dir, tmp_path):

@@ -19,7 +19,9 @@ from tabulate import tabulate
 
 from bench.registry import family_tables, get_method_info, list_families
 from bench.report.cost import CSV_COST
+from bench.report.contamination import contamination_of
 from bench.results.metrics import METRICS, TABLE_METRICS, summarise
+from bench.targets import target_column_kinds
 
 SUMMARY_METRICS = TABLE_METRICS  # the metrics shown as columns (bench.results.metrics.register_metric adds one)
 FORMATS = ("markdown", "latex", "csv")
@@ -56,6 +58,7 @@ def summarise_splits(per_split: pd.DataFrame) -> pd.DataFrame:
             row[f"{metric}_mean"], row[f"{metric}_std"] = summarise(part[metric])
         reasons = sorted(set(r for r in part.get("reason", []) if r))
         row["note"] = "; ".join(reasons)
+        row["contamination"] = contamination_of(method, dataset)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -126,20 +129,22 @@ def table1_target(dataset: str, targets: set[str]) -> str | None:
 
 
 def layout_rows(summary: pd.DataFrame, table: int | str) -> pd.DataFrame:
-    """The (method, dataset, target) rows a Table shows; ``"other"``: the targets neither
-    Table 1 nor Table 2 shows."""
+    """The (method, dataset, target) rows a Table shows; ``"other"``: every row neither
+    Table 1 nor Table 2 shows, so that each row with results appears in some table (e.g. an
+    alignment row scored on AGIQA-1k's combined MOS, which Table 1 leaves to its families)."""
     picked = []
     for dataset, part in summary.groupby("dataset", sort=True):
         target = table1_target(dataset, set(part["target"]))
-        if table == 1:
-            shown = part["family"].map(lambda family: 1 in family_tables(family)).astype(bool)
-            part = part[(part["target"] == target) & shown]
-        elif table == 2:  # every row scored on alignment (a deep row that predicts it: IPCE)
-            part = part[part["target"] == TABLE2_TARGET]
-        else:
-            part = part[~part["target"].isin([target, TABLE2_TARGET])]
-        picked.append(part)
+        shown = part["family"].map(lambda family: 1 in family_tables(family)).astype(bool)
+        in_table1 = (part["target"] == target) & shown
+        # every row scored on an alignment column (a deep row that predicts it: IPCE), whatever its name
+        in_table2 = part["target"].map(lambda t: t == TABLE2_TARGET or _kind(t) == "alignment").astype(bool) & ~in_table1
+        picked.append(part[{1: in_table1, 2: in_table2}.get(table, ~(in_table1 | in_table2))])
     return pd.concat(picked) if picked else summary.iloc[0:0]
+
+
+def _kind(target: str) -> str | None:
+    return target_column_kinds().get(target)
 
 
 def plcc_kind(rows: pd.DataFrame) -> str:
@@ -227,6 +232,8 @@ def protocol_text(row: pd.Series, paper: bool = False) -> str:
         parts.append(f"preset {row['preset']}")
     if _present(row, "overrides"):
         parts.append(f"overrides {row['overrides']}")
+    if _present(row, "contamination"):
+        parts.append(contamination_text(row["contamination"], row["dataset"]))
     if paper and _present(row, "images") and row["dataset"] in PAPER_DATASET_SIZE:
         size = PAPER_DATASET_SIZE[row["dataset"]]
         if row["images"] < SMALL_DATA_SHARE * size:
@@ -290,12 +297,19 @@ def latex_safe(text: str) -> str:
     return text.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("−", "-").replace("✓", r"$\checkmark$")
 
 
+def contamination_text(contamination: str, dataset: str) -> str:
+    if contamination == "unknown":
+        return f"weights trained on data no source names: they may have seen {dataset}"
+    return f"CONTAMINATED: its pretrained weights were trained on {contamination}"
+
+
 def mean_std_cell(cell: pd.DataFrame, metric: str) -> str:
     if cell.empty:
         return "–"
     mean, std = cell[f"{metric}_mean"].iloc[0], cell[f"{metric}_std"].iloc[0]
-    if pd.isna(mean):
-        return "NaN"
+    if pd.isna(mean):  # the cell says why (e.g. the logistic fit did not converge on any split)
+        why = cell["note"].iloc[0] if "note" in cell and isinstance(cell["note"].iloc[0], str) else ""
+        return f"n/a ({why})" if why else "n/a"
     text = f"{mean:.4f}" if pd.isna(std) else f"{mean:.4f} ± {std:.4f}"
     if f"{metric}_ci_low" in cell and pd.notna(cell[f"{metric}_ci_low"].iloc[0]):  # table --ci
         text += f" [{cell[f'{metric}_ci_low'].iloc[0]:.4f}, {cell[f'{metric}_ci_high'].iloc[0]:.4f}]"
@@ -309,7 +323,7 @@ def number_cell(cell: pd.DataFrame, column: str, signed: bool = False) -> str:
 
 
 CSV_PROTOCOL = ("label", "n_splits_total", "plcc", "selection", "preset", "miniature", "overrides", "images",
-                "dropped")
+                "dropped", "contamination", "note")
 
 
 def csv_table(summary: pd.DataFrame, paper: bool = False) -> str:

@@ -55,6 +55,7 @@ class OpenClipScorer(PromptScorer):
 
 @register_method("clipscore", family="alignment", display="CLIPScore", uses_prompt=True,
                  targets=("alignment", "mos"), assets=(OPENAI_CLIP["ViT-B-32"].name,),
+                 trained_on=("wit400m",),  # CLIP pre-training only (Radford et al. 2021; Hessel et al. 2021)
                  fidelity="faithful: equals Hessel et al.'s formula on OpenAI's CLIP release files (tests/test_alignment.py)")
 class CLIPScore(OpenClipScorer):
     """CLIPScore (Hessel et al., EMNLP 2021): 2.5 · max(cos(CLIP image, CLIP text), 0)."""

@@ -42,6 +42,7 @@ HPS_V2 = {
 
 @register_method("hps", family="alignment", display="HPS", uses_prompt=True, targets=("alignment", "mos"),
                  assets=(HPC.name,),
+                 trained_on=("hpd-v1",),  # Wu et al., ICCV 2023 (paper): HPD v1 on CLIP ViT-L/14
                  fidelity="faithful: equals align_sd's evaluate_hps scoring (tests/test_alignment.py)")
 class HPS(OpenClipScorer):
     """HPS v1 (Wu et al., ICCV 2023): cos(image, prompt) under the preference-tuned CLIP ViT-L/14."""
@@ -65,6 +66,7 @@ class HPS(OpenClipScorer):
 
 @register_method("hpsv2", family="alignment", display="HPS v2", uses_prompt=True, targets=("alignment", "mos"),
                  assets=(HPS_V2["v2.0"].name,),
+                 trained_on=("hpd-v2",),  # Wu et al., arXiv 2306.09341 (paper)
                  fidelity="variant: not in the paper (its HPS is v1); equals the published hpsv2 package's score")
 class HPSv2(HPS):
     """HPS v2 (Wu et al., 2023): cos(image, prompt) under the preference-tuned open_clip ViT-H-14."""

@@ -24,6 +24,7 @@ BERT_VOCAB = register_asset(Asset(
 
 @register_method("imagereward", family="alignment", display="ImageReward", uses_prompt=True,
                  targets=("alignment", "mos"), assets=(CHECKPOINT.name, MED_CONFIG.name, BERT_VOCAB.name),
+                 trained_on=("imagerewarddb",),  # Xu et al., NeurIPS 2023 (paper); prompts from DiffusionDB
                  fidelity="faithful: equals the published image-reward package's score (tests/test_alignment.py)")
 class ImageReward(PromptScorer):
     """ImageReward (Xu et al., NeurIPS 2023): BLIP reward model of human preference, v1.0 weights."""

@@ -33,6 +33,7 @@ MAX_TOKENS = 77
 
 @register_method("pickscore", family="alignment", display="PickScore", uses_prompt=True,
                  targets=("alignment", "mos"), assets=(WEIGHTS.name, CONFIG.name), licence="MIT code; weights: none stated",
+                 trained_on=("pickapic-v1", "laion2b"),  # Kirstain et al., NeurIPS 2023 (paper)
                  fidelity="faithful: equals the published calc_probs scores before the softmax on a random-initialised "
                           "CLIP of the same shape (1e-4)")
 class PickScore(PromptScorer):
