@@ -29,7 +29,8 @@ TABLE2_TARGET = "mos_align"
 SIGN_NOTE = ("Correlations of lower-is-better methods (NIQE) are computed on negated scores, so a "
              "working method is positive; their paper values are shown as published and Δ "
              "compares with the paper's magnitude.")
-PLCC_TITLES = {"logistic": "PLCC after a 4-parameter logistic (sign kept)", "raw": "PLCC = plain Pearson (raw)"}
+PLCC_TITLES = {"logistic": "PLCC after a 4-parameter logistic (sign kept)", "raw": "PLCC = plain Pearson (raw)",
+               "logistic-cv": "PLCC after a 4-parameter logistic fitted out of fold (5-fold, sign kept)"}
 # The paper does not say; the official IP-IQA code computes plain Pearson on raw predictions.
 PAPER_PLCC = "raw"
 PAPER_PLCC_NOTE = ("The paper does not say which PLCC it reports; the official IP-IQA code computes plain "
