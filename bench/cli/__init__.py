@@ -19,8 +19,10 @@ from bench.errors import BenchError
 from bench.registry import get_method_info, list_families, list_methods
 from bench.report import tables, whole_dataset
 from bench.report.ablation import ablation_summary, render_ablation
+from bench.report.selection_gap import render_selection_gap, selection_gap
 from bench.report.summary import summary_of
 from bench.report.tables import latex_escape, latex_safe
+from bench.results.loading import split_metrics
 from bench.results.metrics import PLCC_KINDS, list_metrics
 from bench.run.executors import EXECUTOR_REGISTRY, executor_names
 from bench.run.scoring import score_images
@@ -373,7 +375,10 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
 @click.option("--eval", "evaluate", type=click.Choice(["splits", "all"]), default="splits", show_default=True,
               help="all: the `run --eval all` results (every image, no split) instead.")
 @click.option("--cross", is_flag=True, help="The cross-dataset train x test matrix (`run --train-on`).")
-def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, ci, ablation, evaluate, cross):
+@click.option("--selection-gap", "gap", is_flag=True,
+              help="Per trained row: the run's epoch choice against the epoch chosen on the test set, from the "
+                   "same training (needs runs that recorded every epoch: record_epoch_metrics).")
+def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, ci, ablation, evaluate, cross, gap):
     """Render Table 1 (quality) and Table 2 (alignment) from the result files."""
     if evaluate == "all" or cross:
         text = whole_dataset.render_table(results_dir, dataset, fmt, cross)
@@ -386,6 +391,12 @@ def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, 
     kind = plcc or ("raw" if paper or ablation else "logistic")
     summary, results, missing = summary_of(results_dir, dataset, methods=methods, plcc=kind,
                                             paper=paper and not ablation, ci=ci and not ablation)
+    if gap:
+        text = render_selection_gap(selection_gap(results, split_metrics(results, kind), kind), fmt)
+        if not text:
+            raise BenchError(f"no results to compare epochs of under {results_dir}")
+        click.echo(text, nl=False)
+        return
     if ablation:
         rows = ablation_summary(summary, {r.method: r.manifest.config for r in results})
         if rows.empty:
