@@ -198,3 +198,23 @@ def test_selection_gap_puts_the_honest_choice_beside_the_best_epoch_on_test(resu
     line = _line(markdown, "ResNet50 [best epoch on test set]")
     assert "best-on-test" in line and "+0.0000 ± 0.0000" in line
     assert "not recorded: no per-epoch test record" in _line(markdown, "NIQE")
+
+
+def test_paper_shows_each_means_t_interval_and_whether_the_papers_figure_lies_in_it(results_dir):
+    from scipy import stats
+
+    write_table_results(results_dir)
+    csv = pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(results_dir), "--paper",
+                                          "--format", "csv").stdout)).set_index("method")
+    niqe = csv.loc["niqe"]  # 3 splits; the paper's AGIQA-1k SRCC is -0.5490, compared as +0.5490
+    srcc = [v for v in pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(results_dir), "--format",
+                                                       "csv").stdout)).query("method == 'niqe'")["srcc_mean"]]
+    low, high = stats.t.interval(0.95, 2, loc=niqe["srcc_mean"], scale=niqe["srcc_std"] / np.sqrt(3))
+    assert (niqe["srcc_ci_low"], niqe["srcc_ci_high"]) == pytest.approx((low, high), abs=1e-5)
+    assert niqe["paper_in_ci_srcc"] == (low <= 0.5490 <= high) and srcc == [niqe["srcc_mean"]]
+    assert niqe["delta_srcc"] == pytest.approx(niqe["srcc_mean"] - 0.5490, abs=1e-5)
+    assert csv.loc[["niqe", "resnet50"], "paper_in_ci_srcc"].notna().all() and "paper_in_ci_plcc" in csv
+    markdown = run_cli("table", "--results-dir", str(results_dir), "--paper").stdout
+    assert "paper in CI" in markdown and "not over the paper's 10" in markdown and "own 3–10 splits" in markdown
+    line = _line(markdown, "NIQE")
+    assert f"[{low:.4f}, {high:.4f}]" in line and ("| yes " if low <= 0.5490 <= high else "| no ") in line

@@ -359,7 +359,8 @@ def run_command(methods, dataset, root, n_splits, seed, test_size, results_dir, 
 @click.option("--dataset", default=None, help="Only this dataset (default: every dataset with results).")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), help=RESULTS_HELP)
 @click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "csv"]), default="markdown", show_default=True)
-@click.option("--paper", is_flag=True, help="Add the paper's published numbers and our difference.")
+@click.option("--paper", is_flag=True, help="Add the paper's published numbers, our difference, each mean's 95% "
+                                           "t-interval over the row's splits and whether the paper's figure lies in it.")
 @click.option("--table", "which", type=click.Choice(["1", "2", "all"]), default="all", show_default=True,
               help="all: Tables 1 and 2 and the targets neither shows.")
 @click.option("--plcc", type=click.Choice(list(PLCC_KINDS)), default=None,
@@ -390,7 +391,7 @@ def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, 
 
     kind = plcc or ("raw" if paper or ablation else "logistic")
     summary, results, missing = summary_of(results_dir, dataset, methods=methods, plcc=kind,
-                                            paper=paper and not ablation, ci=ci and not ablation)
+                                            paper=paper and not ablation, ci=(ci or paper) and not ablation)
     if gap:
         text = render_selection_gap(selection_gap(results, split_metrics(results, kind), kind), fmt)
         if not text:

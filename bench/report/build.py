@@ -33,6 +33,7 @@ from bench.report.significance import (
     compare_methods,
     smallest_wilcoxon_p,
 )
+from bench.report.selection_gap import render_selection_gap, selection_gap
 from bench.report.tables import latex_safe
 from bench.results.loading import MethodResults, load_results, split_metrics
 from bench.splits.protocols import protocol_notes
@@ -68,11 +69,15 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()  # not mkdtemp: that one is private, and a report is meant to be shared
     try:
+        gap = selection_gap(results, per_split, plcc)
         written = _write_figures(staging, results, per_split, summary, comparison)
+        if (gap.get("n_splits", pd.Series(dtype=int)) > 0).any():
+            written.append(figures.selection_gap_plot(staging / "figures" / "selection_gap.png", gap))
         table_files = _write_tex_tables(staging, results, summary, signs, comparison)
         comparison.pairs.to_csv(staging / "significance.csv", index=False, float_format="%.10g")
         text = _markdown(results_dir, results, per_split, summary, signs, comparison, left_out,
                          written, table_files, n_resamples, seed)
+        text += _selection_gap_section(gap, {p.name for p in written})
         (staging / REPORT_FILE).write_text(text)
         _swap_in(staging, out)
     except BaseException:
@@ -258,6 +263,19 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, left_
                   "`ipiqa-bench speed` times each stage alone.", "", speed, ""]
     lines += ["## Provenance", "", _provenance(results), ""]
     return "\n".join(lines)
+
+
+def _selection_gap_section(gap: pd.DataFrame, figure_names: set[str]) -> str:
+    """The trained rows' selection gap (bench.report.selection_gap), or "" without trained rows."""
+    text = render_selection_gap(gap[gap["selection"] != "–"]) if len(gap) else ""
+    if not text:
+        return ""
+    lines = ["", "## Selection gap", "",
+             "What choosing the epoch on the test set would have added to each trained row: the same "
+             "training, read at the epoch its selection policy chose and at the epoch with the best "
+             "test criterion (recorded every epoch; the recording never changes the choice).", "",
+             *_images(figure_names, ["selection_gap.png"]), text]
+    return "\n".join(lines) + "\n"
 
 
 def _images(available: set[str], names: list[str]) -> list[str]:
