@@ -31,8 +31,10 @@ from bench.report.significance import (
     DEFAULT_RESAMPLES,
     Comparison,
     compare_methods,
+    confidence_intervals,
     smallest_wilcoxon_p,
 )
+from bench.report.ledger import render_ledger
 from bench.report.selection_gap import render_selection_gap, selection_gap
 from bench.report.tables import latex_safe
 from bench.results.loading import MethodResults, load_results, split_metrics
@@ -78,6 +80,7 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
         text = _markdown(results_dir, results, per_split, summary, signs, comparison, left_out,
                          written, table_files, n_resamples, seed)
         text += _selection_gap_section(gap, {p.name for p in written})
+        text += _ledger_section(confidence_intervals(tables.with_paper(summary, signs)))
         (staging / REPORT_FILE).write_text(text)
         _swap_in(staging, out)
     except BaseException:
@@ -263,6 +266,19 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, left_
                   "`ipiqa-bench speed` times each stage alone.", "", speed, ""]
     lines += ["## Provenance", "", _provenance(results), ""]
     return "\n".join(lines)
+
+
+def _ledger_section(rows: pd.DataFrame) -> str:
+    """Our figures against the paper's with 95% t-intervals, and the public reports of
+    non-reproduction (bench.report.ledger); "" when no row has a paper figure."""
+    text = render_ledger(rows)
+    if not text:
+        return ""
+    return "\n".join(["", "## Reproduction ledger", "",
+                      "Each row the paper reports: our mean over the splits with its 95% t-interval "
+                      "(bench/report/significance.py), the paper's figure as published, the difference and "
+                      "whether the figure lies in the interval (both in our working direction: see the sign "
+                      "note under the tables).", "", text]) + "\n"
 
 
 def _selection_gap_section(gap: pd.DataFrame, figure_names: set[str]) -> str:

@@ -252,10 +252,7 @@ def table_notes(rows: pd.DataFrame, datasets, with_paper: set, paper: bool, kind
                                             " This table shows PLCC (logistic): no Δ PLCC; use --plcc raw."))
         few = rows.loc[rows["dataset"].isin(with_paper), "n_splits"] if "srcc_ci_low" in rows else []
         if len(few) and few.min() < PAPER_SPLITS:
-            notes.append(f"The intervals are 95% t-intervals of each row's mean over its own {_counts(few)} splits "
-                         f"(t with n−1 degrees of freedom), not over the paper's {PAPER_SPLITS}: with fewer splits "
-                         "they are wider, and 'paper in CI' says only that these splits cannot tell our mean from "
-                         "the paper's figure.")
+            notes.append(interval_note(few))
     if rmse:
         notes.append("RMSE is after the 4-parameter logistic mapping, in MOS units.")
     return notes
@@ -308,6 +305,13 @@ def _mean_std(cell: pd.DataFrame, metric: str) -> str:
     if f"{metric}_ci_low" in cell and pd.notna(cell[f"{metric}_ci_low"].iloc[0]):  # table --ci
         text += f" [{cell[f'{metric}_ci_low'].iloc[0]:.4f}, {cell[f'{metric}_ci_high'].iloc[0]:.4f}]"
     return text
+
+
+def interval_note(n_splits: pd.Series) -> str:
+    """What a 95% t-interval means when rows have fewer splits than the paper's."""
+    return (f"The intervals are 95% t-intervals of each row's mean over its own {_counts(n_splits)} splits "
+            f"(t with n−1 degrees of freedom), not over the paper's {PAPER_SPLITS}: with fewer splits they are "
+            "wider, and 'paper in CI' says only that these splits cannot tell our mean from the paper's figure.")
 
 
 def paper_inside(rows: pd.DataFrame, metric: str) -> pd.Series:
