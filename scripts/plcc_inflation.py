@@ -9,7 +9,7 @@ corr(z', z) = 0.6) shows what a real monotone nonlinearity gives each kind. Seed
 
     python scripts/plcc_inflation.py [--reps 500] [--sizes 120,600]
 
-Prints a markdown table (means over repetitions; for pure noise the mean |PLCC|, since the signed
+Prints a markdown table (means over repetitions; for pure noise the mean absolute PLCC, since the signed
 mean of every kind is 0).
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from tabulate import tabulate
 from tqdm import tqdm
 
 from bench.results.metrics import evaluate
@@ -55,18 +54,17 @@ def main() -> None:
     parser.add_argument("--sizes", default="120,600")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    lines = []
-    for n in (int(s) for s in args.sizes.split(",")):
-        cases = [(rho, False) for rho in STRENGTHS] + [(0.6, True)]
-        for i, (rho, nonlinear) in enumerate(cases):
-            row = measure(n, rho, args.reps, args.seed + 1000 * n + i, nonlinear)
-            label = "noise (mean |PLCC|)" if rho == 0 else f"{rho}" + (" exp-shaped" if nonlinear else "")
-            lines.append([n, label, *(f"{row[k]:.4f}" for k in (*KINDS, "logistic - raw", "cv - raw")),
-                          row["cv failed"]])
     headers = ["n", "true rho", "raw", "logistic (in sample)", "logistic-cv (5-fold)", "logistic − raw",
                "cv − raw", "cv NaN"]
     print(f"reps={args.reps} seed={args.seed}\n")
-    print(tabulate(lines, headers=headers, tablefmt="github", disable_numparse=True))
+    print("| " + " | ".join(headers) + " |\n|" + "---|" * len(headers), flush=True)
+    for n in (int(s) for s in args.sizes.split(",")):
+        cases = [(rho, False) for rho in STRENGTHS] + [(0.6, True)]
+        for i, (rho, nonlinear) in enumerate(cases):  # each row's seed depends on (n, case) only
+            row = measure(n, rho, args.reps, args.seed + 1000 * n + i, nonlinear)
+            label = "noise (mean abs PLCC)" if rho == 0 else f"{rho}" + (" exp-shaped" if nonlinear else "")
+            cells = [n, label, *(f"{row[k]:.4f}" for k in (*KINDS, "logistic - raw", "cv - raw")), row["cv failed"]]
+            print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)  # a row as soon as it is measured
 
 
 if __name__ == "__main__":
