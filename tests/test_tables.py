@@ -218,3 +218,23 @@ def test_paper_shows_each_means_t_interval_and_whether_the_papers_figure_lies_in
     assert "paper in CI" in markdown and "not over the paper's 10" in markdown and "own 3–10 splits" in markdown
     line = _line(markdown, "NIQE")
     assert f"[{low:.4f}, {high:.4f}]" in line and ("| yes " if low <= 0.5490 <= high else "| no ") in line
+
+
+def test_the_cross_fitted_plcc_kind_is_named_wherever_it_is_shown(results_dir, tmp_path):
+    small = tmp_path / "small"  # 12 test images a split: too few for five folds, and said so
+    write_table_results(small)
+    few = pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(small), "--plcc", "logistic-cv",
+                                          "--format", "csv").stdout))
+    assert few["plcc_mean"].isna().all() and few["srcc_mean"].notna().all()
+    from bench.results.metrics import evaluate
+    assert evaluate(np.arange(12.0), np.arange(12.0), cross_fit=True)["reason"] == (
+        "fewer than 20 test images for the 5-fold logistic")
+    write_table_results(results_dir, n_images=200)
+    csv = pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(results_dir), "--plcc", "logistic-cv",
+                                          "--format", "csv").stdout)).set_index("method")
+    logistic = pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(results_dir),
+                                               "--format", "csv").stdout)).set_index("method")
+    assert set(csv["plcc"]) == {"logistic-cv"} and csv["plcc_mean"].notna().all()
+    assert (csv["plcc_mean"] != logistic["plcc_mean"]).all() and (csv["srcc_mean"] == logistic["srcc_mean"]).all()
+    markdown = run_cli("table", "--results-dir", str(results_dir), "--plcc", "logistic-cv").stdout
+    assert "PLCC (logistic-cv)" in markdown and "fitted out of fold (5-fold, sign kept)" in markdown

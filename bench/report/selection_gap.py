@@ -116,5 +116,6 @@ def _cell(row, name: str, signed: bool = False) -> str:
     mean, std = getattr(row, f"{name}_mean", np.nan), getattr(row, f"{name}_std", np.nan)
     if pd.isna(mean):
         return "NaN"
-    text = f"{mean:+.4f}" if signed else f"{mean:.4f}"
+    # a gap of rounding noise (records keep 6 digits) is no gap: never "-0.0000"
+    text = f"{mean:+.4f}".replace("-0.0000", "+0.0000") if signed else f"{mean:.4f}"
     return text if pd.isna(std) else f"{text} ± {std:.4f}"

@@ -188,6 +188,9 @@ def evaluate(pred, mos, sign: int = 1, mapping: str = "logistic", cross_fit: boo
         out["rmse"] = float(np.sqrt(np.mean((fit.mapped - mos) ** 2)))
     if cross_fit:
         out["plcc_logistic_cv"] = cross_fitted_plcc(pred, mos)
+        if np.isnan(out["plcc_logistic_cv"]) and not out["reason"]:
+            out["reason"] = (f"fewer than {CV_MIN_IMAGES} test images for the 5-fold logistic" if len(pred) < CV_MIN_IMAGES
+                             else "a fold's logistic fit did not converge")
     out["plcc"] = out["plcc_logistic"] if mapping == "logistic" else out["plcc_raw"]
     for metric in extra:
         out[metric.name] = float(metric.compute(pred, mos))
