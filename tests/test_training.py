@@ -176,3 +176,16 @@ def test_auto_records_only_when_the_test_pass_is_cheap():
     assert "more than 0.5 of the training side (100)" in recording_decision(auto, 100, 51)
     assert recording_decision(replace(auto, record_epoch_metrics="on"), 100, 500) == ""
     assert recording_decision(auto, 100, None) == "the test side was not handed to training"
+
+
+def test_recording_epochs_is_not_part_of_a_results_identity():
+    from bench.results.manifest import SCHEMA, RunManifest
+
+    def manifest(record):
+        return RunManifest.from_dict({"schema": SCHEMA, "method": "cnniqa", "dataset": "demo", "targets": ["mos"],
+                                      "config": {"epochs": 3, "record_epoch_metrics": record}})
+
+    assert manifest("off").changed_identity(manifest("auto")) == []
+    assert "config" in RunManifest.from_dict({"schema": SCHEMA, "method": "cnniqa", "dataset": "demo",
+                                              "targets": ["mos"], "config": {"epochs": 4}}).changed_identity(
+        manifest("auto"))
