@@ -86,3 +86,29 @@ def test_a_small_test_side_is_named_with_what_it_costs():
     assert "logistic PLCC is n/a" in test_side_warning(4)
     assert "1 residual degrees of freedom" in test_side_warning(5)
     assert test_side_warning(20) == "" and test_side_warning(600) == ""
+
+
+def test_cross_fitted_plcc_is_computed_only_when_asked_and_keeps_the_sign():
+    from bench.results.metrics import plcc_column
+
+    rng = np.random.default_rng(5)
+    mos = rng.uniform(1, 5, 300)
+    pred = mos + rng.normal(0, 1.0, 300)
+    assert np.isnan(evaluate(pred, mos)["plcc_logistic_cv"])
+    out = evaluate(pred, mos, cross_fit=True)
+    # out of fold it can only lose against the in-sample fit of a linear relation, but not much
+    assert out["plcc_logistic"] - 0.05 < out["plcc_logistic_cv"] < out["plcc_logistic"] + 1e-9
+    # negated: the mirrored fits; each fold's optimiser stops a little differently, hence 5e-3
+    assert evaluate(-pred, mos, cross_fit=True)["plcc_logistic_cv"] == pytest.approx(-out["plcc_logistic_cv"],
+                                                                                      abs=5e-3)
+    assert np.isnan(evaluate(pred[:12], mos[:12], cross_fit=True)["plcc_logistic_cv"])  # too few for 5 folds
+    assert plcc_column("logistic-cv") == "plcc_logistic_cv"
+
+
+def test_in_sample_logistic_flatters_noise_and_cross_fitting_does_not_as_much():
+    rng = np.random.default_rng(6)
+    pairs = [(rng.normal(size=120), rng.uniform(1, 5, 120)) for _ in range(60)]
+    runs = [evaluate(p, m, cross_fit=True) for p, m in pairs]
+    mean_abs = {k: np.mean([abs(r[k]) for r in runs]) for k in ("plcc_raw", "plcc_logistic", "plcc_logistic_cv")}
+    assert mean_abs["plcc_logistic"] > mean_abs["plcc_raw"] + 0.05
+    assert mean_abs["plcc_logistic_cv"] < mean_abs["plcc_logistic"] - 0.04

@@ -171,3 +171,38 @@ def test_table3_hook_shows_ablation_rows_in_the_paper_order(results_dir):
     positions = [text.index(f" {m} ") for m in ABLATION_METHODS]
     assert positions == sorted(positions)
     assert render_table3(results, summary[summary["method"] == "nothing"], "markdown") == ""
+
+
+def test_report_has_the_selection_gap_and_the_reproduction_ledger(results_dir, tmp_path):
+    from test_tables import _record_epochs, write_table_results
+
+    from bench.report.ledger import render_ledger, reproduction_reports
+
+    write_table_results(results_dir)
+    _record_epochs(results_dir, "cnniqa", noises=[2.0, 0.05, None], chosen=3)
+    result = run_cli("report", "--results-dir", str(results_dir), "--out", str(tmp_path / "r"), "--resamples", "20")
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "## Selection gap" in text and "figures/selection_gap.png" in text
+    assert (tmp_path / "r" / "figures" / "selection_gap.png").stat().st_size > 0
+    gap_section = text.split("\n## Selection gap\n")[1].split("\n## ")[0]
+    gap_line = next(line for line in gap_section.splitlines() if line.startswith("| agiqa1k") and "CNNIQA" in line)
+    assert "| final " in gap_line and "3 / 2" in gap_line and "NIQE" not in gap_section  # trained rows only
+    assert "## Reproduction ledger" in text and "not over the paper's 10" in text
+    ledger = text.split("\n## Reproduction ledger\n")[1]
+    ledger_line = next(line for line in ledger.splitlines() if "| NIQE " in line)
+    assert "0.5490" in ledger_line and ("| yes " in ledger_line or "| no " in ledger_line)
+    # every shipped report names its thread; one about a row is listed under that row
+    reports = reproduction_reports()
+    assert reports["url"].str.startswith("https://github.com/").all() and reports["reported"].notna().all()
+    assert "[Coobiw/IP-IQA#2](https://github.com/Coobiw/IP-IQA/issues/2)" in text  # not a row here: listed apart
+    from bench.report.significance import confidence_intervals
+    from bench.report.summary import summary_of
+
+    summary, found, _ = summary_of(results_dir, plcc="raw")
+    ledger_rows = confidence_intervals(tables.with_paper(summary, {r.method: r.manifest.sign for r in found}))
+    mine = pd.DataFrame([{"method": "NIQE", "dataset": "agiqa1k", "target": "mos", "source": "x/y#1",
+                          "url": "https://github.com/x/y/issues/1", "reported": "SRCC 0.1", "says": "low"}])
+    listed = render_ledger(ledger_rows, mine)
+    assert "- **NIQE** on agiqa1k `mos` — [x/y#1](https://github.com/x/y/issues/1): SRCC 0.1. low" in listed
+    assert "not rows here" not in listed

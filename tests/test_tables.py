@@ -147,3 +147,94 @@ def test_a_plain_preset_is_named_without_the_miniature_warning(results_dir):
     write_table_results(results_dir, rows=rows)
     markdown = run_cli("table", "--results-dir", str(results_dir)).output
     assert "agiqa1k: preset fast" in markdown and "miniature" not in markdown
+
+
+def _record_epochs(results_dir, method, noises, chosen, dataset="agiqa1k"):
+    """Per-epoch test records in each split's report, as a trained run writes them: the chosen
+    epoch's predictions are the split file's, the others are the truth plus ``noises[e]``."""
+    from bench.results.manifest import RunManifest
+    from bench.results.store import read_predictions
+    from bench.train.epoch_metrics import epoch_scores
+
+    directory = results_dir / dataset / method
+    manifest = RunManifest.read(directory)
+    rng = np.random.default_rng(1)
+    for k, record in manifest.splits.items():
+        side = read_predictions(directory / f"split_{k}.csv")
+        truth = side[["mos"]].to_numpy()
+        epochs = []
+        for e, noise in enumerate(noises):
+            pred = side[["pred"]].to_numpy() if e + 1 == chosen else truth + rng.normal(0, noise, truth.shape)
+            epochs.append(epoch_scores(pred, truth, ["mos"]))
+        record.report = {"selection": manifest.config.get("selection"),
+                         "models": {"mos": {"selected_epoch": chosen, "epoch_test": epochs}}}
+    manifest.write(directory)
+
+
+def test_selection_gap_puts_the_honest_choice_beside_the_best_epoch_on_test(results_dir):
+    from bench.report.selection_gap import best_on_test_epoch
+
+    write_table_results(results_dir)
+    _record_epochs(results_dir, "cnniqa", noises=[2.0, 0.05, None], chosen=3)  # epoch 2 is far better on test
+    result = run_cli("table", "--results-dir", str(results_dir), "--selection-gap", "--plcc", "raw",
+                     "--format", "csv")
+    assert result.exit_code == 0, result.output
+    gap = pd.read_csv(io.StringIO(result.stdout)).set_index("method")
+    table = pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(results_dir), "--plcc", "raw",
+                                            "--format", "csv").stdout)).set_index("method")
+    row = gap.loc["cnniqa"]
+    assert row["n_splits"] == 10 and row["epochs"] == "3 / 2"
+    assert row["srcc_mean"] == pytest.approx(table.loc["cnniqa", "srcc_mean"])  # the honest figure is the table's
+    assert row["best_srcc_mean"] > row["srcc_mean"] + 0.1
+    assert row["gap_srcc_mean"] == pytest.approx(row["best_srcc_mean"] - row["srcc_mean"], abs=1e-5)  # CSV: 6 digits
+    assert row["gap_plcc_mean"] > 0 and row["plcc_kind"] == "raw"
+    assert "no per-epoch test record" in gap.loc["niqe", "note"] and gap.loc["niqe", "n_splits"] == 0
+    assert best_on_test_epoch([{"a": {"srcc": 0.1, "plcc_raw": 0.1, "krcc": 0.1}},
+                               {"a": {"srcc": float("nan"), "plcc_raw": 0.9, "krcc": 0.9}}], ["a"]) == 0
+
+    # a row chosen on the test set: no gap, and its label stays
+    _record_epochs(results_dir, "resnet50", noises=[3.0, None, 3.0], chosen=2)
+    markdown = run_cli("table", "--results-dir", str(results_dir), "--selection-gap").stdout
+    line = _line(markdown, "ResNet50 [best epoch on test set]")
+    assert "best-on-test" in line and "+0.0000 ± 0.0000" in line
+    assert "not recorded: no per-epoch test record" in _line(markdown, "NIQE")
+
+
+def test_paper_shows_each_means_t_interval_and_whether_the_papers_figure_lies_in_it(results_dir):
+    from scipy import stats
+
+    write_table_results(results_dir)
+    csv = pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(results_dir), "--paper",
+                                          "--format", "csv").stdout)).set_index("method")
+    niqe = csv.loc["niqe"]  # 3 splits; the paper's AGIQA-1k SRCC is -0.5490, compared as +0.5490
+    srcc = [v for v in pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(results_dir), "--format",
+                                                       "csv").stdout)).query("method == 'niqe'")["srcc_mean"]]
+    low, high = stats.t.interval(0.95, 2, loc=niqe["srcc_mean"], scale=niqe["srcc_std"] / np.sqrt(3))
+    assert (niqe["srcc_ci_low"], niqe["srcc_ci_high"]) == pytest.approx((low, high), abs=1e-5)
+    assert niqe["paper_in_ci_srcc"] == (low <= 0.5490 <= high) and srcc == [niqe["srcc_mean"]]
+    assert niqe["delta_srcc"] == pytest.approx(niqe["srcc_mean"] - 0.5490, abs=1e-5)
+    assert csv.loc[["niqe", "resnet50"], "paper_in_ci_srcc"].notna().all() and "paper_in_ci_plcc" in csv
+    markdown = run_cli("table", "--results-dir", str(results_dir), "--paper").stdout
+    assert "paper in CI" in markdown and "not over the paper's 10" in markdown and "own 3–10 splits" in markdown
+    line = _line(markdown, "NIQE")
+    assert f"[{low:.4f}, {high:.4f}]" in line and ("| yes " if low <= 0.5490 <= high else "| no ") in line
+
+
+def test_the_cross_fitted_plcc_kind_is_named_wherever_it_is_shown(results_dir, tmp_path):
+    small = tmp_path / "small"  # 12 test images a split: too few for five folds, and said so
+    write_table_results(small)
+    few = pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(small), "--plcc", "logistic-cv",
+                                          "--format", "csv").stdout))
+    assert few["plcc_mean"].isna().all() and few["srcc_mean"].notna().all()
+    from bench.results.metrics import evaluate
+    assert evaluate(np.arange(12.0), np.arange(12.0), cross_fit=True)["reason"] == (
+        "fewer than 20 test images for the 5-fold logistic")
+    write_table_results(results_dir, n_images=200)
+    csv = pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(results_dir), "--plcc", "logistic-cv",
+                                          "--format", "csv").stdout)).set_index("method")
+    logistic = pd.read_csv(io.StringIO(run_cli("table", "--results-dir", str(results_dir),
+                                               "--format", "csv").stdout)).set_index("method")
+    assert set(csv["plcc"]) == {"logistic-cv"} and csv["plcc_mean"].notna().all()
+    assert (csv["plcc_mean"] != logistic["plcc_mean"]).all() and (csv["srcc_mean"] == logistic["srcc_mean"]).all()
+    markdown = run_cli("table", "--results-dir", str(results_dir), "--plcc", "logistic-cv").stdout
+    assert "PLCC (logistic-cv)" in markdown and "fitted out of fold (5-fold, sign kept)" in markdown

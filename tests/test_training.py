@@ -21,6 +21,7 @@ from bench.train.loop import (
     selection_score,
     train_model,
 )
+from bench.train.torch_method import TorchMethod
 
 
 def test_defaults_are_the_papers_protocol_with_documented_departures():
@@ -149,3 +150,54 @@ def test_train_model_reports_a_train_result_the_manifest_records_as_before(tmp_p
     assert "selection_scores" not in recorded and "resumed_at_epoch" not in recorded
     assert list(recorded)[:6] == ["epoch_loss", "amp", "precision", "channels_last", "compile", "loader_workers"]
     assert recorded["speed"]["images"] == 2 * len(frame)  # 12 images in batches of 4 on each of 2 epochs
+
+
+class _Tiny(TorchMethod):
+    def build_model(self, n_outputs, pretrained):
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                                   torch.nn.Linear(4, n_outputs))
+
+
+@pytest.mark.parametrize("selection", ["val", "best-on-test"])
+def test_recording_each_epochs_test_metrics_changes_neither_the_choice_nor_the_predictions(tmp_path, selection):
+    frame = write_image_set(tmp_path, n_groups=6, per_group=4)
+    train, test = frame.iloc[:16], frame.iloc[16:]
+    runs = {}
+    for record in ("on", "off"):
+        method = _Tiny(epochs=4, batch_size=4, image_size=16, lr=0.05, num_workers=0, device="cpu",
+                       image_cache=False, selection=selection, val_fraction=0.4, record_epoch_metrics=record)
+        assert method.takes_test_side == (record == "on" or selection == "best-on-test")
+        method.fit(train, ["mos"], test=test)
+        runs[record] = (method.report_, method.predict(test)["mos"].to_numpy())
+    on, off = runs["on"][0]["models"]["mos"], runs["off"][0]["models"]["mos"]
+    assert on["selected_epoch"] == off["selected_epoch"] and on["selection_scores"] == off["selection_scores"]
+    assert np.array_equal(runs["on"][1], runs["off"][1])
+    assert len(on["epoch_test"]) == 4 and "epoch_test" not in off
+    assert set(on["epoch_test"][0]["mos"]) == {"srcc", "krcc", "plcc_raw", "plcc_logistic"}
+    assert runs["off"][0]["epoch_test_not_recorded"] == "record_epoch_metrics is off"
+    if selection == "best-on-test":  # the same criterion on the same side: the record agrees with the choice
+        recorded = [e["mos"]["srcc"] + e["mos"]["plcc_raw"] + e["mos"]["krcc"] for e in on["epoch_test"]]
+        assert on["selection_scores"] == pytest.approx(recorded, abs=1e-5)
+
+
+def test_auto_records_only_when_the_test_pass_is_cheap():
+    from bench.train.epoch_metrics import recording_decision
+
+    auto = TrainConfig(record_epoch_metrics="auto")
+    assert recording_decision(auto, 100, 50) == ""
+    assert "more than 0.5 of the training side (100)" in recording_decision(auto, 100, 51)
+    assert recording_decision(replace(auto, record_epoch_metrics="on"), 100, 500) == ""
+    assert recording_decision(auto, 100, None) == "the test side was not handed to training"
+
+
+def test_recording_epochs_is_not_part_of_a_results_identity():
+    from bench.results.manifest import SCHEMA, RunManifest
+
+    def manifest(record):
+        return RunManifest.from_dict({"schema": SCHEMA, "method": "cnniqa", "dataset": "demo", "targets": ["mos"],
+                                      "config": {"epochs": 3, "record_epoch_metrics": record}})
+
+    assert manifest("off").changed_identity(manifest("auto")) == []
+    assert "config" in RunManifest.from_dict({"schema": SCHEMA, "method": "cnniqa", "dataset": "demo",
+                                              "targets": ["mos"], "config": {"epochs": 4}}).changed_identity(
+        manifest("auto"))

@@ -10,6 +10,7 @@ from bench.cli.group import main
 from bench.cli.options import RESULTS_HELP
 from bench.report.build import build_report
 from bench.report.significance import DEFAULT_RESAMPLES
+from bench.results.metrics import PLCC_KINDS
 
 
 @main.command("report")
@@ -20,9 +21,9 @@ from bench.report.significance import DEFAULT_RESAMPLES
 @click.option("--resamples", type=click.IntRange(1), default=DEFAULT_RESAMPLES, show_default=True,
               help="Bootstrap resamples of the test images per split.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
-@click.option("--plcc", type=click.Choice(["logistic", "raw"]), default="raw", show_default=True,
+@click.option("--plcc", type=click.Choice(list(PLCC_KINDS)), default="raw", show_default=True,
               help="PLCC in every table: plain Pearson (the paper's kind, compared with its numbers) or after "
-                   "the 4-parameter logistic (sign kept).")
+                   "the 4-parameter logistic (sign kept), fitted in sample or out of fold (logistic-cv).")
 def report_command(dataset, results_dir, out, resamples, seed, plcc):
     """Write report.md, index.html (one self-contained page), PNG figures and LaTeX tables rendered from the result files."""
     report = build_report(results_dir, out or results_dir / "report", dataset, resamples, seed, plcc)

@@ -13,8 +13,11 @@ from bench.errors import BenchError
 from bench.report import tables, whole_dataset
 from bench.report.ablation import ablation_summary, render_ablation
 from bench.report.cost import render_cost, with_cost
+from bench.report.selection_gap import render_selection_gap, selection_gap
 from bench.report.summary import summary_of
 from bench.report.tables import latex_escape, latex_safe
+from bench.results.loading import split_metrics
+from bench.results.metrics import PLCC_KINDS
 from bench.splits.protocols import protocol_notes
 
 log = logging.getLogger("ipiqa_bench")
@@ -24,11 +27,13 @@ log = logging.getLogger("ipiqa_bench")
 @click.option("--dataset", default=None, help="Only this dataset (default: every dataset with results).")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=Path("results"), help=RESULTS_HELP)
 @click.option("--format", "fmt", type=click.Choice(["markdown", "latex", "csv"]), default="markdown", show_default=True)
-@click.option("--paper", is_flag=True, help="Add the paper's published numbers and our difference.")
+@click.option("--paper", is_flag=True, help="Add the paper's published numbers, our difference, each mean's 95% "
+                                           "t-interval over the row's splits and whether the paper's figure lies in it.")
 @click.option("--table", "which", type=click.Choice(["1", "2", "all"]), default="all", show_default=True,
               help="all: Tables 1 and 2 and the targets neither shows.")
-@click.option("--plcc", type=click.Choice(["logistic", "raw"]), default=None,
-              help="PLCC after the 4-parameter logistic (sign kept) or plain Pearson. Default: raw where the "
+@click.option("--plcc", type=click.Choice(list(PLCC_KINDS)), default=None,
+              help="PLCC after the 4-parameter logistic (sign kept), plain Pearson, or logistic-cv (the logistic fitted "
+                   "out of fold, 5-fold within the test side; bench/results/metrics.py). Default: raw where the "
                    "paper's numbers are shown (--paper, --ablation: the paper's kind), logistic otherwise.")
 @click.option("--rmse", is_flag=True, help="Add RMSE (after the logistic mapping) to markdown/LaTeX; CSV always has it.")
 @click.option("--methods", default=None,
@@ -40,7 +45,11 @@ log = logging.getLogger("ipiqa_bench")
               help="all: the `run --eval all` results (every image, no split) instead.")
 @click.option("--cross", is_flag=True, help="The cross-dataset train x test matrix (`run --train-on`).")
 @click.option("--cost", is_flag=True, help="Add each row's cost: s/image, train s/split, peak MB (from run.json).")
-def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, ci, ablation, evaluate, cross, cost):
+@click.option("--selection-gap", "gap", is_flag=True,
+              help="Per trained row: the run's epoch choice against the epoch chosen on the test set, from the "
+                   "same training (needs runs that recorded every epoch: record_epoch_metrics).")
+def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, ci, ablation, evaluate, cross, cost,
+                  gap):
     """Render Table 1 (quality) and Table 2 (alignment) from the result files."""
     if evaluate == "all" or cross:
         text = whole_dataset.render_table(results_dir, dataset, fmt, cross)
@@ -52,7 +61,13 @@ def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, 
 
     kind = plcc or ("raw" if paper or ablation else "logistic")
     summary, results, missing = summary_of(results_dir, dataset, methods=methods, plcc=kind,
-                                            paper=paper and not ablation, ci=ci and not ablation)
+                                            paper=paper and not ablation, ci=(ci or paper) and not ablation)
+    if gap:
+        text = render_selection_gap(selection_gap(results, split_metrics(results, kind), kind), fmt)
+        if not text:
+            raise BenchError(f"no results to compare epochs of under {results_dir}")
+        click.echo(text, nl=False)
+        return
     if ablation:
         rows = ablation_summary(summary, {r.method: r.manifest.config for r in results})
         if rows.empty:

@@ -37,6 +37,8 @@ from bench.report.significance import (
     confidence_intervals,
     smallest_wilcoxon_p,
 )
+from bench.report.ledger import render_ledger
+from bench.report.selection_gap import render_selection_gap, selection_gap
 from bench.report.tables import latex_safe
 from bench.results.loading import MethodResults, load_results, missing_methods, split_metrics
 from bench.run.sanity import read_panel, render_panel
@@ -73,11 +75,16 @@ def build_report(results_dir: Path, out: Path, dataset: str | None = None,
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()  # not mkdtemp: that one is private, and a report is meant to be shared
     try:
+        gap = selection_gap(results, per_split, plcc)
         written = _write_figures(staging, results, per_split, summary, comparison)
+        if (gap.get("n_splits", pd.Series(dtype=int)) > 0).any():
+            written.append(figures.selection_gap_plot(staging / "figures" / "selection_gap.png", gap))
         table_files = _write_tex_tables(staging, results, summary, signs, comparison)
         comparison.pairs.to_csv(staging / "significance.csv", index=False, float_format="%.10g")
         text = _markdown(results_dir, results, per_split, summary, signs, comparison, left_out,
                          written, table_files, n_resamples, seed)
+        text += _selection_gap_section(gap, {p.name for p in written})
+        text += _ledger_section(confidence_intervals(tables.with_paper(summary, signs)))
         (staging / REPORT_FILE).write_text(text)
         _write_page(staging, results_dir, out, results, per_split, summary, signs, comparison, left_out,
                     n_resamples, seed)
@@ -303,6 +310,32 @@ def sanity_section(results_dir: Path, results: list[MethodResults]) -> list[str]
             lines += [f"{r.dataset} / {r.method} (panel of {panel.get('created', '?')}, "
                       f"commit {(panel.get('git_commit') or '–')[:10]}):", "", "```", render_panel(panel), "```", ""]
     return lines
+
+
+def _ledger_section(rows: pd.DataFrame) -> str:
+    """Our figures against the paper's with 95% t-intervals, and the public reports of
+    non-reproduction (bench.report.ledger); "" when no row has a paper figure."""
+    text = render_ledger(rows)
+    if not text:
+        return ""
+    return "\n".join(["", "## Reproduction ledger", "",
+                      "Each row the paper reports: our mean over the splits with its 95% t-interval "
+                      "(bench/report/significance.py), the paper's figure as published, the difference and "
+                      "whether the figure lies in the interval (both in our working direction: see the sign "
+                      "note under the tables).", "", text]) + "\n"
+
+
+def _selection_gap_section(gap: pd.DataFrame, figure_names: set[str]) -> str:
+    """The trained rows' selection gap (bench.report.selection_gap), or "" without trained rows."""
+    text = render_selection_gap(gap[gap["selection"] != "–"]) if len(gap) else ""
+    if not text:
+        return ""
+    lines = ["", "## Selection gap", "",
+             "What choosing the epoch on the test set would have added to each trained row: the same "
+             "training, read at the epoch its selection policy chose and at the epoch with the best "
+             "test criterion (recorded every epoch; the recording never changes the choice).", "",
+             *_images(figure_names, ["selection_gap.png"]), text]
+    return "\n".join(lines) + "\n"
 
 
 def _images(available: set[str], names: list[str]) -> list[str]:

@@ -214,3 +214,23 @@ def srcc_against_cost(path: Path, points: pd.DataFrame, dataset: str, target: st
         ax.set_title(f"Quality against cost on {dataset}")
         ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
         return _save(fig, path)
+
+
+def selection_gap_plot(path: Path, gap: pd.DataFrame) -> Path:
+    """Per trained row and target: SRCC of the run's epoch choice (honest) and of the epoch an
+    oracle picks on the test set, mean ± std over splits (bench.report.selection_gap)."""
+    plt = require_matplotlib()
+    rows = gap[gap["n_splits"] > 0].sort_values(["dataset", "label", "target"], ascending=False)
+    names = [f"{r.label} ({r.selection}) – {r.dataset} {target_name(r.target)}" for r in rows.itertuples()]
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 1.0 + 0.3 * len(rows)), layout="constrained")
+        y = np.arange(len(rows))
+        for offset, prefix, color, label in ((0.12, "", "tab:blue", "honest (the run's choice)"),
+                                             (-0.12, "best_", "tab:red", "best epoch on test set")):
+            ax.errorbar(rows[f"{prefix}srcc_mean"], y + offset, xerr=rows[f"{prefix}srcc_std"].fillna(0), fmt="o",
+                        markersize=3, color=color, elinewidth=0.6, capsize=1.5, label=label)
+        ax.set_yticks(y, names)
+        ax.set_xlabel("SRCC (mean ± std over splits)")
+        ax.set_title("Selection gap: same training, epoch chosen honestly or on the test set")
+        fig.legend(loc="outside lower center", ncol=2, frameon=False)
+        return _save(fig, path)

@@ -32,7 +32,8 @@ TABLE2_TARGET = "mos_align"
 SIGN_NOTE = ("Correlations of lower-is-better methods (NIQE) are computed on negated scores, so a "
              "working method is positive; their paper values are shown as published and Δ "
              "compares with the paper's magnitude.")
-PLCC_TITLES = {"logistic": "PLCC after a 4-parameter logistic (sign kept)", "raw": "PLCC = plain Pearson (raw)"}
+PLCC_TITLES = {"logistic": "PLCC after a 4-parameter logistic (sign kept)", "raw": "PLCC = plain Pearson (raw)",
+               "logistic-cv": "PLCC after a 4-parameter logistic fitted out of fold (5-fold, sign kept)"}
 # The paper does not say; the official IP-IQA code computes plain Pearson on raw predictions.
 PAPER_PLCC = "raw"
 PAPER_PLCC_NOTE = ("The paper does not say which PLCC it reports; the official IP-IQA code computes plain "
@@ -40,6 +41,7 @@ PAPER_PLCC_NOTE = ("The paper does not say which PLCC it reports; the official I
 # Images in the datasets as the paper used them: a row on much less data is flagged.
 PAPER_DATASET_SIZE = {"agiqa1k": 1080, "agiqa3k": 2982}
 SMALL_DATA_SHARE = 0.9
+PAPER_SPLITS = 10  # the paper's protocol: 10 random 80/20 splits
 PROTOCOL_COLUMNS = ("n_splits_total", "plcc_kind", "selection", "preset", "miniature", "overrides", "images",
                     "dropped")
 TABLE2_EMPTY = ("Table 2 (text-to-image alignment): no rows. It needs alignment or IP-IQA results on a dataset "
@@ -175,7 +177,7 @@ def render(summary: pd.DataFrame, fmt: str = "markdown", paper: bool = False, ta
         for metric in metrics:
             headers.append(f"{dataset} {targets} {metric_title(metric, kind)}")
             if dataset in with_paper and metric != "rmse":
-                headers += ["paper", "Δ"]
+                headers += ["paper", "Δ"] + (["paper in CI"] if f"{metric}_ci_low" in rows else [])
     body = []
     for _, item in index.iterrows():
         mark = marks.get(item["method"], ("", ""))[0]
@@ -189,6 +191,7 @@ def render(summary: pd.DataFrame, fmt: str = "markdown", paper: bool = False, ta
                     line.append(mean_std_cell(here, metric))
                     if dataset in with_paper and metric != "rmse":
                         line += [number_cell(here, f"paper_{metric}"), number_cell(here, f"delta_{metric}", signed=True)]
+                        line += [inside_cell(here, metric)] if f"{metric}_ci_low" in rows else []
             body.append(line)
     title = {1: "Table 1: perceptual quality", 2: "Table 2: text-to-image alignment",
              "other": "Other targets"}[table]
@@ -255,6 +258,9 @@ def table_notes(rows: pd.DataFrame, datasets, with_paper: set, paper: bool, kind
         if with_paper:
             notes.append(PAPER_PLCC_NOTE + ("" if kind == PAPER_PLCC else
                                             " This table shows PLCC (logistic): no Δ PLCC; use --plcc raw."))
+        few = rows.loc[rows["dataset"].isin(with_paper), "n_splits"] if "srcc_ci_low" in rows else []
+        if len(few) and few.min() < PAPER_SPLITS:
+            notes.append(interval_note(few))
     if rmse:
         notes.append("RMSE is after the 4-parameter logistic mapping, in MOS units.")
     return notes
@@ -316,6 +322,34 @@ def mean_std_cell(cell: pd.DataFrame, metric: str) -> str:
     return text
 
 
+def interval_note(n_splits: pd.Series) -> str:
+    """What a 95% t-interval means when rows have fewer splits than the paper's."""
+    return (f"The intervals are 95% t-intervals of each row's mean over its own {_counts(n_splits)} splits "
+            f"(t with n−1 degrees of freedom), not over the paper's {PAPER_SPLITS}: with fewer splits they are "
+            "wider, and 'paper in CI' says only that these splits cannot tell our mean from the paper's figure.")
+
+
+def paper_inside(rows: pd.DataFrame, metric: str) -> pd.Series:
+    """Whether the paper's figure, in our working direction (mean − Δ), lies in the row's 95%
+    t-interval; NaN where there is no Δ or no interval."""
+    reference = rows[f"{metric}_mean"] - rows[f"delta_{metric}"]
+    inside = (rows[f"{metric}_ci_low"] <= reference) & (reference <= rows[f"{metric}_ci_high"])
+    known = reference.notna() & rows[f"{metric}_ci_low"].notna()
+    return inside.astype(object).where(known, np.nan)
+
+
+def inside_cell(cell: pd.DataFrame, metric: str) -> str:
+    if cell.empty:
+        return "–"
+    inside = paper_inside(cell, metric).iloc[0]
+    return "–" if pd.isna(inside) else ("yes" if inside else "no")
+
+
+def _counts(values: pd.Series) -> str:
+    values = sorted(set(int(v) for v in values))
+    return str(values[0]) if len(values) == 1 else f"{values[0]}–{values[-1]}"
+
+
 def number_cell(cell: pd.DataFrame, column: str, signed: bool = False) -> str:
     if cell.empty or column not in cell or pd.isna(cell[column].iloc[0]):
         return "–"
@@ -336,5 +370,10 @@ def csv_table(summary: pd.DataFrame, paper: bool = False) -> str:
     if paper:
         columns += [f"paper_{m}" for m in SUMMARY_METRICS] + [f"delta_{m}" for m in SUMMARY_METRICS]
     columns += [c for m in SUMMARY_METRICS for c in (f"{m}_ci_low", f"{m}_ci_high") if c in summary]
+    if paper:
+        for metric in SUMMARY_METRICS:
+            if f"{metric}_ci_low" in summary:
+                summary = summary.assign(**{f"paper_in_ci_{metric}": paper_inside(summary, metric)})
+                columns.append(f"paper_in_ci_{metric}")
     columns += [c for c in CSV_COST if c in summary]  # table --cost
     return summary[columns].to_csv(index=False, lineterminator="\n", float_format="%.6g")

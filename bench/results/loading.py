@@ -18,7 +18,7 @@ from bench.errors import BenchError
 from bench.registry import FAMILIES, get_method_info, resolve_method_names
 from bench.results.completion import SplitFile, check_split
 from bench.results.manifest import RunManifest
-from bench.results.metrics import PLCC_KINDS, evaluate
+from bench.results.metrics import evaluate, plcc_column
 from bench.results.protocol import row_protocol
 from bench.splits import SPLITS_FILE, read_splits, split_columns
 from bench.targets import target_column_kinds
@@ -85,19 +85,19 @@ def _split_files(directory: Path, manifest: RunManifest) -> list[SplitFile]:
 def split_metrics(results: list[MethodResults], plcc: str = "logistic") -> pd.DataFrame:
     """One row per method, dataset, target and split, with every metric and the row's
     protocol (bench.results.protocol). ``plcc`` is the PLCC kind copied to the ``plcc`` column
-    (both ``plcc_raw`` and ``plcc_logistic`` are kept)."""
-    if plcc not in PLCC_KINDS:
-        raise ValueError(f"plcc must be one of {PLCC_KINDS}")
+    (both ``plcc_raw`` and ``plcc_logistic`` are kept; ``plcc_logistic_cv`` is computed only
+    when it is the kind asked for)."""
+    column = plcc_column(plcc)
     rows = []
     for r in results:
         protocol = row_protocol(r.manifest, r.method, r.dataset)
         total = r.n_splits_total or r.manifest.n_splits or len(r.predictions)
         for k, frame in r.predictions.items():
             for target, part in frame.groupby("target", sort=False):
-                metrics = evaluate(part["pred"], part["mos"], r.manifest.sign)
+                metrics = evaluate(part["pred"], part["mos"], r.manifest.sign, cross_fit=plcc == "logistic-cv")
                 rows.append({"method": r.method, "dataset": r.dataset, "target": target, "split": k,
                              "family": r.manifest.family, "label": r.manifest.label,
-                             **metrics, "plcc": metrics[f"plcc_{plcc}"], "plcc_kind": plcc,
+                             **metrics, "plcc": metrics[column], "plcc_kind": plcc,
                              "n_splits_total": total, **protocol})
     return pd.DataFrame(rows)
 

@@ -39,7 +39,9 @@ PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "scikit-image", "torch",
 # Keys that define which predictions a manifest describes; a mismatch means the files on
 # disk came from something else and must not be mixed with new ones.
 IDENTITY = ("method", "dataset", "targets", "config", "splits_hash", "dataset_size")
-NOT_IDENTITY_CONFIG = ("device",)  # where it ran does not change what was computed
+# Where it ran, and whether each epoch's test metrics were recorded beside the choice
+# (bench.train.epoch_metrics), do not change what was computed.
+NOT_IDENTITY_CONFIG = ("device", "record_epoch_metrics")
 
 
 @dataclass

@@ -17,6 +17,14 @@ Every split gets both PLCCs; a table shows one kind and names it:
   inverse predictor and biases noise upwards, which is why the direction is free and the
   sign kept. The fit starts from both directions and keeps the better, so negating the
   predictions negates the PLCC and noise averages 0.
+* ``plcc_logistic_cv`` (kind ``logistic-cv``): the same mapping fitted out of sample, by
+  5-fold cross-fitting within the evaluated split: each fold's predictions go through the
+  curve fitted on the other four folds, and the PLCC is that of MOS with the out-of-fold
+  curve in its increasing form (a downhill fit mirrored about its folds' mean MOS, so the
+  sign is kept as above). The
+  in-sample fit's four free parameters raise the PLCC of a weak predictor
+  (scripts/plcc_inflation.py measures by how much; docs/decisions.md). Computed only when
+  asked for (``evaluate(..., cross_fit=True)``): it costs five more fits a split.
 
 RMSE is reported only after the mapping (raw scores and MOS are on different scales).
 
@@ -72,7 +80,16 @@ def list_metrics() -> list[Metric]:
 # Every metric's name, and those shown in the tables (views: plugin metrics join once registered).
 METRICS = NamesView(lambda: [m.name for m in list_metrics()])
 TABLE_METRICS = NamesView(lambda: [m.name for m in list_metrics() if m.in_tables])
-PLCC_KINDS = ("logistic", "raw")
+PLCC_KINDS = ("logistic", "raw", "logistic-cv")
+CV_FOLDS = 5
+CV_MIN_IMAGES = 4 * CV_FOLDS  # each fit then sees at least 16 points for its 4 parameters
+
+
+def plcc_column(kind: str) -> str:
+    """The column (and ``evaluate`` key) of a PLCC kind: ``logistic-cv`` -> ``plcc_logistic_cv``."""
+    if kind not in PLCC_KINDS:
+        raise ValueError(f"plcc must be one of {PLCC_KINDS}")
+    return "plcc_" + kind.replace("-", "_")
 
 
 def logistic4(x, b1, b2, b3, b4):
@@ -90,6 +107,12 @@ def logistic_fit(pred: np.ndarray, mos: np.ndarray) -> LogisticFit | None:
     """The least-squares logistic of ``pred`` to ``mos``, or None if no fit converges."""
     # Standardise first: the fit is then well conditioned whatever the score's scale.
     x = (pred - pred.mean()) / pred.std()
+    params = _logistic_params(x, mos)
+    return None if params is None else LogisticFit(logistic4(x, *params), _shape(x, params))
+
+
+def _logistic_params(x: np.ndarray, mos: np.ndarray) -> np.ndarray | None:
+    """(b1, b2, b3, b4) of the better of the increasing and decreasing starts, or None."""
     best, best_sse = None, np.inf
     for b1, b2 in ((mos.max(), mos.min()), (mos.min(), mos.max())):  # increasing, decreasing start
         try:
@@ -101,10 +124,35 @@ def logistic_fit(pred: np.ndarray, mos: np.ndarray) -> LogisticFit | None:
         mapped = logistic4(x, *params)
         sse = float(np.sum((mapped - mos) ** 2))
         if np.all(np.isfinite(mapped)) and sse < best_sse:
-            with np.errstate(over="ignore"):
-                shape = 1.0 / (1.0 + np.exp(-(x - params[2]) / np.abs(params[3])))
-            best, best_sse = LogisticFit(mapped, shape), sse
+            best, best_sse = params, sse
     return best
+
+
+def _shape(x: np.ndarray, params) -> np.ndarray:
+    """The increasing logistic of ``x`` that the fitted curve rescales."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-(x - params[2]) / np.abs(params[3])))
+
+
+def cross_fitted_plcc(pred: np.ndarray, mos: np.ndarray, folds: int = CV_FOLDS, seed: int = 0) -> float:
+    """PLCC of MOS with the logistic fitted out of fold (see the module docstring); NaN when
+    the split is too small or a fold's fit does not converge."""
+    pred, mos = np.asarray(pred, float), np.asarray(mos, float)
+    if len(pred) < CV_MIN_IMAGES or np.ptp(pred) == 0:
+        return float("nan")
+    x = (pred - pred.mean()) / pred.std()  # uses no MOS: the same scale for every fold
+    fold_of = np.random.default_rng(seed).permutation(len(x)) % folds
+    curve = np.empty_like(x)
+    for fold in range(folds):
+        held = fold_of == fold
+        params = _logistic_params(x[~held], mos[~held])
+        if params is None:
+            return float("nan")
+        # The fitted curve, mirrored about the fold's mean MOS where it runs downhill: increasing
+        # in x, in MOS units (a near-linear fit has a large amplitude and offset that cancel).
+        centre = mos[~held].mean()
+        curve[held] = centre + np.sign(params[0] - params[1]) * (logistic4(x[held], *params) - centre)
+    return _pearson(curve, mos) if np.ptp(curve) > 0 else float("nan")
 
 
 def fit_logistic(pred: np.ndarray, mos: np.ndarray) -> np.ndarray | None:
@@ -113,16 +161,17 @@ def fit_logistic(pred: np.ndarray, mos: np.ndarray) -> np.ndarray | None:
     return None if fit is None else fit.mapped
 
 
-def evaluate(pred, mos, sign: int = 1, mapping: str = "logistic") -> dict:
+def evaluate(pred, mos, sign: int = 1, mapping: str = "logistic", cross_fit: bool = False) -> dict:
     """All metrics for one split. Degenerate input gives NaNs and a ``reason``, never a crash.
 
-    ``plcc`` is ``plcc_logistic`` (``mapping="logistic"``) or ``plcc_raw`` (``"none"``)."""
+    ``plcc`` is ``plcc_logistic`` (``mapping="logistic"``) or ``plcc_raw`` (``"none"``);
+    ``plcc_logistic_cv`` is NaN unless ``cross_fit``."""
     if mapping not in MAPPINGS:
         raise ValueError(f"mapping must be one of {MAPPINGS}")
     pred = sign * np.asarray(pred, dtype=float)
     mos = np.asarray(mos, dtype=float)
     extra = [m for m in list_metrics() if m.compute is not None]
-    out = {name: float("nan") for name in (*METRICS, "plcc_raw", "plcc_logistic")}
+    out = {name: float("nan") for name in (*METRICS, "plcc_raw", "plcc_logistic", "plcc_logistic_cv")}
     out["n"] = int(len(pred))
     reason = _degenerate(pred, mos)
     if reason:
@@ -137,6 +186,11 @@ def evaluate(pred, mos, sign: int = 1, mapping: str = "logistic") -> dict:
     else:
         out["plcc_logistic"] = _pearson(fit.shape, mos)
         out["rmse"] = float(np.sqrt(np.mean((fit.mapped - mos) ** 2)))
+    if cross_fit:
+        out["plcc_logistic_cv"] = cross_fitted_plcc(pred, mos)
+        if np.isnan(out["plcc_logistic_cv"]) and not out["reason"]:
+            out["reason"] = (f"fewer than {CV_MIN_IMAGES} test images for the 5-fold logistic" if len(pred) < CV_MIN_IMAGES
+                             else "a fold's logistic fit did not converge")
     out["plcc"] = out["plcc_logistic"] if mapping == "logistic" else out["plcc_raw"]
     for metric in extra:
         out[metric.name] = float(metric.compute(pred, mos))

@@ -36,7 +36,7 @@ from bench.images import load_rgb
 from bench.registry import get_method_info
 from bench.results.cost import blas_info, machine
 from bench.results.manifest import git_commit, package_versions
-from bench.run.scoring import score_images
+from bench.run.scoring import make_scorer, score_images
 
 PANEL_FILE = "sanity.json"
 # max |Δ| allowed, as a fraction of the reference scores' range (0: bitwise)
@@ -92,11 +92,12 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 def _scores(method: str, paths: list[str], prompts: list[str], checkpoint, device: str, batched: bool) -> np.ndarray:
     """One score per image: in one call per prompt (batched) or one call per image."""
     scores = np.full(len(paths), np.nan)
+    scorer = make_scorer(method, checkpoint=checkpoint, device=device)
     groups = {}
     for i, prompt in enumerate(prompts):
         groups.setdefault(prompt if batched else i, []).append(i)
     for members in groups.values():
-        frame = score_images(method, [paths[i] for i in members], prompts[members[0]], checkpoint, device)
+        frame = score_images(scorer, [paths[i] for i in members], prompts[members[0]])
         scores[members] = _score_column(frame).to_numpy(dtype=float)
     return scores
 

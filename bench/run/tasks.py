@@ -108,8 +108,9 @@ def fit_predict(task: SplitTask) -> SplitOutcome:
         with stage(f"predict {where}"):
             predicted = pd.DataFrame(method.predict_features(task.X_test), index=task.test.index)
     else:
-        # Only the best-on-test epoch selection sees the test side while training (labelled so).
-        extra = {"test": task.test} if getattr(method, "selects_on_test", False) else {}
+        # The test side goes to training only to choose the epoch on it (best-on-test, labelled
+        # so) or to record each epoch's test metrics, which choose nothing (bench.train.epoch_metrics).
+        extra = {"test": task.test} if getattr(method, "takes_test_side", False) else {}
         with stage(f"fit {where}"), epoch_states(task.state_dir):
             method.fit(task.train, task.targets, **extra)
         fitted = time.perf_counter()

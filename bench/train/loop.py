@@ -269,10 +269,12 @@ class TrainStep:
 
 
 def train_model(model, forward: Forward, param_groups: list[dict], loader, config: TrainConfig, device: str,
-                select: Callable[[object], float] | None = None, desc: str = "train", resume=None) -> TrainResult:
+                select: Callable[[object], float] | None = None, desc: str = "train", resume=None,
+                observe: Callable[[object], dict] | None = None) -> TrainResult:
     """Train in place; with ``select`` (epoch -> score, higher is better) the best epoch's
-    weights are restored at the end. ``resume`` (``bench.train.epoch_state.EpochState``): the
-    state is saved there after every epoch, and a saved one is continued from. Returns the
+    weights are restored at the end. ``observe`` (model -> dict) is recorded after every epoch
+    under ``epoch_test`` and decides nothing: every random state is put back after it.
+    ``resume`` (``bench.train.epoch_state.EpochState``): the state is saved there after every epoch, and a saved one is continued from. Returns the
     report (``TrainResult``): losses, precision, images/s (overall, and of the training step
     alone while it was not waiting for data), the lr each group ended at, selected epoch."""
 
@@ -280,6 +282,7 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
     report = TrainResult(amp=step.amp, precision=step.precision, channels_last=step.channels_last,
                          compile=config.compile, loader_workers=loader.num_workers)
     scores, best_state, best_epoch, seen, start = [], None, None, 0, time.perf_counter()
+    observed = []
     wait_s = step_s = select_s = 0.0
     generators = generators_of(loader)
     first = 0
@@ -289,6 +292,7 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
         report.epoch_loss, scores, best_epoch, best_state = (progress["epoch_loss"], progress["scores"],
                                                                 progress["best_epoch"], progress["best_state"])
         seen, wait_s, step_s, select_s = (progress[k] for k in ("seen", "wait_s", "step_s", "select_s"))
+        observed = progress.get("epoch_test", [])
         report.resumed_at_epoch = first
         log.info("%s: resumed after epoch %d of %d (%s)", desc, first, config.epochs, resume.path)
     for epoch in progress_bar(range(first, config.epochs), desc=desc, unit="epoch", leave=False, initial=first,
@@ -316,10 +320,14 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
             if best_epoch is None or scores[-1] > scores[best_epoch - 1]:
                 best_epoch = epoch + 1
                 best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        if observe is not None:
+            kept = rng_state(generators)
+            observed.append(observe(model))
+            set_rng_state(kept, generators)
         if resume is not None:
             progress = {"epoch_loss": report.epoch_loss, "scores": scores, "best_epoch": best_epoch,
                         "best_state": best_state, "seen": seen, "wait_s": wait_s, "step_s": step_s,
-                        "select_s": select_s}
+                        "select_s": select_s, "epoch_test": observed}
             resume.save(_snapshot(epoch + 1, model, step, generators, progress))
     seconds = time.perf_counter() - start
     report.lr_end = [group["lr"] for group in step.optimizer.param_groups]
@@ -330,6 +338,8 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
                        "select_s": round(select_s, 3),
                        "step_images_per_s": round(seen / step_s, 2) if step_s > 0 else None,
                        "data_wait_share": round(wait_s / (wait_s + step_s), 4) if wait_s + step_s > 0 else None}
+    if observe is not None:
+        report.epoch_test = observed
     if select is None:
         report.selected_epoch = config.epochs
     else:

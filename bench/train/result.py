@@ -35,8 +35,11 @@ class TrainResult:
     """With a selection: each epoch's score (higher is better); None without one."""
     selected_epoch: int = 0
     """The epoch whose weights were kept (1-based; the last without a selection)."""
+    epoch_test: list[dict] | None = None
+    """With an ``observe`` hook: what it recorded after each epoch (the test side's metrics,
+    bench.train.epoch_metrics); None without one. It chooses nothing."""
 
     def as_dict(self) -> dict:
         """The report as plain values, without the fields that do not apply (None)."""
         return {k: v for k, v in asdict(self).items()
-                if v is not None or k not in ("resumed_at_epoch", "selection_scores")}
+                if v is not None or k not in ("resumed_at_epoch", "selection_scores", "epoch_test")}

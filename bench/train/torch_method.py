@@ -22,6 +22,7 @@ from bench.assets.safe_load import load_torch
 from bench.devices import resolve_device
 from bench.errors import BenchError
 from bench.method import Method
+from bench.train.epoch_metrics import epoch_scores, recording_decision
 from bench.train.epoch_state import rows_digest, state_for
 from bench.train.image_cache import ImageCache
 from bench.train.loop import (
@@ -116,8 +117,14 @@ class TorchMethod(Method):
 
     @property
     def selects_on_test(self) -> bool:
-        """True when the runner must hand ``fit`` the test side (``best-on-test`` selection)."""
+        """True when the epoch is chosen on the test side (``best-on-test`` selection)."""
         return self.train_config().selection == "best-on-test"
+
+    @property
+    def takes_test_side(self) -> bool:
+        """True when the runner hands ``fit`` the test side: to choose the epoch on it
+        (best-on-test), or only to record every epoch's test metrics (bench.train.epoch_metrics)."""
+        return self.selects_on_test or self.train_config().record_epoch_metrics != "off"
 
     def _pretrained(self) -> bool:
         return bool(getattr(self, "pretrained", False))
@@ -144,6 +151,9 @@ class TorchMethod(Method):
                         "n_train": len(fit_frame), "loader": self.loader_path(config), "models": {}}
         if select_frame is not None:
             self.report_["n_selection"] = len(select_frame)
+        not_recorded = recording_decision(config, len(fit_frame), None if test is None else len(test))
+        if not_recorded:
+            self.report_["epoch_test_not_recorded"] = not_recorded
         for group in self._target_groups(targets):
             with seeded(config.seed, deterministic=device == "cpu"):
                 model = self.build_model(len(group), self._pretrained())
@@ -156,27 +166,38 @@ class TorchMethod(Method):
                     def select(m, eval_loader=eval_loader, truth=truth):
                         return selection_score(self._predict(m, eval_loader, config, device), truth)
 
+                observe = None
+                if not not_recorded:
+                    test_loader = self._eval_loader(test, config, device)
+                    test_truth = test[group].to_numpy(dtype=float)
+
+                    def observe(m, test_loader=test_loader, test_truth=test_truth, group=group):
+                        return epoch_scores(self._predict(m, test_loader, config, device), test_truth, group)
+
                 reports = {}
                 for stage, stage_config, params in self.training_stages(model, config):
                     loader = self._loader(fit_frame, stage_config, device, train=True, targets=scaled)
                     chooses = select if stage_config.selection == config.selection else None  # a stage may fix "final"
-                    resume = self._epoch_state(group, stage, stage_config, fit_frame, select_frame)
+                    resume = self._epoch_state(group, stage, stage_config, fit_frame, select_frame,
+                                              None if observe is None else test)
                     reports[stage] = train_model(model, self.forward, params, loader, stage_config, device, chooses,
                                                  desc=f"{self.method_name} [{','.join(group)}] {stage}",
-                                                 resume=resume).as_dict()
+                                                 resume=resume, observe=observe).as_dict()
                 # the last stage's report, earlier stages' under their names
                 last = reports.pop(stage)
                 self.report_["models"][",".join(group)] = {**last, **({"stages": reports} if reports else {})}
             self.models_.append((group, model))
         return self
 
-    def _epoch_state(self, group, stage, stage_config: TrainConfig, fit_frame, select_frame):
-        """Where this training saves its epoch state, bound to all that decides its course
-        (None outside a run: bench.train.epoch_state)."""
+    def _epoch_state(self, group, stage, stage_config: TrainConfig, fit_frame, select_frame, observed_frame=None):
+        """Where this training saves its epoch state, bound to all that decides its course and
+        to the test side its epochs are recorded on (None outside a run: bench.train.epoch_state)."""
         config = {k: v for k, v in self.get_config().items() if k != "device"}  # where it runs: not identity
         identity = {"method": self.method_name, "config": config, "group": group, "stage": stage,
                     "stage_config": stage_config.as_dict(), "train": rows_digest(fit_frame, ["image", *group]),
                     "select": None if select_frame is None else rows_digest(select_frame, ["image", *group])}
+        if observed_frame is not None:  # absent otherwise: the states saved before recording existed still match
+            identity["observed"] = rows_digest(observed_frame, ["image", *group])
         return state_for(f"{'+'.join(group)}-{stage}", identity)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
