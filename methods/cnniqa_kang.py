@@ -60,7 +60,9 @@ def patches_of(images, size: int = PATCH):
 @register_method("cnniqa-kang", family="deep", display="CNNIQA", trains=True, targets=TARGETS,
                  fidelity="reimplementation: Kang et al.'s preprocessing and patch scoring (grayscale, local "
                           "contrast normalisation, 32x32 patches, image score the patches' mean) around pyiqa's "
-                          "CNNIQA network; not checked against the authors' code",
+                          "CNNIQA network; not checked against the authors' code; departure: 256 random 32x32 "
+                          "patches an image an epoch, where lidq92's code takes its fixed grid of non-overlapping "
+                          "patches (225 on a 512-px image) once an epoch",
                  licence=pyiqa_licence())
 class CNNIQAKang(JointTargets):
     """CNNIQA as its authors describe it: grayscale, local contrast normalisation, 32x32 patches."""

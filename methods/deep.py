@@ -180,7 +180,8 @@ class DBCNN(JointTargets):
 @register_method("cnniqa", family="deep", display="CNNIQA (pyiqa RGB variant)", trains=True, targets=TARGETS,
                  fidelity="variant: pyiqa's CNNIQA on whole RGB images, trained from scratch per split; not Kang "
                           "et al.'s grayscale, contrast-normalised 32x32 patches (that is cnniqa-kang, the paper's "
-                          "CNNIQA row)",
+                          "CNNIQA row); departure from pyiqa's recipe: the whole image, where pyiqa trains on "
+                          "random 384-px crops of KonIQ's 512x384 images",
                  licence=pyiqa_licence())
 class CNNIQA(JointTargets):
     """pyiqa's variant of CNNIQA (Kang et al., CVPR 2014): the same small network on whole RGB images, from scratch."""
@@ -276,7 +277,10 @@ class HyperNet(TorchMethod):
 
 @register_method("clipiqa", family="deep", display="CLIPIQA", trains=True, targets=TARGETS,
                  assets=(CLIP_RN50_OPENAI.name,),
-                 fidelity="reimplementation: pyiqa's CLIP-IQA+ (CLIP RN50, learned prompts), trained per split", licence=pyiqa_licence())
+                 fidelity="reimplementation: pyiqa's CLIP-IQA+ (CLIP RN50, learned prompts), trained per split; "
+                          "departure: the run's epochs (the paper's 100) with one cosine over them, where the "
+                          "authors' config counts 500,000 iterations of batch 64 with its cosine over the first "
+                          "300,000", licence=pyiqa_licence())
 class CLIPIQA(TorchMethod):
     """CLIP-IQA+: CLIP RN50 with learned antonym prompts (Wang et al., AAAI 2023), via pyiqa."""
 

@@ -18,7 +18,6 @@ import argparse
 import os
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,12 +26,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from bench.testing.images import textured_image
+
 
 def write_jpegs(folder: Path, n: int, size: int, names: list[str] | None = None) -> pd.DataFrame:
     """``n`` textured, noisy JPEGs (q95) of ``size`` px: as costly to decode as photographs."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from conftest import textured_image
-
     rng = np.random.default_rng(0)
     paths = []
     for i in range(n):

@@ -44,8 +44,9 @@ def test_a_built_stand_in_and_a_generated_demo_are_reported_as_here(offline_cach
     full = api.needs("demo", family="ipiqa", preset="full").methods  # the full preset's is another
     assert full["ipiqa"] == ["stand-in CLIP (built on first use)"]
     assert api.needs("demo", family="alignment").methods["clipscore"] == ["stand-in CLIP (cached)"]
-    paths.i2p.unlink()  # stage 2 missing: the stand-in is built again
+    paths.i2p.unlink()  # stage 2 missing: IP-IQA builds it again; CLIPScore reads stage 1 alone
     assert api.needs("demo", family="ipiqa").methods["ipiqa"] == ["stand-in CLIP (built on first use)"]
+    assert api.needs("demo", family="alignment").methods["clipscore"] == ["stand-in CLIP (cached)"]
 
 
 def test_on_a_paper_dataset_ipiqa_needs_rn50_and_the_image2prompt_checkpoint(offline_cache):

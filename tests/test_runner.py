@@ -62,7 +62,7 @@ def test_table_equals_metrics_recomputed_from_split_files(tiny_dataset, results_
     assert list(table.columns) == ["method", "dataset", "target", "n_splits", "srcc_mean", "srcc_std",
                                    "plcc_mean", "plcc_std", "krcc_mean", "krcc_std", "rmse_mean", "rmse_std",
                                    "label", "n_splits_total", "plcc", "selection", "preset", "miniature", "overrides",
-                                   "images", "dropped"]
+                                   "images", "dropped", "contamination", "note"]
     for _, row in table.iterrows():
         per_split = [evaluate(f["pred"], f["mos"]) for f in
                      (pd.read_csv(results_dir / "tinyfiles" / row["method"] / f"split_{k}.csv") for k in range(3))]

@@ -88,7 +88,7 @@ class CLIPScore(OpenClipScorer):
             return {}
         from methods.ipiqa.demo_clip import demo_clip_state
 
-        return {"stand-in CLIP": demo_clip_state(self.standin)}
+        return {"stand-in CLIP": demo_clip_state(self.standin, image2prompt=False)}  # its CLIP stage alone
 
     def weight_files(self):
         if self.model == STANDIN:

@@ -24,8 +24,8 @@ def load_demo_clip(device, standin: str | None = None):
     return network, get_tokenizer(network)
 
 
-def demo_clip_state(standin: str | None = None) -> str:
+def demo_clip_state(standin: str | None = None, image2prompt: bool = True) -> str:
     """"cached", or "built on first use" (minutes on a CPU), for listings; ``standin``: its name."""
     from methods.ipiqa.standin_files import standin_built
 
-    return "cached" if standin_built(standin, image2prompt=False) else "built on first use"
+    return "cached" if standin_built(standin, image2prompt) else "built on first use"
