@@ -195,3 +195,10 @@ def test_verified_images_are_rechecked_when_changed(tmp_path):
 def test_check_help():
     result = run_cli("check", "--help")
     assert result.exit_code == 0 and "Exit status 0 when clean, 1 when" in " ".join(result.output.split())
+
+
+def test_check_warns_when_the_default_splits_leave_a_test_side_too_small(tiny_dataset):
+    result = run_cli("check", "--dataset", "tinyfiles")
+    assert result.exit_code == 0, result.output  # a warning, not a problem of the data
+    assert ("warning: with the default splits (10, test share 0.2) the smallest test side: 8 test images: the "
+            "4-parameter logistic fit has 4 residual degrees of freedom") in result.stderr

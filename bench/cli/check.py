@@ -12,6 +12,8 @@ from bench.cli.options import dataset_options
 from bench.datasets import load_dataset
 from bench.datasets.check import check_dataset
 from bench.files import atomic_write_text
+from bench.results.metrics import test_side_warning
+from bench.splits import SplitConfig, make_splits, split_columns
 
 
 @main.command("check")
@@ -24,8 +26,15 @@ def check_command(dataset, root, limit, output):
     """List everything that would make a benchmark on a dataset wrong: duplicated or malformed
     label rows, unparseable prompts, bad scores, missing, unlabelled, ambiguous or unreadable
     images. Exit status 0 when clean, 1 when problems were found."""
-    report = check_dataset(load_dataset(dataset, root))
+    data = load_dataset(dataset, root)
+    report = check_dataset(data)
     click.echo(report.render(limit or None))
+    config = SplitConfig()
+    splits = make_splits(data.frame["image"], data.frame["group"], config)
+    smallest = min(int((splits[column] == "test").sum()) for column in split_columns(splits))
+    if test_side_warning(smallest):
+        click.echo(f"ipiqa-bench: warning: with the default splits ({config.n_splits}, test share "
+                   f"{config.test_size}) the smallest test side: {test_side_warning(smallest)}", err=True)
     if output:
         atomic_write_text(output, report.to_frame().to_csv(index=False, lineterminator="\n"))
     sys.exit(0 if report.clean else 1)
