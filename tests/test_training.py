@@ -185,7 +185,10 @@ def test_auto_records_only_when_the_test_pass_is_cheap():
 
     auto = TrainConfig(record_epoch_metrics="auto")
     assert recording_decision(auto, 100, 50) == ""
-    assert "more than 0.5 of the training side (100)" in recording_decision(auto, 100, 51)
+    assert "more than 0.5 of an epoch's training pixels (100 x 1 draws at 512 px)" in recording_decision(auto, 100, 51)
+    cropped = replace(auto, image_size=256, train_crop=64)  # the test pass sees 16x the pixels of a crop
+    assert "(480 x 1 draws at 64 px)" in recording_decision(cropped, 480, 120)
+    assert recording_decision(cropped, 480, 120, train_draws=16) == ""  # unless many crops are drawn
     assert recording_decision(replace(auto, record_epoch_metrics="on"), 100, 500) == ""
     assert recording_decision(auto, 100, None) == "the test side was not handed to training"
 

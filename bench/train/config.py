@@ -62,8 +62,8 @@ class TrainConfig:
     selection: str = option("final", "Epoch selection policy (best-on-test selects on the test set and is "
                                      "labelled so).", choices=SELECTIONS)
     record_epoch_metrics: str = option("auto", "Record every epoch's test SRCC/PLCC beside the chosen epoch (never "
-                                               "changes the choice): auto when the test side is at most half the "
-                                               "training side (bench/train/epoch_metrics.py).",
+                                               "changes the choice): auto when a test pass has at most half an epoch's "
+                                               "training pixels (bench/train/epoch_metrics.py).",
                                        choices=("auto", "on", "off"))
     # of the training side's content groups, for selection="val"
     val_fraction: float = option(0.1, low=0, high=1, low_open=True, high_open=True)

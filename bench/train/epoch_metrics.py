@@ -9,8 +9,9 @@ chosen epoch and the predictions are those of a run that records nothing
 (tests/test_training.py checks it).
 
 ``record_epoch_metrics``: ``auto`` records when an epoch's test pass is cheap beside the
-epoch itself (test side at most half the training side), ``on`` always, ``off`` never. A run
-that does not record says why in its report.
+epoch itself (its pixels, forward only, at most half of the epoch's training pixels, which go
+forward and backward: about 15 % more time), ``on`` always, ``off`` never. A run that does not
+record says why in its report.
 """
 
 from __future__ import annotations
@@ -21,21 +22,26 @@ from bench.results.metrics import evaluate
 from bench.train.config import TrainConfig
 
 RECORD_CHOICES = ("auto", "on", "off")
-# An epoch's test pass costs about n_test / (3 n_train) of the epoch (inference, no backward);
-# at half the training side that is ~15 % more time.
+# An epoch's test pass costs about (its pixels) / (3 x the epoch's training pixels): inference,
+# no backward. At half the training pixels that is ~15 % more time.
 CHEAP_SHARE = 0.5
 EPOCH_METRICS = ("srcc", "krcc", "plcc_raw", "plcc_logistic")
 
 
-def recording_decision(config: TrainConfig, n_train: int, n_test: int | None) -> str:
-    """"" when the run records every epoch's test metrics, else the reason it does not."""
+def recording_decision(config: TrainConfig, n_train: int, n_test: int | None, train_draws: int = 1) -> str:
+    """"" when the run records every epoch's test metrics, else the reason it does not.
+    ``train_draws``: the crops or patches drawn from each training image an epoch."""
     if config.record_epoch_metrics == "off":
         return "record_epoch_metrics is off"
     if n_test is None:
         return "the test side was not handed to training"
-    if config.record_epoch_metrics == "auto" and n_test > CHEAP_SHARE * n_train:
-        return (f"the test side ({n_test} images) is more than {CHEAP_SHARE:g} of the training side ({n_train}): "
-                f"a test pass every epoch would not be cheap (record_epoch_metrics on records it anyway)")
+    train_side = config.train_crop or config.image_size
+    train_pixels = n_train * train_draws * train_side ** 2
+    test_pixels = n_test * config.image_size ** 2
+    if config.record_epoch_metrics == "auto" and test_pixels > CHEAP_SHARE * train_pixels:
+        return (f"a test pass ({n_test} images at {config.image_size} px) has more than {CHEAP_SHARE:g} of an "
+                f"epoch's training pixels ({n_train} x {train_draws} draws at {train_side} px): it would not be "
+                "cheap every epoch (record_epoch_metrics on records it anyway)")
     return ""
 
 

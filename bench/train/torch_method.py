@@ -151,7 +151,8 @@ class TorchMethod(Method):
                         "n_train": len(fit_frame), "loader": self.loader_path(config), "models": {}}
         if select_frame is not None:
             self.report_["n_selection"] = len(select_frame)
-        not_recorded = recording_decision(config, len(fit_frame), None if test is None else len(test))
+        not_recorded = recording_decision(config, len(fit_frame), None if test is None else len(test),
+                                          self.samples_per_image())
         if not_recorded:
             self.report_["epoch_test_not_recorded"] = not_recorded
         for group in self._target_groups(targets):
