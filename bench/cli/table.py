@@ -63,9 +63,10 @@ def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, 
     summary, results, missing = summary_of(results_dir, dataset, methods=methods, plcc=kind,
                                             paper=paper and not ablation, ci=(ci or paper) and not ablation)
     if gap:
-        text = render_selection_gap(selection_gap(results, split_metrics(results, kind), kind), fmt)
+        gap = selection_gap(results, split_metrics(results, kind), kind)
+        text = render_selection_gap(gap[gap["selection"] != "–"], fmt)  # trained rows: the others have no epochs
         if not text:
-            raise BenchError(f"no results to compare epochs of under {results_dir}")
+            raise BenchError(f"no trained rows to compare epochs of under {results_dir}")
         click.echo(text, nl=False)
         return
     if ablation:
