@@ -202,3 +202,10 @@ def test_check_warns_when_the_default_splits_leave_a_test_side_too_small(tiny_da
     assert result.exit_code == 0, result.output  # a warning, not a problem of the data
     assert ("warning: with the default splits (10, test share 0.2) the smallest test side: 8 test images: the "
             "4-parameter logistic fit has 4 residual degrees of freedom") in result.stderr
+
+
+def test_check_reports_the_problems_of_a_dataset_it_cannot_split(tiny_dataset, tmp_path):
+    labels = tmp_path / "tiny" / "labels.csv"
+    labels.write_text(labels.read_text() + labels.read_text().splitlines()[1] + "\n")  # a duplicated row
+    result = run_cli("check", "--dataset", "tinyfiles")
+    assert result.exit_code == 1 and "duplicate_row" in result.stdout and "warning" not in result.stderr
