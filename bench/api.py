@@ -155,8 +155,6 @@ def table(results_dir: str | Path = "results", dataset: str | None = None, *, wh
     return summary.assign(split_protocol=summary["dataset"].map(notes)).reset_index(drop=True)
 
 
-
-
 def score(method: str | None, images: list[str | Path] | None = None, prompt: str = "", *,
           prompts: list[str] | None = None, pairs: str | Path | None = None, checkpoint: str | Path | None = None,
           from_dir: str | Path | None = None, split: int | None = None, device: str = "auto"):

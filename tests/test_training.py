@@ -204,3 +204,15 @@ def test_recording_epochs_is_not_part_of_a_results_identity():
     assert "config" in RunManifest.from_dict({"schema": SCHEMA, "method": "cnniqa", "dataset": "demo",
                                               "targets": ["mos"], "config": {"epochs": 4}}).changed_identity(
         manifest("auto"))
+
+
+@pytest.mark.parametrize("schedule, extra, expected", [
+    ("step", {"lr_milestones": "1", "lr_step_factor": "0.1"}, 0.005),
+    ("cosine-periodic", {"lr_period": 2}, 0.025),  # T_max 2 stepped after each of 3 epochs: 0.025, 0, 0.025
+])
+def test_train_model_steps_a_per_epoch_schedule_once_an_epoch(tmp_path, schedule, extra, expected):
+    frame, y = _frame(tmp_path)
+    config = TrainConfig(epochs=3, batch_size=4, image_size=16, lr=0.05, num_workers=0, lr_schedule=schedule,
+                         **extra)
+    report = _fit(frame, y, config)[1]
+    assert report.lr_end == [pytest.approx(expected)]

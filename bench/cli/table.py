@@ -64,7 +64,7 @@ def table_command(dataset, results_dir, fmt, paper, which, plcc, rmse, methods, 
                                             paper=paper and not ablation, ci=(ci or paper) and not ablation)
     if gap:
         gap = selection_gap(results, split_metrics(results, kind), kind)
-        text = render_selection_gap(gap[gap["selection"] != "–"], fmt)  # trained rows: the others have no epochs
+        text = render_selection_gap(gap[gap["selection"] != "–"], fmt) if len(gap) else ""  # trained rows: the others have no epochs
         if not text:
             raise BenchError(f"no trained rows to compare epochs of under {results_dir}")
         click.echo(text, nl=False)

@@ -28,8 +28,10 @@ from bench.bars import progress_bar
 from bench.errors import BenchError
 from bench.report import figures, tables
 from bench.report.ablation import ablation_summary, render_ablation
-from bench.report.html_page import PageInput, write_page
 from bench.report.cost import cost_frame, render_cost
+from bench.report.html_page import PageInput, write_page
+from bench.report.ledger import render_ledger
+from bench.report.selection_gap import render_selection_gap, selection_gap
 from bench.report.significance import (
     DEFAULT_RESAMPLES,
     Comparison,
@@ -37,10 +39,14 @@ from bench.report.significance import (
     confidence_intervals,
     smallest_wilcoxon_p,
 )
-from bench.report.ledger import render_ledger
-from bench.report.selection_gap import render_selection_gap, selection_gap
 from bench.report.tables import latex_safe
-from bench.results.loading import MethodResults, load_results, missing_methods, split_metrics
+from bench.results.loading import (
+    MethodResults,
+    load_results,
+    missing_methods,
+    split_metrics,
+)
+from bench.results.removed import read_removed
 from bench.run.sanity import read_panel, render_panel
 from bench.splits.protocols import protocol_notes
 
@@ -99,8 +105,9 @@ def _write_page(staging: Path, results_dir, out: Path, results, per_split, summa
                 n_resamples: int, seed: int) -> Path:
     """index.html, from the summary `table --paper --ci` prints (bench.report.html_page)."""
     shown = confidence_intervals(tables.with_paper(summary, signs))
+    removed = {d: read_removed(Path(results_dir) / d) for d in {r.dataset for r in results}}  # as `table`
     return write_page(staging, PageInput(Path(results_dir), out, results, per_split, shown, comparison, left_out,
-                                         missing_methods(results), n_resamples, seed))
+                                         missing_methods(results, None, removed), n_resamples, seed))
 
 
 def render_table3(results: list[MethodResults], summary: pd.DataFrame, fmt: str = "markdown",

@@ -169,6 +169,7 @@ def _trains(manifest) -> bool:
 def _epochs(report: dict | None) -> int:
     """Epochs a split trained: its training report's loss list, or the sum over its models."""
     report = report or {}
-    if isinstance(report.get("epoch_loss"), list):
-        return len(report["epoch_loss"]) - int(report.get("resumed_at_epoch") or 0)
+    if isinstance(report.get("epoch_loss"), list):  # a model's last stage, and its earlier stages (DBCNN's)
+        own = len(report["epoch_loss"]) - int(report.get("resumed_at_epoch") or 0)
+        return own + sum(_epochs(s) for s in (report.get("stages") or {}).values() if isinstance(s, dict))
     return sum(_epochs(m) for m in (report.get("models") or {}).values() if isinstance(m, dict))

@@ -312,6 +312,7 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
             seen += len(batch["target"])
             wait_s += t1 - t0
             step_s += time.perf_counter() - t1
+        step.end_epoch()
         report.epoch_loss.append(float(np.mean(losses)) if losses else float("nan"))
         if select is not None:
             t0 = time.perf_counter()

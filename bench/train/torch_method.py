@@ -197,7 +197,7 @@ class TorchMethod(Method):
         identity = {"method": self.method_name, "config": config, "group": group, "stage": stage,
                     "stage_config": stage_config.as_dict(), "train": rows_digest(fit_frame, ["image", *group]),
                     "select": None if select_frame is None else rows_digest(select_frame, ["image", *group])}
-        if observed_frame is not None:  # absent otherwise: the states saved before recording existed still match
+        if observed_frame is not None:  # the test side the epochs are recorded on (absent when none is)
             identity["observed"] = rows_digest(observed_frame, ["image", *group])
         return state_for(f"{'+'.join(group)}-{stage}", identity)
 

@@ -85,7 +85,7 @@ def demo_command(force, standin):
     from methods.ipiqa.standin import ensure_standin, stage_records
 
     paths = ensure_standin(standin, force=force)
-    for name, record in stage_records(standin).items():
+    for record in stage_records(standin).values():
         timing = {k: v for k, v in record.items() if k.endswith("_s") or k.endswith("per_s")}
         log.info("%s: retrieval %s, %s", record["stage"], json.dumps(record["retrieval"]), json.dumps(timing))
     click.echo(json.dumps({k: str(v) for k, v in vars(paths).items()}))
