@@ -13,7 +13,7 @@ from bench.datasets import load_dataset
 from bench.datasets.check import check_dataset
 from bench.files import atomic_write_text
 from bench.results.metrics import test_side_warning
-from bench.splits import SplitConfig, make_splits, split_columns
+from bench.splits import SplitConfig, make_splits, smallest_test_side
 
 
 @main.command("check")
@@ -30,16 +30,11 @@ def check_command(dataset, root, limit, output):
     report = check_dataset(data)
     click.echo(report.render(limit or None))
     config = SplitConfig()
-    smallest = _smallest_test_side(data, config) if report.clean else None  # problems first: splits need clean rows
+    smallest = (smallest_test_side(make_splits(data.frame["image"], data.frame["group"], config))
+                if report.clean else None)  # problems first: splits need clean rows
     if smallest is not None and test_side_warning(smallest):
         click.echo(f"ipiqa-bench: warning: with the default splits ({config.n_splits}, test share "
                    f"{config.test_size}) the smallest test side: {test_side_warning(smallest)}", err=True)
     if output:
         atomic_write_text(output, report.to_frame().to_csv(index=False, lineterminator="\n"))
     sys.exit(0 if report.clean else 1)
-
-
-def _smallest_test_side(data, config: SplitConfig) -> int:
-    """Test images on the smallest test side of the splits ``config`` would make."""
-    splits = make_splits(data.frame["image"], data.frame["group"], config)
-    return min(int((splits[column] == "test").sum()) for column in split_columns(splits))

@@ -46,7 +46,7 @@ from bench.results.loading import (
     missing_methods,
     split_metrics,
 )
-from bench.results.removed import read_removed
+from bench.results.removed import removed_by_dataset
 from bench.run.sanity import read_panel, render_panel
 from bench.splits.protocols import protocol_notes
 
@@ -105,7 +105,7 @@ def _write_page(staging: Path, results_dir, out: Path, results, per_split, summa
                 n_resamples: int, seed: int) -> Path:
     """index.html, from the summary `table --paper --ci` prints (bench.report.html_page)."""
     shown = confidence_intervals(tables.with_paper(summary, signs))
-    removed = {d: read_removed(Path(results_dir) / d) for d in {r.dataset for r in results}}  # as `table`
+    removed = removed_by_dataset(results_dir, (r.dataset for r in results))  # as `table`
     return write_page(staging, PageInput(Path(results_dir), out, results, per_split, shown, comparison, left_out,
                                          missing_methods(results, None, removed), n_resamples, seed))
 

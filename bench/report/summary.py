@@ -13,7 +13,7 @@ from bench.registry import resolve_method_names
 from bench.report import tables
 from bench.report.significance import confidence_intervals
 from bench.results.loading import load_results, missing_methods, split_metrics
-from bench.results.removed import read_removed
+from bench.results.removed import removed_by_dataset
 
 
 def summary_of(results_dir: str | Path, dataset: str | None = None, *, methods: str | None = None,
@@ -23,7 +23,7 @@ def summary_of(results_dir: str | Path, dataset: str | None = None, *, methods: 
     if not results:
         raise BenchError(f"no results under {results_dir}" + (f" for {dataset}" if dataset else "")
                          + "; run `ipiqa-bench run` first")
-    removed = {d: read_removed(Path(results_dir) / d) for d in {r.dataset for r in results}}
+    removed = removed_by_dataset(results_dir, (r.dataset for r in results))
     missing = missing_methods(results, methods, removed)
     if methods:
         selected = set(resolve_method_names(methods))

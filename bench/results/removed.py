@@ -30,3 +30,8 @@ def record_removed(dataset_dir: Path, removed: list[str], ran: list[str]) -> Non
     after = (before | set(removed)) - set(ran)
     if after != before:
         atomic_write_text(Path(dataset_dir) / REMOVED_FILE, json.dumps({"removed": sorted(after)}, indent=2) + "\n")
+
+
+def removed_by_dataset(results_dir: Path, datasets) -> dict[str, set[str]]:
+    """Dataset -> the methods its runs removed on purpose, for each of ``datasets``."""
+    return {d: read_removed(Path(results_dir) / d) for d in set(datasets)}

@@ -59,7 +59,7 @@ from bench.run.progress import (
     say,
 )
 from bench.run.tasks import INPUT_COLUMNS, SplitTask, extract_features, fit_predict
-from bench.splits import SPLITS_FILE, SplitConfig, ensure_splits, read_splits, split_columns
+from bench.splits import SPLITS_FILE, SplitConfig, ensure_splits, read_splits, smallest_test_side, split_columns
 from bench.targets import target_kind
 from bench.train.epoch_state import STATE_DIR, split_state_dir
 
@@ -133,7 +133,7 @@ def _run_locked(method_names, dataset, options, executor, dataset_dir) -> list[M
     n = options.splits.n_splits
     say(f"splits: reusing {path} ({in_file} split(s) in the file; this run uses the first {n})" if reused else
         f"splits: wrote {path} ({n} split(s), seed {options.splits.seed}, test size {options.splits.test_size})")
-    smallest = min(int((splits[column] == "test").sum()) for column in split_columns(splits))
+    smallest = smallest_test_side(splits)
     if test_side_warning(smallest):
         say(f"warning: the smallest test side: {test_side_warning(smallest)}")
     for line in describe_plan(plans, dataset.name, n):

@@ -58,6 +58,11 @@ def split_columns(splits: pd.DataFrame) -> list[str]:
     return [c for c in splits.columns if c.startswith("split_")]
 
 
+def smallest_test_side(splits: pd.DataFrame) -> int:
+    """Test images on the smallest test side of ``splits``."""
+    return min(int((splits[column] == "test").sum()) for column in split_columns(splits))
+
+
 def splits_hash(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
