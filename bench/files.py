@@ -75,6 +75,12 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     return stale
 
 
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in blocks."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def fingerprint(path: str, prompt: str | None = None) -> str:
     """An image file's identity: absolute path, size and modification time (and the prompt,
     for prompt-aware features)."""

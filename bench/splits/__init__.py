@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.files import atomic_write_text, create_exclusively
+from bench.files import atomic_write_text, create_exclusively, file_sha256
 
 SPLITS_FILE = "splits.csv"
 SPLITS_META = "splits.json"
@@ -64,7 +64,7 @@ def smallest_test_side(splits: pd.DataFrame) -> int:
 
 
 def splits_hash(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def read_splits(path: Path) -> tuple[pd.DataFrame, str]:

@@ -37,7 +37,7 @@ import pandas as pd
 from bench.datasets._labels import IMAGE_SUFFIXES
 from bench.errors import BenchError
 from bench.splits.official import OFFICIAL_READERS, img_path_names
-from bench.splits.protocols import file_sha256
+from bench.files import file_sha256
 
 log = logging.getLogger("ipiqa_bench")
 FORMATS = ("ipce", "qalign", "csv", "aigiqa20k", "evalmuse")

@@ -27,7 +27,6 @@ provenance every splits file carries in ``splits.json``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from pathlib import Path
@@ -37,7 +36,7 @@ import pandas as pd
 
 from bench.datasets.agiqa3k import N_PROMPTS
 from bench.errors import BenchError
-from bench.files import atomic_write_text
+from bench.files import atomic_write_text, file_sha256
 from bench.splits import (
     SPLITS_FILE,
     SPLITS_META,
@@ -188,10 +187,6 @@ def make_protocol_splits(protocol: str, dataset, run_frame: pd.DataFrame, config
             "labels_sha256": file_sha256(dataset.labels) if dataset.labels else None,
             **ipiqa_code_labels(seed, config.n_splits)}}
     raise BenchError(f"unknown split protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def read_provenance(dataset_dir: Path) -> dict:

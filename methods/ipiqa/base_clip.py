@@ -7,7 +7,6 @@ when asked for explicitly (tests), and is recorded as such.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import torch
 
 from bench.assets.weights import CLIP_RN50_OPENAI
 from bench.errors import BenchError
+from bench.files import file_sha256
 from methods.ipiqa.model import CONFIGS, build_clip
 
 
@@ -27,11 +27,6 @@ class BaseClip:
     @property
     def random_init(self) -> bool:
         return bool(self.identity.get("random_init"))
-
-
-def file_sha256(path: str | Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def load_base_clip(config: str, weights: str | Path | None = None, random_init: bool = False,

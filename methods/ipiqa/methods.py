@@ -143,7 +143,7 @@ class IPIQAMethod(TorchMethod):
         if pretrained and config["image2prompt"]:
             path = self._i2p_path()
             load_i2p_state_dict(model, load_checkpoint(path, self.clip)["visual"])
-            from methods.ipiqa.base_clip import file_sha256
+            from bench.files import file_sha256
 
             self.backbone_["image2prompt"] = {"path": str(path), "sha256": file_sha256(path)}
         return model

@@ -38,8 +38,8 @@ import torch
 from PIL import Image
 
 from bench.bars import progress_bar
-from bench.files import atomic_write_bytes, atomic_write_text
-from methods.ipiqa.base_clip import BaseClip, file_sha256
+from bench.files import atomic_write_bytes, atomic_write_text, file_sha256
+from methods.ipiqa.base_clip import BaseClip
 from methods.ipiqa.distributed import DistContext
 from methods.ipiqa.image2prompt import I2PConfig, image_transform, run_image2prompt
 from methods.ipiqa.model import build_clip, clip_contrastive_loss, get_tokenizer

@@ -54,7 +54,7 @@ class StandinCheckpoints:
 
     def record(self) -> dict:
         """Paths and hashes, for the run manifest."""
-        from methods.ipiqa.base_clip import file_sha256
+        from bench.files import file_sha256
 
         return {name: {"path": str(path), "sha256": file_sha256(path)}
                 for name, path in (("standin_clip", self.clip), ("standin_i2p", self.i2p))}
