@@ -159,6 +159,8 @@ class RunManifest:
             label += " [paper recipe]"
         if self.config.get("pretrained") is False:
             label += " [random init]"
+        if self.config.get("max_steps"):
+            label += f" [max {self.config['max_steps']} steps]"
         return label
 
     def identity(self, config_keys: set | None = None) -> dict:

@@ -223,6 +223,22 @@ def autocast(device: str, enabled: bool):
 Forward = Callable[["object", dict], "object"]
 
 
+def micro_batches(batch: dict, size: int):
+    """``batch`` in consecutive chunks of ``size`` rows: every tensor and list of the batch's
+    length is sliced, anything else passed whole. The batch itself when it is no larger."""
+    n = len(batch["target"])
+    if size >= n:
+        yield batch
+        return
+    for start in range(0, n, size):
+        rows = slice(start, start + size)
+        yield {k: v[rows] if _per_row(v, n) else v for k, v in batch.items()}
+
+
+def _per_row(value, n: int) -> bool:
+    return (isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1) and len(value) == n
+
+
 class TrainStep:
     """One optimisation step (forward, loss, backward, update) with the config's precision,
     memory format and compilation; ``train_model`` and ``ipiqa-bench speed`` share it."""
@@ -247,18 +263,24 @@ class TrainStep:
         self.amp = self.precision != "fp32"
 
     def __call__(self, batch: dict) -> float:
-        """``batch`` already on the device (``to_model_input``); returns the loss."""
-        target = batch["target"].to(self.device, non_blocking=True)
-        with autocast(self.device, self.amp):
-            pred = self.forward(self.step_model, batch)
-        loss = self.loss_fn(pred.float(), target)
+        """``batch`` already on the device (``to_model_input``); returns the loss. With
+        ``micro_batch`` the batch goes forward and backward in chunks, each chunk's loss weighted
+        by its share of the batch, and the optimiser steps once."""
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        n = len(batch["target"])
+        total = 0.0
+        for chunk in micro_batches(batch, self.config.micro_batch or n):
+            target = chunk["target"].to(self.device, non_blocking=True)
+            with autocast(self.device, self.amp):
+                pred = self.forward(self.step_model, chunk)
+            loss = self.loss_fn(pred.float(), target) * (len(target) / n)
+            self.scaler.scale(loss).backward()
+            total += loss.item()  # waits for the device: the step's time is then measured whole
         self.scaler.step(self.optimizer)
         self.scaler.update()
         if not self.per_epoch:
             self.schedule.step()
-        return loss.item()  # waits for the device: the step's time is then measured whole
+        return total
 
     def start_epoch(self) -> None:
         skip_zero(self.optimizer, self.schedule, self.config)
@@ -281,7 +303,7 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
     step = TrainStep(model, forward, param_groups, config, device, steps_per_epoch=len(loader))
     report = TrainResult(amp=step.amp, precision=step.precision, channels_last=step.channels_last,
                          compile=config.compile, loader_workers=loader.num_workers)
-    scores, best_state, best_epoch, seen, start = [], None, None, 0, time.perf_counter()
+    scores, best_state, best_epoch, seen, steps, start = [], None, None, 0, 0, time.perf_counter()
     observed = []
     wait_s = step_s = select_s = 0.0
     generators = generators_of(loader)
@@ -291,17 +313,18 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
         first, progress = _restore(saved, model, step, generators)
         report.epoch_loss, scores, best_epoch, best_state = (progress["epoch_loss"], progress["scores"],
                                                                 progress["best_epoch"], progress["best_state"])
-        seen, wait_s, step_s, select_s = (progress[k] for k in ("seen", "wait_s", "step_s", "select_s"))
+        seen, steps, wait_s, step_s, select_s = (progress[k] for k in ("seen", "steps", "wait_s", "step_s", "select_s"))
         observed = progress.get("epoch_test", [])
         report.resumed_at_epoch = first
         log.info("%s: resumed after epoch %d of %d (%s)", desc, first, config.epochs, resume.path)
+    last_epoch = first
     for epoch in progress_bar(range(first, config.epochs), desc=desc, unit="epoch", leave=False, initial=first,
                       total=config.epochs):
         model.train()
         losses = []
         step.start_epoch()
         batches = iter(loader)
-        while True:
+        while config.max_steps is None or steps < config.max_steps:
             t0 = time.perf_counter()
             batch = next(batches, None)
             if batch is None:
@@ -309,10 +332,12 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
             batch = to_model_input(batch, loader, device, step.channels_last)
             t1 = time.perf_counter()
             losses.append(step(batch))
+            steps += 1
             seen += len(batch["target"])
             wait_s += t1 - t0
             step_s += time.perf_counter() - t1
         step.end_epoch()
+        last_epoch = epoch + 1
         report.epoch_loss.append(float(np.mean(losses)) if losses else float("nan"))
         if select is not None:
             t0 = time.perf_counter()
@@ -327,22 +352,25 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
             set_rng_state(kept, generators)
         if resume is not None:
             progress = {"epoch_loss": report.epoch_loss, "scores": scores, "best_epoch": best_epoch,
-                        "best_state": best_state, "seen": seen, "wait_s": wait_s, "step_s": step_s,
+                        "best_state": best_state, "seen": seen, "steps": steps, "wait_s": wait_s, "step_s": step_s,
                         "select_s": select_s, "epoch_test": observed}
             resume.save(_snapshot(epoch + 1, model, step, generators, progress))
+        if config.max_steps is not None and steps >= config.max_steps and epoch + 1 < config.epochs:
+            report.stopped_at_step = steps
+            break
     seconds = time.perf_counter() - start
     report.lr_end = [group["lr"] for group in step.optimizer.param_groups]
     report.train_s = round(seconds, 3)
     report.train_images_per_s = round(seen / seconds, 2) if seconds > 0 else None
     # Per stage: time spent waiting for the loader, and in the step itself (forward to update).
-    report.speed = {"images": seen, "data_wait_s": round(wait_s, 3), "step_s": round(step_s, 3),
+    report.speed = {"images": seen, "steps": steps, "data_wait_s": round(wait_s, 3), "step_s": round(step_s, 3),
                        "select_s": round(select_s, 3),
                        "step_images_per_s": round(seen / step_s, 2) if step_s > 0 else None,
                        "data_wait_share": round(wait_s / (wait_s + step_s), 4) if wait_s + step_s > 0 else None}
     if observe is not None:
         report.epoch_test = observed
     if select is None:
-        report.selected_epoch = config.epochs
+        report.selected_epoch = last_epoch  # config.epochs, unless max_steps stopped it earlier
     else:
         report.selection_scores = [round(s, 6) for s in scores]
         report.selected_epoch = best_epoch

@@ -23,6 +23,8 @@ class TrainResult:
     """The training loader's processes."""
     resumed_at_epoch: int | None = None
     """The epoch a saved epoch state was continued from (None: started afresh)."""
+    stopped_at_step: int | None = None
+    """The step ``max_steps`` stopped training at (None: it ran every epoch)."""
     lr_end: list[float] = field(default_factory=list)
     """The learning rate each parameter group ended at."""
     train_s: float = 0.0
@@ -30,7 +32,7 @@ class TrainResult:
     train_images_per_s: float | None = None
     """Training images per second, overall."""
     speed: dict = field(default_factory=dict)
-    """Where the time went: images, data_wait_s, step_s, select_s, step_images_per_s, data_wait_share."""
+    """Where the time went: images, steps (optimisation steps), data_wait_s, step_s, select_s, step_images_per_s, data_wait_share."""
     selection_scores: list[float] | None = None
     """With a selection: each epoch's score (higher is better); None without one."""
     selected_epoch: int = 0
@@ -42,4 +44,4 @@ class TrainResult:
     def as_dict(self) -> dict:
         """The report as plain values, without the fields that do not apply (None)."""
         return {k: v for k, v in asdict(self).items()
-                if v is not None or k not in ("resumed_at_epoch", "selection_scores", "epoch_test")}
+                if v is not None or k not in ("resumed_at_epoch", "stopped_at_step", "selection_scores", "epoch_test")}
