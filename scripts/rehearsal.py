@@ -175,7 +175,8 @@ def row_config(method: str) -> dict:
 
 def run_row(method: str, trainable: bool, args, data: Path, results: Path) -> dict:
     command = [sys.executable, "-m", "bench", "run", "--methods", f"method:{method}", "--dataset", "agiqa3k",
-               "--root", str(data), "--splits", str(args.splits), "--results-dir", str(results), "--device", "cpu"]
+               "--root", str(data), "--splits", str(args.splits), "--results-dir", str(results), "--device", "cpu",
+               "--jobs", str(args.jobs)]
     if trainable:
         command += ["--random-init", "--max-steps", str(args.steps), "--micro-batch", str(args.micro_batch)]
         if args.image_size:
@@ -353,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="Trainable rows: images per forward/backward chunk of a batch (default: 4).")
     parser.add_argument("--image-size", type=int, default=None,
                         help="Trainable rows at this size instead of their recipe's (a quick check only).")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="Each row's run --jobs: its splits and feature chunks on N processes (default: 1).")
     parser.add_argument("--rows", default="all", help="all, offline, trainable, or method names, comma-separated.")
     args = parser.parse_args(argv)
     args.work = args.work.resolve()
@@ -385,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(total)
     head = (f"Rehearsal: {args.images} images ({'all' if args.limit is None else 'limit ' + str(args.limit)}; sizes "
             f"{dataset['sizes']}), {args.splits} split(s), {args.steps} training step(s) per model and stage, "
-            f"micro-batch {args.micro_batch}"
+            f"micro-batch {args.micro_batch}, --jobs {args.jobs}"
             f"{f', trainable rows at {args.image_size} px (not their recipe)' if args.image_size else ''}; "
             f"{os.cpu_count()} CPU(s). 'full': 10 splits of {FULL_IMAGES} images "
             "projected from these rates (CPU hours here; steps and images evaluated for any device).")
