@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from bench.datasets._labels import _skipped, labelled_dataset, read_labels
+from bench.datasets.labels import skipped_name, labelled_dataset, read_labels
 from bench.datasets.base import Dataset, register_dataset
 from bench.errors import BenchError
 
@@ -39,7 +39,7 @@ def _header(path: Path) -> set[str]:
 def find_agin_labels(root: Path) -> Path:
     """The one CSV under ``root`` whose header has AGIN's columns."""
     hits = [p for p in sorted(root.rglob("*.csv"))
-            if not any(_skipped(part) for part in p.relative_to(root).parts) and set(COLUMNS) <= _header(p)]
+            if not any(skipped_name(part) for part in p.relative_to(root).parts) and set(COLUMNS) <= _header(p)]
     if len(hits) != 1:
         found = f"{len(hits)} ({', '.join(map(str, hits))})" if hits else "none"
         raise BenchError(f"agin: expected one CSV under {root} with columns {', '.join(COLUMNS)}; found {found}; "

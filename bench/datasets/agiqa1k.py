@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench.datasets._labels import find_label_file, labelled_dataset, read_labels
+from bench.datasets.labels import find_label_file, labelled_dataset, read_labels
 from bench.datasets.base import Dataset, Problem, register_dataset
 
 LABEL_FILES = ("AIGC_MOS_Zscore.xlsx", "AIGC_all.csv")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench.datasets._labels import (
+from bench.datasets.labels import (
     find_label_file,
     groups_from_index,
     labelled_dataset,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.datasets._labels import find_label_file, groups_by_prompt, labelled_dataset, read_labels
+from bench.datasets.labels import find_label_file, groups_by_prompt, labelled_dataset, read_labels
 from bench.datasets.base import Dataset, register_dataset
 
 log = logging.getLogger("ipiqa_bench")

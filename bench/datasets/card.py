@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.datasets._labels import groups_by_prompt, labelled_dataset, prepare_labels, read_table, scan_images
+from bench.datasets.labels import groups_by_prompt, labelled_dataset, prepare_labels, read_table, scan_images
 from bench.datasets.base import DATASET_REGISTRY, Dataset, Problem
 from bench.errors import BenchError
 from bench.files import atomic_write_text

@@ -19,7 +19,7 @@ from PIL import Image
 
 from bench.assets import cache_dir
 from bench.bars import progress_bar
-from bench.datasets._labels import scan_images
+from bench.datasets.labels import scan_images
 from bench.datasets.base import Dataset, Problem
 from bench.errors import BenchError
 from bench.files import atomic_write_text

@@ -19,7 +19,7 @@ from pathlib import Path, PureWindowsPath
 
 import pandas as pd
 
-from bench.datasets._labels import find_label_file, groups_from_index, labelled_dataset, prepare_labels, read_table
+from bench.datasets.labels import find_label_file, groups_from_index, labelled_dataset, prepare_labels, read_table
 from bench.datasets.base import Dataset, register_dataset
 from bench.errors import BenchError
 

@@ -21,7 +21,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 SKIPPED_FOLDERS = {"__MACOSX"}
 
 
-def _skipped(name: str) -> bool:
+def skipped_name(name: str) -> bool:
     return name.startswith(".") or name in SKIPPED_FOLDERS
 
 
@@ -29,9 +29,9 @@ def scan_images(root: Path) -> dict[str, list[Path]]:
     """Every image file under ``root`` (any depth) by file name; a name may occur in several folders."""
     found: dict[str, list[Path]] = defaultdict(list)
     for folder, subfolders, files in os.walk(root, followlinks=True):  # image folders are often links
-        subfolders[:] = sorted(d for d in subfolders if not _skipped(d))
+        subfolders[:] = sorted(d for d in subfolders if not skipped_name(d))
         for name in sorted(files):
-            if not _skipped(name) and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+            if not skipped_name(name) and Path(name).suffix.lower() in IMAGE_SUFFIXES:
                 found[name].append(Path(folder) / name)
     return dict(found)
 
@@ -42,7 +42,7 @@ def find_label_file(root: Path, dataset: str, candidates: tuple[str, ...]) -> Pa
         if (root / name).is_file():
             return root / name
         hits = [p for p in sorted(root.rglob(name))
-                if p.is_file() and not any(_skipped(part) for part in p.relative_to(root).parts)]
+                if p.is_file() and not any(skipped_name(part) for part in p.relative_to(root).parts)]
         if len(hits) > 1:
             raise BenchError(f"{dataset}: {len(hits)} files named {name} under {root} "
                              f"({', '.join(str(p) for p in hits)}); pass --root the folder of the one to use")
