@@ -34,7 +34,7 @@ from pathlib import Path, PureWindowsPath
 import numpy as np
 import pandas as pd
 
-from bench.datasets._labels import IMAGE_SUFFIXES
+from bench.datasets.labels import IMAGE_SUFFIXES
 from bench.errors import BenchError
 from bench.splits.official import OFFICIAL_READERS, img_path_names
 from bench.files import file_sha256
