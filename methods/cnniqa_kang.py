@@ -23,6 +23,7 @@ from bench.errors import BenchError
 from bench.registry import register_method
 from methods._pyiqa_catalog import pyiqa_licence
 from methods.deep import TARGETS, JointTargets, pyiqa_contained, regression_head
+from methods._reference_costs import training_reference_cost
 
 PATCH = 32
 LCN_WINDOW = 3
@@ -66,6 +67,7 @@ def patches_of(images, size: int = PATCH):
                  licence=pyiqa_licence())
 class CNNIQAKang(JointTargets):
     """CNNIQA as its authors describe it: grayscale, local contrast normalisation, 32x32 patches."""
+    reference_cost = training_reference_cost("cnniqa-kang")
 
     mean_std = None  # the network normalises its own input (local contrast normalisation)
     # Kang et al. (Sec. 3.5): the L1 loss; no flips (their patches are taken as they are). The
@@ -100,6 +102,9 @@ class CNNIQAKang(JointTargets):
         if n_outputs != 1:
             model.fc3 = regression_head(model.fc3.in_features, n_outputs)
         return model
+
+    def input_pixels(self, config):
+        return PATCH ** 2, config.image_size ** 2  # trains on one patch a draw; predicts on all of the image's
 
     def transform(self, config, train):
         from torchvision import transforms as T

@@ -33,6 +33,7 @@ from bench.errors import BenchError
 from bench.registry import register_method
 from bench.train.torch_method import DEMO_TRAINING, TorchMethod
 from methods._pyiqa_catalog import pyiqa_licence
+from methods._reference_costs import training_reference_cost
 
 TARGETS = ("quality", "mos")
 # pyiqa URLs its constructors ask for, mapped to the assets that stand for them.
@@ -118,6 +119,7 @@ class JointTargets(TorchMethod):
                           "fine-tuned per split by the harness's loop", licence=pyiqa_licence())
 class DBCNN(JointTargets):
     """DBCNN: bilinear pooling of a VGG-16 and an S-CNN branch (Zhang et al., TCSVT 2020), via pyiqa."""
+    reference_cost = training_reference_cost("dbcnn")
 
     mean_std = None  # pyiqa's DBCNN normalises its input itself
     smoke_slow = True  # builds a VGG-16 per model
@@ -141,6 +143,9 @@ class DBCNN(JointTargets):
     def smoke_config(cls):
         config = super().smoke_config()
         return {**config, "train_crop": config["image_size"], "fc_epochs": 1}
+
+    def planned_epochs(self):
+        return super().planned_epochs() + self.fc_epochs
 
     def training_stages(self, model, config):
         from dataclasses import replace
@@ -185,6 +190,7 @@ class DBCNN(JointTargets):
                  licence=pyiqa_licence())
 class CNNIQA(JointTargets):
     """pyiqa's variant of CNNIQA (Kang et al., CVPR 2014): the same small network on whole RGB images, from scratch."""
+    reference_cost = training_reference_cost("cnniqa")
 
     mean_std = None  # pyiqa's CNNIQA takes RGB in [0, 1]
     # pyiqa's own recipe for it (chaofengc/IQA-PyTorch options/train/CNNIQA/train_CNNIQA.yml at
@@ -215,6 +221,7 @@ class CNNIQA(JointTargets):
                  licence=pyiqa_licence())
 class HyperNet(TorchMethod):
     """HyperIQA: a hyper network generating a quality regressor per image (Su et al., CVPR 2020), via pyiqa."""
+    reference_cost = training_reference_cost("hypernet")
 
     # Its authors' recipe (SSL92/hyperIQA at c42e727, train_test_IQA.py:59-66 and
     # HyerIQASolver.py:17-27, 77-84; docs/protocols.md cites each value): Adam, lr 2e-5 for the
@@ -247,6 +254,9 @@ class HyperNet(TorchMethod):
     @classmethod
     def smoke_config(cls):
         return {**super().smoke_config(), "image_size": cls.patch_size, "test_crops": 1, "train_patches": 1}
+
+    def input_pixels(self, config):
+        return (config.train_crop or self.patch_size) ** 2, self.test_crops * self.patch_size ** 2  # fixed crops
 
     def build_model(self, n_outputs, pretrained):
         import timm
@@ -283,6 +293,7 @@ class HyperNet(TorchMethod):
                           "300,000", licence=pyiqa_licence())
 class CLIPIQA(TorchMethod):
     """CLIP-IQA+: CLIP RN50 with learned antonym prompts (Wang et al., AAAI 2023), via pyiqa."""
+    reference_cost = training_reference_cost("clipiqa")
 
     mean_std = None  # pyiqa's CLIPIQA applies CLIP's normalisation itself
     # It trains only its 2x16 prompt-context vectors, CLIP frozen; its authors
@@ -338,6 +349,7 @@ def _resnet50(n_outputs: int, pretrained: bool):
                  fidelity="reimplementation: torchvision ResNet-50 and a regression head, from scratch")
 class ResNet50(JointTargets):
     """ResNet-50 (He et al., CVPR 2016) trained from scratch with a regression head."""
+    reference_cost = training_reference_cost("resnet50")
 
     # The demo's defects (blur, noise, 8x8 JPEG blocks) vanish when its 256-px images are
     # shrunk to 64 px, and a network from scratch then learns next to nothing. Random 64-px
@@ -359,6 +371,7 @@ class ResNet50(JointTargets):
                  fidelity="reimplementation: torchvision ResNet-50 from its ImageNet weights and a regression head")
 class ResNet50ImageNet(JointTargets):
     """ResNet-50 from torchvision's ImageNet weights with a regression head (the paper's ResNet50*)."""
+    reference_cost = training_reference_cost("resnet50-imagenet")
 
     def __init__(self, pretrained=True, **common):
         super().__init__(**common)

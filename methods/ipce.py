@@ -33,6 +33,7 @@ from __future__ import annotations
 from bench.registry import register_method
 from bench.train.torch_method import TorchMethod
 from methods.alignment.clipscore import OPENAI_CLIP
+from methods._reference_costs import training_reference_cost
 
 LEVELS = ("badly", "poorly", "fairly", "well", "perfectly")
 CLIP_MEAN_STD = ((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))
@@ -53,6 +54,7 @@ VIT_B_32 = {"embed_dim": 512, "image_resolution": 224, "vision_layers": 12, "vis
                           "prompts, patches + whole image, L1, AdamW 5e-6); scores checked against its computation")
 class IPCE(TorchMethod):
     """IPCE (Peng et al., CVPRW 2024): CLIP ViT-B/32 fine-tuned on five graded image-prompt correspondence prompts."""
+    reference_cost = training_reference_cost("ipce")
 
     mean_std = CLIP_MEAN_STD
     # Its public training script's recipe (see the module docstring).
@@ -87,6 +89,10 @@ class IPCE(TorchMethod):
         model = model.float()
         model.logit_scale.requires_grad = False  # the code's freeze_model
         return model
+
+    def input_pixels(self, config):
+        side = (self.clip_config or VIT_B_32)["image_resolution"]  # a fixed number of views of CLIP's input size
+        return (TRAIN_PATCHES + 1) * side ** 2, (TEST_PATCHES + 1) * side ** 2
 
     def transform(self, config, train):
         return _Views(config.image_size, self.patch_stride, TRAIN_PATCHES if train else TEST_PATCHES, train,

@@ -26,6 +26,7 @@ from bench.train.torch_method import TorchMethod
 from methods._pyiqa_catalog import pyiqa_licence
 from methods._pyiqa_downloads import asset_for_url, redirected_downloads
 from methods.deep import TARGETS, single_output
+from methods._reference_costs import training_reference_cost
 
 # timm's default "resnet50" weights, which pyiqa's CFANet asks for with pretrained=True.
 RESNET50_TIMM = asset_for_url("https://huggingface.co/timm/resnet50.a1_in1k/resolve/main/model.safetensors",
@@ -39,6 +40,7 @@ RESNET50_TIMM = asset_for_url("https://huggingface.co/timm/resnet50.a1_in1k/reso
                           "instead of their best validation checkpoint")
 class TopiqNR(TorchMethod):
     """TOPIQ-NR (Chen et al., TIP 2024): top-down semantic-to-distortion attention on ResNet-50, via pyiqa, trained per split."""
+    reference_cost = training_reference_cost("topiq-nr")
 
     mean_std = None  # CFANet normalises its input itself
     # The authors' recipe (see the module docstring).

@@ -21,6 +21,7 @@ from bench.assets import is_present
 from bench.errors import BenchError
 from bench.method import ScoreMethod
 from bench.registry import MethodInfo, register_family, register_method
+from methods._reference_costs import prediction_reference_cost
 from methods._pyiqa_catalog import ZooMetric, pyiqa_licence, zoo_metrics
 from methods._pyiqa_downloads import asset_for_url, hub_repository, redirected_downloads
 from methods._trained_on import pyiqa_trained_on
@@ -89,6 +90,7 @@ def _register(metric: ZooMetric):
     doc = (f"pyiqa's {metric.name} ({metric.arch} network), no-reference, with pyiqa's released weights "
            f"(scores {metric.score_range}, {'lower' if metric.lower_better else 'higher'} is better).")
     cls = type(class_name, (PyiqaMetric,), {"metric": metric.name, "takes_text": metric.takes_text,
+                                            "reference_cost": prediction_reference_cost(PREFIX + metric.name),
                                             "__doc__": doc, "__module__": __name__, "__qualname__": class_name})
     globals()[class_name] = cls  # importable by name: process executors pickle methods by reference
     targets = ("alignment", "mos") if metric.takes_text else ("quality", "mos")

@@ -22,15 +22,16 @@ from bench.run.runner import RunOptions, run_benchmark
 from bench.splits import SplitConfig
 
 
-def run_at_512(methods: str, prompts: int, tmp: Path):
+def run_at_512(methods: str, prompts: int, tmp: Path, overrides: dict | None = None):
     """Run ``methods`` on a fresh 512x512 demo-style dataset in ``tmp`` with one split and a cold
-    feature cache: (outcomes, results folder, the dataset's frame)."""
+    feature cache (``overrides``: config values, e.g. ``pretrained=False``): (outcomes, results
+    folder, the dataset's frame)."""
     root = tmp / "demo512"
     labels = generate_demo(root, DemoSpec(n_prompts=prompts, image_size=512), progress=False)
     frame = labels.assign(path=[str(root / "images" / name) for name in labels["image"]])
     dataset = Dataset("demo512", frame, ("mos_quality", "mos_align", "mos"), root)
     results = tmp / "results"
-    options = RunOptions(results_dir=results, splits=SplitConfig(n_splits=1))
+    options = RunOptions(results_dir=results, splits=SplitConfig(n_splits=1), overrides=overrides or {})
     return run_benchmark(resolve_method_names(methods), dataset, options, LocalExecutor()), results, frame
 
 

@@ -6,7 +6,8 @@ Results stay in files; these lines are for the person waiting. Estimates come fr
 per-split times an earlier run of the same method on the same dataset recorded in its
 ``run.json`` (or the one ``--force`` moved to ``.replaced/``); without one, from the cost per
 image the method declares (``Method.reference_cost``, measured on a stated machine, scaled
-by the images' pixels); without either, "unknown". As splits finish, the time left is
+by the images' pixels; a trainable row's prices its split's planned epochs, training images
+and test images); without either, "unknown". As splits finish, the time left is
 recomputed from each method's measured split times.
 """
 
@@ -22,6 +23,7 @@ from tqdm import tqdm
 
 from bench.results.manifest import RunManifest
 from bench.results.store import REPLACED
+from bench.train.torch_method import pixels_text
 
 PREFIX = "ipiqa-bench: "
 
@@ -48,10 +50,18 @@ class Estimate:
 
 
 def reference_estimate(reference: dict | None, n_extract: int, n_test: int, pixels: int | None,
-                       features: bool, trains: bool = True) -> Estimate | None:
+                       features: bool, trains: bool = True, work=None, config: dict | None = None) -> Estimate | None:
     """An estimate from a method's declared reference cost (None without one): a feature
     method extracts ``n_extract`` images once, any other predicts ``n_test`` per split; seconds scale
-    with the images' pixels against the reference's image size."""
+    with the images' pixels against the reference's image size. A trainable row's reference
+    (``train_s_per_image``) prices ``work``, its split's planned training (bench.train.TrainingWork).
+    A reference with a ``config`` holds only where the run's ``config`` has those values."""
+    differs = {k: v for k, v in (reference or {}).get("config", {}).items() if (config or {}).get(k) != v}
+    if differs:
+        return Estimate(None, "its reference cost was measured with " + ", ".join(
+            f"{k} {v!r}, not {(config or {}).get(k)!r}" for k, v in differs.items()))
+    if reference and reference.get("train_s_per_image") is not None:
+        return training_estimate(reference, work) if work is not None else None
     if not reference or not reference.get("seconds_per_image"):
         return None
     size = reference.get("image_size")
@@ -66,6 +76,21 @@ def reference_estimate(reference: dict | None, n_extract: int, n_test: int, pixe
     if features:
         return Estimate(per_split, source, features_s=per_image * n_extract)
     return Estimate(per_split + per_image * n_test, source)
+
+
+def training_estimate(reference: dict, work) -> Estimate:
+    """A split of a trainable row: its training samples at the reference's seconds per training
+    sample and its predicted images at its seconds per predicted image, each scaled by the
+    pixels the network sees against the pixels measured."""
+    train_scale = work.train_pixels / reference["train_pixels"]
+    predict_scale = work.predict_pixels / reference["predict_pixels"]
+    seconds = (work.train_samples * reference["train_s_per_image"] * train_scale
+               + work.predicted_images * reference["predict_s_per_image"] * predict_scale)
+    source = (f"reference {reference['train_s_per_image']:g} s/training image at {pixels_text(reference['train_pixels'])} "
+              f"(batch {reference['batch_size']}), {reference['predict_s_per_image']:g} s/predicted image at "
+              f"{pixels_text(reference['predict_pixels'])}, on {reference.get('machine', 'an unstated machine')}; "
+              f"for {work.describe()}")
+    return Estimate(seconds, source)
 
 
 def estimate_split_time(out_dir: Path, manifest) -> Estimate:

@@ -62,6 +62,7 @@ from bench.run.tasks import INPUT_COLUMNS, SplitTask, extract_features, fit_pred
 from bench.splits import SPLITS_FILE, SplitConfig, ensure_splits, read_splits, smallest_test_side, split_columns
 from bench.targets import target_kind
 from bench.train.epoch_state import STATE_DIR, split_state_dir
+from bench.train.torch_method import TorchMethod
 
 log = logging.getLogger("ipiqa_bench")
 FEATURE_CHUNK = 16
@@ -276,11 +277,21 @@ def _prepare_method(info, dataset, splits, context, options) -> MethodPlan:
     plan.estimate = estimate_split_time(out_dir, manifest)
     if plan.estimate.seconds_per_split is None:  # never run here: the method's declared reference cost
         test_sizes = [int((splits[f"split_{k}"] == "test").sum()) for k in todo]
+        train_sizes = [int((splits[f"split_{k}"] == "train").sum()) for k in todo]
         to_extract = len(dataset) if manifest.features is None else 0  # else cached by an earlier run
         plan.estimate = reference_estimate(
             getattr(info.cls, "reference_cost", None), to_extract, max(test_sizes, default=0),
-            _pixels(dataset), issubclass(info.cls, FeatureMethod), info.trains) or plan.estimate
+            _pixels(dataset), issubclass(info.cls, FeatureMethod), info.trains,
+            _training_work(info, config, max(train_sizes, default=0), max(test_sizes, default=0), targets), config,
+        ) or plan.estimate
     return plan
+
+
+def _training_work(info, config, n_train: int, n_test: int, targets):
+    """A trainable torch row's planned work on one split (None for any other row)."""
+    if not issubclass(info.cls, TorchMethod):
+        return None
+    return info.cls(**config).planned_work(n_train, n_test, targets)
 
 
 def _pixels(dataset) -> int | None:

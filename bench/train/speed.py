@@ -26,6 +26,7 @@ from bench.train.image_cache import ImageCache
 from bench.train.loop import (
     ImageDataset,
     TrainStep,
+    eval_batch_size,
     loader_workers,
     make_loader,
     precision,
@@ -134,6 +135,43 @@ def measure_speed(method, frame: pd.DataFrame, n_targets: int, steps: int, datas
                                "synthetic batches already on the device"))
     report.stages.append(_time_steps_fed(step, feed, steps, device))
     return report
+
+
+def measure_model_cost(method, frame: pd.DataFrame, n_targets: int, steps: int) -> dict:
+    """Seconds per training sample and per predicted image of ``method``'s network alone (a
+    TorchMethod, configured): ``steps`` training steps (forward, loss, backward, update) on a
+    synthetic batch of its training input, then ``steps`` inference passes on a synthetic batch
+    of its prediction input (its own test-time views or crops included), each after one
+    warm-up, in this process, on random pixels of the shapes its loaders give. What a
+    trainable row's reference cost declares (bench.method; scripts/reference_costs.py)."""
+    import torch
+
+    if not isinstance(method, TorchMethod):
+        raise BenchError(f"{method.method_name} does not train a torch network")
+    config = method.train_config()
+    device = resolve_device(method.device)
+    sample = frame.iloc[:max(config.batch_size, eval_batch_size(config, device))]
+    targets = np.random.default_rng(0).random((len(sample), n_targets), dtype=np.float32)
+    with seeded(config.seed, deterministic=False):
+        model = method.build_model(n_targets, method._pretrained())
+    step = TrainStep(model, method.forward, method.param_groups(model, config.lr), config, device, steps)
+    model.train()
+    train_loader = method._loader(sample, config, device, train=True, targets=targets)
+    batch = _synthetic_batch(train_loader, device, step.channels_last)
+    train = _time(lambda: step(batch), "model step", steps, len(batch["image"]), device, "")
+    model.eval()
+    eval_loader = method._eval_loader(sample, config, device)
+    batch = _synthetic_batch(eval_loader, device, step.channels_last)
+
+    def infer():
+        with torch.inference_mode():
+            method.forward(model, batch)
+
+    predict = _time(infer, "prediction", steps, len(batch["image"]), device, "")
+    train_pixels, predict_pixels = method.input_pixels(config)
+    return {"train_s_per_image": train.seconds / train.images, "predict_s_per_image": predict.seconds / predict.images,
+            "train_pixels": train_pixels, "predict_pixels": predict_pixels, "batch_size": config.batch_size,
+            "eval_batch_size": predict.images // steps, "device": device}
 
 
 def _cycle(loader):

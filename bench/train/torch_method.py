@@ -14,6 +14,7 @@ target) and mapped back when predicting. One model is trained per target, or wit
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,43 @@ CHECKPOINT_FORMAT = 1
 # The paper's 100 epochs at 512 px would take hours, so the demo trains small and briefly
 # (recorded in each run's manifest; overrides still win).
 DEMO_TRAINING = {"image_size": 64, "epochs": 5, "lr": 3e-4, "batch_size": 16}
+
+
+@dataclass(frozen=True)
+class TrainingWork:
+    """What one split's fit and predict do, in the units a trainable row's reference cost prices
+    (bench.method): training samples (one forward + backward each, of ``train_pixels``) and
+    predicted images (of ``predict_pixels``, test-time views or crops included)."""
+
+    models: int
+    epochs: int  # one model's, all its stages together
+    n_train: int
+    draws: int  # crops or patches drawn from each training image an epoch
+    n_test: int
+    test_passes: int  # 1, plus one an epoch where every epoch's test metrics are recorded
+    train_pixels: int
+    predict_pixels: int
+
+    @property
+    def train_samples(self) -> int:
+        return self.models * self.epochs * self.n_train * self.draws
+
+    @property
+    def predicted_images(self) -> int:
+        return self.models * self.test_passes * self.n_test
+
+    def describe(self) -> str:
+        models = f"{self.models} models x " if self.models > 1 else ""
+        draws = f" x {self.draws} draws" if self.draws > 1 else ""
+        passes = f" x {self.test_passes} passes" if self.test_passes > 1 else ""
+        return (f"{models}{self.epochs} epochs x {self.n_train} images{draws} at {pixels_text(self.train_pixels)}, "
+                f"{self.n_test} test images{passes} at {pixels_text(self.predict_pixels)}")
+
+
+def pixels_text(pixels: int) -> str:
+    """``64x64 px`` for a square's pixels, else ``12,288 px``."""
+    side = round(pixels ** 0.5)
+    return f"{side}x{side} px" if side * side == pixels else f"{pixels:,} px"
 
 
 class TorchMethod(Method):
@@ -108,6 +146,25 @@ class TorchMethod(Method):
         yielded). One stage by default; a method whose authors train in stages (DBCNN)
         overrides it. The epoch selection applies to the stages whose config keeps it."""
         return [("all", config, self.param_groups(model, config.lr))]
+
+    def input_pixels(self, config: TrainConfig) -> tuple[int, int]:
+        """The pixels the network sees per training sample and per predicted image, which a
+        reference cost scales with: the crop (or the image) and the image; a network with
+        fixed-size inputs (HyperNet's crops, IPCE's CLIP views) counts those."""
+        return (config.train_crop or config.image_size) ** 2, config.image_size ** 2
+
+    def planned_epochs(self) -> int:
+        """Epochs one model trains, its stages together (DBCNN adds its first stage's)."""
+        return self.train_config().epochs
+
+    def planned_work(self, n_train: int, n_test: int, targets: list[str]) -> TrainingWork:
+        """What fitting on ``n_train`` images and predicting ``n_test`` will do (the plan's estimate)."""
+        config = self.train_config()
+        recorded = not recording_decision(config, n_train, n_test, self.samples_per_image())
+        epochs = self.planned_epochs()
+        train_pixels, predict_pixels = self.input_pixels(config)
+        return TrainingWork(len(self._target_groups(targets)), epochs, n_train, self.samples_per_image(), n_test,
+                            1 + (epochs if recorded else 0), train_pixels, predict_pixels)
 
     # ----------------------------------------------------------------- config
 

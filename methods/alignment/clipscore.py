@@ -15,6 +15,7 @@ import numpy as np
 from bench.assets import Asset, register_asset
 from bench.errors import BenchError
 from bench.registry import register_method
+from methods._reference_costs import prediction_reference_cost
 from methods.alignment._scorer import PromptScorer, clip_transform, image_batch, load_torch_checkpoint, torch_device
 
 # The OpenAI release file Hessel et al. load (clip.load("ViT-B/32")); its URL carries its sha256.
@@ -60,6 +61,7 @@ class OpenClipScorer(PromptScorer):
 class CLIPScore(OpenClipScorer):
     """CLIPScore (Hessel et al., EMNLP 2021): 2.5 · max(cos(CLIP image, CLIP text), 0)."""
 
+    reference_cost = prediction_reference_cost("clipscore")
     # the stand-in the IP-IQA rows fine-tune under the same preset (methods.ipiqa.standin)
     presets = {"demo": {"model": STANDIN, "standin": "demo"}, "full": {"model": STANDIN, "standin": "full"}}
     miniature_presets = {"demo": "stand-in CLIP", "full": "stand-in CLIP"}

@@ -18,6 +18,7 @@ from __future__ import annotations
 from bench.assets import Asset, register_asset
 from bench.errors import BenchError
 from bench.registry import register_method
+from methods._reference_costs import prediction_reference_cost
 from methods.alignment._scorer import CLIP_MEAN, CLIP_STD, image_batch
 from methods.alignment.clipscore import OpenClipScorer, clip_cosine
 
@@ -47,6 +48,7 @@ HPS_V2 = {
 class HPS(OpenClipScorer):
     """HPS v1 (Wu et al., ICCV 2023): cos(image, prompt) under the preference-tuned CLIP ViT-L/14."""
 
+    reference_cost = prediction_reference_cost("hps")
     def __init__(self, pretrained=True, model="ViT-L-14-quickgelu", batch_size=16, device="auto"):
         self.pretrained = pretrained
         self.model = model
@@ -71,6 +73,7 @@ class HPS(OpenClipScorer):
 class HPSv2(HPS):
     """HPS v2 (Wu et al., 2023): cos(image, prompt) under the preference-tuned open_clip ViT-H-14."""
 
+    reference_cost = prediction_reference_cost("hpsv2")
     def __init__(self, pretrained=True, version="v2.0", model="ViT-H-14", batch_size=16, device="auto"):
         super().__init__(pretrained, model, batch_size, device)
         self.version = version

@@ -44,6 +44,7 @@ from bench.assets.weights import CLIP_RN50_OPENAI
 from bench.errors import AssetMissing, BenchError
 from bench.registry import register_method
 from bench.train.torch_method import TorchMethod
+from methods._reference_costs import training_reference_cost
 
 TARGETS = ("quality", "alignment", "mos")
 BACKBONES = ("RN50", "small")
@@ -242,6 +243,7 @@ def _register(name: str, display: str, uses_prompt: bool):
 @_register("ipiqa-base", "IP-IQA baseline (CLIP image tower)", uses_prompt=False)
 class IPIQABase(IPIQAMethod):
     """Table 3 row 1: the CLIP-initialised ResNet50 image tower and the MLP head, no prompt."""
+    reference_cost = training_reference_cost("ipiqa-base")
 
     defaults = {"image2prompt": False, "use_prompt": False, "prompt_mode": "frozen"}
 
@@ -249,6 +251,7 @@ class IPIQABase(IPIQAMethod):
 @_register("ipiqa-i2p", "IP-IQA +Image2Prompt", uses_prompt=False)
 class IPIQAImage2Prompt(IPIQAMethod):
     """Table 3 row 2: the Image2Prompt-pretrained image tower alone, no prompt."""
+    reference_cost = training_reference_cost("ipiqa-i2p")
 
     defaults = {"image2prompt": True, "use_prompt": False, "prompt_mode": "frozen"}
 
@@ -256,6 +259,7 @@ class IPIQAImage2Prompt(IPIQAMethod):
 @_register("ipiqa-prompt", "IP-IQA +prompt", uses_prompt=True)
 class IPIQAPrompt(IPIQAMethod):
     """Table 3 row 3: CLIP image tower and the integral prompt (text tower frozen, end-of-text)."""
+    reference_cost = training_reference_cost("ipiqa-prompt")
 
     defaults = {"image2prompt": False, "use_prompt": True, "prompt_mode": "frozen"}
 
@@ -263,6 +267,7 @@ class IPIQAPrompt(IPIQAMethod):
 @_register("ipiqa-i2p-prompt", "IP-IQA +Image2Prompt +prompt", uses_prompt=True)
 class IPIQAImage2PromptPrompt(IPIQAMethod):
     """Table 3 row 4: Image2Prompt image tower and the integral prompt, no [QA] token."""
+    reference_cost = training_reference_cost("ipiqa-i2p-prompt")
 
     defaults = {"image2prompt": True, "use_prompt": True, "prompt_mode": "frozen"}
 
@@ -270,3 +275,4 @@ class IPIQAImage2PromptPrompt(IPIQAMethod):
 @_register("ipiqa", "IP-IQA", uses_prompt=True)
 class IPIQAFull(IPIQAMethod):
     """IP-IQA (ICME 2024): Image2Prompt image tower, image-prompt fusion and the [QA] token."""
+    reference_cost = training_reference_cost("ipiqa")
