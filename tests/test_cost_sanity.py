@@ -105,6 +105,19 @@ def test_the_sanity_panel_of_a_training_free_method(tiny_dataset, results_dir):
     assert panel["machine"]["cpu"] and "numpy" in panel["versions"]
 
 
+def test_the_batch_check_scores_every_image_in_one_call_each_with_its_own_prompt(tiny_dataset, monkeypatch):
+    from plugin_fixtures import PromptLength
+
+    # a prompt-aware score that is the size of the call it was computed in: the batch check
+    # sees it only if the reference really scores all images, whatever their prompts, at once
+    monkeypatch.setattr(PromptLength, "features_of_rows",
+                        lambda self, paths, prompts: np.full((len(paths), 1), float(len(paths))))
+    panel = api.sanity("test-prompt-length", dataset="tinyfiles", n=6)
+    checks = {c["name"]: c for c in panel["checks"]}
+    assert checks["batch"]["status"] == "differs" and checks["batch"]["max_abs_diff"] == 5.0  # 6 per call vs 1
+    assert checks["rerun"]["status"] == "holds"
+
+
 def test_a_trained_method_without_a_checkpoint_is_skipped_and_says_why(tiny_dataset):
     panel = api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4)
     assert {c["status"] for c in panel["checks"]} == {"skipped"}

@@ -90,16 +90,13 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 
 
 def _scores(method: str, paths: list[str], prompts: list[str], checkpoint, device: str, batched: bool) -> np.ndarray:
-    """One score per image: in one call per prompt (batched) or one call per image."""
-    scores = np.full(len(paths), np.nan)
+    """One score per image: every image in one call, each with its own prompt (batched), or
+    one call per image."""
     scorer = make_scorer(method, checkpoint=checkpoint, device=device)
-    groups = {}
-    for i, prompt in enumerate(prompts):
-        groups.setdefault(prompt if batched else i, []).append(i)
-    for members in groups.values():
-        frame = score_images(scorer, [paths[i] for i in members], prompts[members[0]])
-        scores[members] = _score_column(frame).to_numpy(dtype=float)
-    return scores
+    if batched:
+        return _score_column(score_images(scorer, paths, prompts=prompts)).to_numpy(dtype=float)
+    return np.array([_score_column(score_images(scorer, [path], prompts=[prompt])).iloc[0]
+                     for path, prompt in zip(paths, prompts)], dtype=float)
 
 
 def _score_column(frame: pd.DataFrame) -> pd.Series:
