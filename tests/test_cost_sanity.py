@@ -2,12 +2,14 @@
 reference cost, ``table --cost``) and the sanity panel (bench/run/sanity.py)."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 from helpers import run_cli
 from plugin_fixtures import LaplacianVariance
 
 from bench import api
+from bench.report.cost import cost_frame
 from bench.results.cost import row_cost
 from bench.results.manifest import RunManifest, SplitRecord
 from bench.run.progress import RunProgress, reference_estimate
@@ -32,6 +34,25 @@ def test_row_cost_reads_seconds_per_image_training_and_peaks_from_the_manifest()
     cost = row_cost(manifest)
     assert cost["seconds_per_image"] == 0.1 and cost["measured_on"] == "prediction"
     assert cost["train_s_per_epoch"] == 2.0
+
+
+def test_a_row_on_features_another_row_extracted_costs_that_extraction_per_image():
+    extractor = RunManifest(method="niqe", feature_version="niqe/2", features={"key": "niqe", "version": "2"},
+                            cost={"seconds_per_image": 0.1, "measured_on": "features"})
+    # the SVR found every feature in the shared cache: its own run timed only the regressor
+    svr = RunManifest(method="niqe-svr", feature_version="niqe/2", cost={"seconds_per_image": 1e-5,
+                                                                        "measured_on": "prediction"})
+    net = RunManifest(method="cnniqa", cost={"seconds_per_image": 0.02, "measured_on": "prediction"})
+    elsewhere = RunManifest(method="niqe-svr", feature_version="niqe/2", cost={"seconds_per_image": 1e-5,
+                                                                              "measured_on": "prediction"})
+    rows = [SimpleNamespace(dataset=d, method=m.method, manifest=m)
+            for d, m in (("demo", svr), ("demo", extractor), ("demo", net), ("other", elsewhere))]
+    frame = cost_frame(rows).set_index(["dataset", "method"])
+    assert frame.loc[("demo", "niqe-svr"), "seconds_per_image"] == 0.1
+    assert frame.loc[("demo", "niqe-svr"), "measured_on"] == "features (niqe)"
+    assert frame.loc[("demo", "niqe"), "measured_on"] == "features"
+    assert frame.loc[("demo", "cnniqa"), "seconds_per_image"] == 0.02  # no features: its prediction
+    assert frame.loc[("other", "niqe-svr"), "seconds_per_image"] == 1e-5  # no extractor row on that dataset
 
 
 def test_a_run_records_cost_and_machine_and_the_table_shows_them(tiny_dataset, results_dir):
