@@ -10,9 +10,10 @@ from plugin_fixtures import LaplacianVariance
 
 from bench import api
 from bench.report.cost import cost_frame
-from bench.results.cost import row_cost
+from bench.results.cost import machine, row_cost
 from bench.results.manifest import RunManifest, SplitRecord
 from bench.run.progress import RunProgress, reference_estimate
+from bench.run.runner import worker_threads
 from bench.run.sanity import compare
 
 LAP = "test-lap-var"
@@ -66,6 +67,28 @@ def test_a_run_records_cost_and_machine_and_the_table_shows_them(tiny_dataset, r
     assert table.exit_code == 0, table.stderr
     assert "s/image" in table.stdout and "peak MB" in table.stdout
     assert f"{data['cost']['seconds_per_image']:.3g}" in table.stdout
+
+
+def test_the_machine_record_names_each_blas_library_and_torchs_own_kernels():
+    import torch  # noqa: F401  (machine() describes torch only where the process loaded it)
+
+    facts = machine()
+    for library in facts["blas"]:  # numpy and scipy each ship an OpenBLAS: the record says whose
+        assert "/" in library["library"] and library["library"].split("/")[-1].startswith("lib"), library
+    # torch links MKL statically, so threadpoolctl misses it: its own build says what computes
+    assert facts["torch"]["cpu_capability"] and facts["torch"]["blas"] and facts["torch"]["interop_threads"] >= 1
+
+
+def test_features_computed_by_pool_workers_record_the_workers_threads(tiny_dataset, results_dir):
+    api.run(LAP, "tinyfiles", splits=2, jobs=2, results_dir=results_dir, summary=False)
+    features = json.loads((results_dir / "tinyfiles" / LAP / "run.json").read_text())["features"]
+    # 40 images in chunks of 16 over two workers; each worker computes with one torch thread
+    # where the driver had loaded torch, whatever the driver's own count
+    assert features["processes"] == 2 and {"openblas", "mkl", "blis", "flexiblas"} & set(features["threads"])
+    if "torch" in features["threads"]:
+        assert features["threads"]["torch"] == 1
+    assert worker_threads({1: {"torch": 1}, 2: {"torch": 1}}) == {"processes": 2, "threads": {"torch": 1}}
+    assert worker_threads({1: {"torch": 2}, 2: {"torch": 1}})["threads"] == [{"torch": 1}, {"torch": 2}]
 
 
 def test_the_first_plan_estimates_from_a_declared_reference_cost(tiny_dataset, results_dir, monkeypatch):
