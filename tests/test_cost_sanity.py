@@ -2,9 +2,12 @@
 reference cost, ``table --cost``) and the sanity panel (bench/run/sanity.py)."""
 
 import json
+import warnings
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 from helpers import run_cli
 from plugin_fixtures import LaplacianVariance
 
@@ -132,6 +135,9 @@ def test_compare_says_holds_or_differs_with_the_size_and_rank_change():
     swapped = compare("order", a, np.array([2.0, 1.0, 3.0, 4.0]))
     assert swapped.status == "differs" and swapped.max_abs_diff == 1.0 and swapped.max_rank_shift == 1
     assert swapped.spearman == 0.8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a constant score has no rank correlation: None, and no warning
+        assert compare("batch", np.ones(4), np.ones(4)).spearman is None
 
 
 def test_the_sanity_panel_of_a_training_free_method(tiny_dataset, results_dir):
@@ -160,6 +166,21 @@ def test_the_batch_check_scores_every_image_in_one_call_each_with_its_own_prompt
     checks = {c["name"]: c for c in panel["checks"]}
     assert checks["batch"]["status"] == "differs" and checks["batch"]["max_abs_diff"] == 5.0  # 6 per call vs 1
     assert checks["rerun"]["status"] == "holds"
+
+
+def test_every_predicted_column_is_checked_and_the_worst_gives_the_verdict(tiny_dataset, monkeypatch):
+    from bench.run import sanity
+
+    def two_targets(scorer, paths, prompt="", prompts=None):  # a quality that holds, an alignment that does not
+        names = [Path(p).name for p in paths]
+        return pd.DataFrame({"image": names, "quality": [float(sum(map(ord, n))) for n in names],
+                             "alignment": float(len(paths))})
+
+    monkeypatch.setattr(sanity, "score_images", two_targets)
+    checks = {c["name"]: c for c in api.sanity(LAP, dataset="tinyfiles", n=6)["checks"]}
+    assert checks["batch"]["status"] == "differs" and checks["batch"]["max_abs_diff"] == 5.0
+    assert checks["batch"]["note"].endswith("worst of quality, alignment: alignment")
+    assert checks["order"]["status"] == "holds" and checks["rerun"]["status"] == "holds"
 
 
 def test_a_trained_method_without_a_checkpoint_is_skipped_and_says_why(tiny_dataset):

@@ -1,8 +1,9 @@
 """The sanity panel: does a method give the same scores when nothing that should matter
 changes? On a small sample of a dataset's images, each check scores the images twice and
-compares the two score vectors:
+compares the two score vectors, in every column the method predicts (a score, or one per
+target of a trained row; the worst column gives the verdict):
 
-* batch: all images in one call vs one image per call;
+* batch: all images in one call (each with its own prompt) vs one image per call;
 * jpeg: the decoded images saved as PNG vs re-encoded as JPEG quality 95 (a real change of
   the pixels: the tolerance is loose, and ranks are what should hold);
 * rerun: the same call twice, compared bitwise;
@@ -76,7 +77,9 @@ def compare(name: str, reference: np.ndarray, other: np.ndarray, note: str = "")
         holds = bool(same_nan.all() and np.array_equal(reference[~np.isnan(reference)], other[~np.isnan(other)]))
     else:
         holds = bool(same_nan.all() and max_diff <= tolerance * max(spread, np.finfo(float).tiny))
-    rho = spearmanr(reference, other, nan_policy="omit").statistic if len(reference) > 1 else np.nan
+    both = ~(np.isnan(reference) | np.isnan(other))
+    varies = both.sum() > 1 and np.ptp(reference[both]) > 0 and np.ptp(other[both]) > 0
+    rho = spearmanr(reference[both], other[both]).statistic if varies else np.nan  # undefined on a constant
     shift = int(np.abs(_ranks(reference) - _ranks(other)).max()) if len(reference) else 0
     return Check(name, "holds" if holds else "differs", tolerance, max_diff, spread,
                  None if np.isnan(rho) else round(float(rho), 6), shift, note)
@@ -89,20 +92,34 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _scores(method: str, paths: list[str], prompts: list[str], checkpoint, device: str, batched: bool) -> np.ndarray:
-    """One score per image: every image in one call, each with its own prompt (batched), or
-    one call per image."""
+def _scores(method: str, paths: list[str], prompts: list[str], checkpoint, device: str, batched: bool) -> pd.DataFrame:
+    """Every predicted column (``score``, or one per target), a row per image: every image in
+    one call, each with its own prompt (batched), or one call per image."""
     scorer = make_scorer(method, checkpoint=checkpoint, device=device)
     if batched:
-        return _score_column(score_images(scorer, paths, prompts=prompts)).to_numpy(dtype=float)
-    return np.array([_score_column(score_images(scorer, [path], prompts=[prompt])).iloc[0]
-                     for path, prompt in zip(paths, prompts)], dtype=float)
+        return _predicted(score_images(scorer, paths, prompts=prompts))
+    return pd.concat([_predicted(score_images(scorer, [path], prompts=[prompt]))
+                      for path, prompt in zip(paths, prompts)], ignore_index=True)
 
 
-def _score_column(frame: pd.DataFrame) -> pd.Series:
-    """The score: ``score``, else the first predicted target column."""
-    columns = [c for c in frame.columns if c not in ("image", "prompt")]
-    return frame["score"] if "score" in frame else frame[columns[0]]
+def _predicted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in ("image", "prompt") if c in frame]).astype(float).reset_index(drop=True)
+
+
+def compare_columns(name: str, reference: pd.DataFrame, other: pd.DataFrame, note: str = "") -> Check:
+    """``compare`` on every predicted column; the verdict of the worst (one that differs, else the
+    largest max |Δ| relative to its range), named in the note where there are several."""
+    several = len(reference.columns) > 1
+    checks = [compare(name, reference[c].to_numpy(), other[c].to_numpy(),
+                      f"{note}; worst of {', '.join(reference.columns)}: {c}" if several else note)
+              for c in reference.columns]
+    return max(checks, key=lambda c: (c.status == "differs", _relative(c.max_abs_diff, c.score_range)))
+
+
+def _relative(diff: float | None, spread: float | None) -> float:
+    if not diff:
+        return 0.0
+    return diff / spread if spread else float("inf")
 
 
 @contextlib.contextmanager
@@ -157,15 +174,16 @@ def run_panel(method: str, dataset: str = "demo", n: int = 16, root: str | Path 
         return _scores(method, paths, prompts, checkpoint, on, batched)
 
     reference = score()
-    checks = [compare("batch", reference, score(batched=False), f"{len(rows)} images per call vs 1")]
+    checks = [compare_columns("batch", reference, score(batched=False), f"{len(rows)} images per call vs 1")]
     with tempfile.TemporaryDirectory(prefix="ipiqa-sanity-") as tmp:
         png, jpeg = _reencoded(rows, Path(tmp))
-        checks.append(compare("jpeg", score(png), score(jpeg), "decoded images saved as PNG vs JPEG q95"))
-    checks.append(compare("rerun", reference, score(), "the same call twice, bitwise"))
+        checks.append(compare_columns("jpeg", score(png), score(jpeg), "decoded images saved as PNG vs JPEG q95"))
+    checks.append(compare_columns("rerun", reference, score(), "the same call twice, bitwise"))
     with one_thread():
         single = score()
-    checks.append(compare("threads", reference, single, f"1 thread vs the default ({_threads()})"))
-    checks.append(compare("order", reference, score(paths[::-1], prompts[::-1])[::-1], "images in reverse order"))
+    checks.append(compare_columns("threads", reference, single, f"1 thread vs the default ({_threads()})"))
+    reverse = score(paths[::-1], prompts[::-1]).iloc[::-1].reset_index(drop=True)
+    checks.append(compare_columns("order", reference, reverse, "images in reverse order"))
     checks.append(_cpu_gpu(reference if device == "cpu" else None, score))
     panel["checks"] = [asdict(c) for c in checks]
     return {**panel, "versions": package_versions(), "machine": machine()}
@@ -184,7 +202,7 @@ def _cpu_gpu(cpu_scores, score) -> Check:
     if not torch.cuda.is_available():
         return Check("cpu-gpu", "skipped", TOLERANCES["cpu-gpu"], note="skipped: no GPU")
     cpu = cpu_scores if cpu_scores is not None else score(on="cpu")
-    return compare("cpu-gpu", cpu, score(on="cuda"), f"cpu vs cuda ({torch.cuda.get_device_name()})")
+    return compare_columns("cpu-gpu", cpu, score(on="cuda"), f"cpu vs cuda ({torch.cuda.get_device_name()})")
 
 
 def render_panel(panel: dict) -> str:
