@@ -189,6 +189,22 @@ def test_a_trained_method_without_a_checkpoint_is_skipped_and_says_why(tiny_data
     assert "needs --checkpoint" in panel["checks"][0]["note"]
 
 
+def test_a_row_is_checked_as_it_ran_its_config_and_its_split_0_checkpoint(tiny_dataset, results_dir, monkeypatch):
+    from bench.run import sanity
+
+    api.run("test-sharpness-svr", "tinyfiles", splits=1, results_dir=results_dir, summary=False)
+    folder = results_dir / "tinyfiles" / "test-sharpness-svr"
+    panel = api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4, results_dir=results_dir)
+    assert panel["checkpoint"] == str(folder / "checkpoints" / "split_0.pt")
+    assert panel["config_from"] == str(folder / "run.json")
+    assert {c["status"] for c in panel["checks"]} >= {"holds"}  # scored, not skipped
+    seen = []  # the config each scoring used: the run's, not the method's bare defaults
+    real = sanity.make_scorer
+    monkeypatch.setattr(sanity, "make_scorer", lambda *a, **k: seen.append(k["config"]) or real(*a, **k))
+    api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4, results_dir=results_dir)
+    assert seen and all(c == RunManifest.read(folder).config for c in seen)
+
+
 def test_the_report_plots_srcc_against_cost_and_shows_the_sanity_panels(tiny_dataset, results_dir):
     api.run(LAP, "tinyfiles", splits=2, results_dir=results_dir, summary=False)
     api.sanity(LAP, dataset="tinyfiles", n=4, results_dir=results_dir)

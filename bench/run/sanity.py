@@ -34,9 +34,11 @@ from scipy.stats import spearmanr
 from bench.datasets import load_dataset
 from bench.errors import BenchError
 from bench.images import load_rgb
+from bench.config import resolve_config
 from bench.registry import get_method_info
 from bench.results.cost import blas_info, machine
-from bench.results.manifest import git_commit, package_versions
+from bench.results.manifest import RunManifest, git_commit, package_versions
+from bench.results.store import MANIFEST
 from bench.run.scoring import make_scorer, score_images
 
 PANEL_FILE = "sanity.json"
@@ -92,10 +94,28 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _scores(method: str, paths: list[str], prompts: list[str], checkpoint, device: str, batched: bool) -> pd.DataFrame:
+def row_setup(method: str, dataset: str, results_dir: str | Path | None, checkpoint) -> tuple[dict, str, Path | None]:
+    """What the row is scored with: the config its run recorded (``<results>/<dataset>/<method>/
+    run.json``), else the one ``run`` would use on ``dataset`` (its preset, e.g. the demo's
+    stand-in CLIP); and a trained row's split 0 checkpoint from there when none is given."""
+    folder = Path(results_dir) / dataset / method if results_dir is not None else None
+    manifest = RunManifest.read(folder) if folder is not None and (folder / MANIFEST).is_file() else None
+    if manifest is not None:
+        config, source = dict(manifest.config), str(folder / MANIFEST)
+    else:
+        resolved = resolve_config(method, dataset=dataset)
+        config, source = resolved.values, f"preset {resolved.preset}" if resolved.preset else "defaults"
+    if checkpoint is None and folder is not None and get_method_info(method).trains:
+        found = folder / "checkpoints" / "split_0.pt"
+        checkpoint = found if found.is_file() else None
+    return config, source, checkpoint
+
+
+def _scores(method: str, paths: list[str], prompts: list[str], checkpoint, device: str, batched: bool,
+            config: dict) -> pd.DataFrame:
     """Every predicted column (``score``, or one per target), a row per image: every image in
     one call, each with its own prompt (batched), or one call per image."""
-    scorer = make_scorer(method, checkpoint=checkpoint, device=device)
+    scorer = make_scorer(method, checkpoint=checkpoint, device=device, config=config)
     if batched:
         return _predicted(score_images(scorer, paths, prompts=prompts))
     return pd.concat([_predicted(score_images(scorer, [path], prompts=[prompt]))
@@ -156,12 +176,14 @@ def _reencoded(rows: pd.DataFrame, folder: Path) -> tuple[list[str], list[str]]:
 
 
 def run_panel(method: str, dataset: str = "demo", n: int = 16, root: str | Path | None = None,
-              checkpoint: str | Path | None = None, device: str = "cpu") -> dict:
-    """The panel as a JSON-ready dict: what was checked, where, and each check's verdict."""
+              checkpoint: str | Path | None = None, device: str = "cpu", results_dir: str | Path | None = None) -> dict:
+    """The panel as a JSON-ready dict: what was checked, where, and each check's verdict. With
+    ``results_dir``, the row as it ran there (bench.run.sanity.row_setup)."""
     info = get_method_info(method)
     rows = sample_images(dataset, n, root)
+    config, config_source, checkpoint = row_setup(method, dataset, results_dir, checkpoint)
     panel = {"method": method, "dataset": dataset, "n_images": len(rows), "images": rows["image"].tolist(),
-             "checkpoint": str(checkpoint) if checkpoint else None, "device": device,
+             "checkpoint": str(checkpoint) if checkpoint else None, "config_from": config_source, "device": device,
              "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git_commit": git_commit()}
     if info.trains and checkpoint is None:
         note = (f"needs --checkpoint: {method} is trained per split (e.g. "
@@ -171,7 +193,7 @@ def run_panel(method: str, dataset: str = "demo", n: int = 16, root: str | Path 
     paths, prompts = rows["path"].astype(str).tolist(), rows["prompt"].fillna("").astype(str).tolist()
 
     def score(paths=paths, prompts=prompts, batched=True, on=device):
-        return _scores(method, paths, prompts, checkpoint, on, batched)
+        return _scores(method, paths, prompts, checkpoint, on, batched, config)
 
     reference = score()
     checks = [compare_columns("batch", reference, score(batched=False), f"{len(rows)} images per call vs 1")]
@@ -207,8 +229,9 @@ def _cpu_gpu(cpu_scores, score) -> Check:
 
 def render_panel(panel: dict) -> str:
     """The panel as lines of text: one per check."""
+    scored = "; ".join(f"{key} {panel[key]}" for key in ("config_from", "checkpoint") if panel.get(key))
     lines = [f"sanity of {panel['method']} on {panel['n_images']} {panel['dataset']} image(s), device {panel['device']}; "
-             "tolerance: max |Δ| as a fraction of the scores' range (0: bitwise)"]
+             "tolerance: max |Δ| as a fraction of the scores' range (0: bitwise)" + (f"\n  ({scored})" if scored else "")]
     for c in panel["checks"]:
         if c["status"] == "skipped":
             lines.append(f"  {c['name']:<8} skipped: {c['note'].removeprefix('skipped: ')}")
