@@ -205,6 +205,22 @@ def test_a_row_is_checked_as_it_ran_its_config_and_its_split_0_checkpoint(tiny_d
     assert seen and all(c == RunManifest.read(folder).config for c in seen)
 
 
+def test_the_cost_figure_keeps_labels_of_rows_at_the_same_cost_apart(tmp_path, monkeypatch):
+    from matplotlib.text import Text
+
+    from bench.report import figures
+
+    # NIQE and an SVR on its cached features: the same seconds per image, nearly the same SRCC
+    points = pd.DataFrame({"label": ["NIQE", "NIQE-SVR", "GMLF"], "seconds_per_image": [0.0042, 0.0042, 0.0042],
+                           "srcc_mean": [0.59, 0.58, 0.585]})
+    boxes = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: boxes.extend(
+        Text.get_window_extent(t, fig.canvas.get_renderer()) for t in fig.axes[0].texts) or path)
+    figures.srcc_against_cost(tmp_path / "cost.png", points, "demo", "mos_quality")
+    assert len(boxes) == 3
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
 def test_the_report_plots_srcc_against_cost_and_shows_the_sanity_panels(tiny_dataset, results_dir):
     api.run(LAP, "tinyfiles", splits=2, results_dir=results_dir, summary=False)
     api.sanity(LAP, dataset="tinyfiles", n=4, results_dir=results_dir)
