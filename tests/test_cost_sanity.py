@@ -2,15 +2,21 @@
 reference cost, ``table --cost``) and the sanity panel (bench/run/sanity.py)."""
 
 import json
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 from helpers import run_cli
 from plugin_fixtures import LaplacianVariance
 
 from bench import api
-from bench.results.cost import row_cost
+from bench.report.cost import cost_frame
+from bench.results.cost import machine, row_cost
 from bench.results.manifest import RunManifest, SplitRecord
 from bench.run.progress import RunProgress, reference_estimate
+from bench.run.runner import worker_threads
 from bench.run.sanity import compare
 
 LAP = "test-lap-var"
@@ -34,6 +40,25 @@ def test_row_cost_reads_seconds_per_image_training_and_peaks_from_the_manifest()
     assert cost["train_s_per_epoch"] == 2.0
 
 
+def test_a_row_on_features_another_row_extracted_costs_that_extraction_per_image():
+    extractor = RunManifest(method="niqe", feature_version="niqe/2", features={"key": "niqe", "version": "2"},
+                            cost={"seconds_per_image": 0.1, "measured_on": "features"})
+    # the SVR found every feature in the shared cache: its own run timed only the regressor
+    svr = RunManifest(method="niqe-svr", feature_version="niqe/2", cost={"seconds_per_image": 1e-5,
+                                                                        "measured_on": "prediction"})
+    net = RunManifest(method="cnniqa", cost={"seconds_per_image": 0.02, "measured_on": "prediction"})
+    elsewhere = RunManifest(method="niqe-svr", feature_version="niqe/2", cost={"seconds_per_image": 1e-5,
+                                                                              "measured_on": "prediction"})
+    rows = [SimpleNamespace(dataset=d, method=m.method, manifest=m)
+            for d, m in (("demo", svr), ("demo", extractor), ("demo", net), ("other", elsewhere))]
+    frame = cost_frame(rows).set_index(["dataset", "method"])
+    assert frame.loc[("demo", "niqe-svr"), "seconds_per_image"] == 0.1
+    assert frame.loc[("demo", "niqe-svr"), "measured_on"] == "features (niqe)"
+    assert frame.loc[("demo", "niqe"), "measured_on"] == "features"
+    assert frame.loc[("demo", "cnniqa"), "seconds_per_image"] == 0.02  # no features: its prediction
+    assert frame.loc[("other", "niqe-svr"), "seconds_per_image"] == 1e-5  # no extractor row on that dataset
+
+
 def test_a_run_records_cost_and_machine_and_the_table_shows_them(tiny_dataset, results_dir):
     api.run(LAP, "tinyfiles", splits=2, results_dir=results_dir, summary=False)
     data = json.loads((results_dir / "tinyfiles" / LAP / "run.json").read_text())
@@ -45,6 +70,28 @@ def test_a_run_records_cost_and_machine_and_the_table_shows_them(tiny_dataset, r
     assert table.exit_code == 0, table.stderr
     assert "s/image" in table.stdout and "peak MB" in table.stdout
     assert f"{data['cost']['seconds_per_image']:.3g}" in table.stdout
+
+
+def test_the_machine_record_names_each_blas_library_and_torchs_own_kernels():
+    import torch  # noqa: F401  (machine() describes torch only where the process loaded it)
+
+    facts = machine()
+    for library in facts["blas"]:  # numpy and scipy each ship an OpenBLAS: the record says whose
+        assert "/" in library["library"] and library["library"].split("/")[-1].startswith("lib"), library
+    # torch links MKL statically, so threadpoolctl misses it: its own build says what computes
+    assert facts["torch"]["cpu_capability"] and facts["torch"]["blas"] and facts["torch"]["interop_threads"] >= 1
+
+
+def test_features_computed_by_pool_workers_record_the_workers_threads(tiny_dataset, results_dir):
+    api.run(LAP, "tinyfiles", splits=2, jobs=2, results_dir=results_dir, summary=False)
+    features = json.loads((results_dir / "tinyfiles" / LAP / "run.json").read_text())["features"]
+    # 40 images in chunks of 16 over two workers; each worker computes with one torch thread
+    # where the driver had loaded torch, whatever the driver's own count
+    assert features["processes"] == 2 and {"openblas", "mkl", "blis", "flexiblas"} & set(features["threads"])
+    if "torch" in features["threads"]:
+        assert features["threads"]["torch"] == 1
+    assert worker_threads({1: {"torch": 1}, 2: {"torch": 1}}) == {"processes": 2, "threads": {"torch": 1}}
+    assert worker_threads({1: {"torch": 2}, 2: {"torch": 1}})["threads"] == [{"torch": 1}, {"torch": 2}]
 
 
 def test_the_first_plan_estimates_from_a_declared_reference_cost(tiny_dataset, results_dir, monkeypatch):
@@ -88,6 +135,9 @@ def test_compare_says_holds_or_differs_with_the_size_and_rank_change():
     swapped = compare("order", a, np.array([2.0, 1.0, 3.0, 4.0]))
     assert swapped.status == "differs" and swapped.max_abs_diff == 1.0 and swapped.max_rank_shift == 1
     assert swapped.spearman == 0.8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a constant score has no rank correlation: None, and no warning
+        assert compare("batch", np.ones(4), np.ones(4)).spearman is None
 
 
 def test_the_sanity_panel_of_a_training_free_method(tiny_dataset, results_dir):
@@ -105,10 +155,70 @@ def test_the_sanity_panel_of_a_training_free_method(tiny_dataset, results_dir):
     assert panel["machine"]["cpu"] and "numpy" in panel["versions"]
 
 
+def test_the_batch_check_scores_every_image_in_one_call_each_with_its_own_prompt(tiny_dataset, monkeypatch):
+    from plugin_fixtures import PromptLength
+
+    # a prompt-aware score that is the size of the call it was computed in: the batch check
+    # sees it only if the reference really scores all images, whatever their prompts, at once
+    monkeypatch.setattr(PromptLength, "features_of_rows",
+                        lambda self, paths, prompts: np.full((len(paths), 1), float(len(paths))))
+    panel = api.sanity("test-prompt-length", dataset="tinyfiles", n=6)
+    checks = {c["name"]: c for c in panel["checks"]}
+    assert checks["batch"]["status"] == "differs" and checks["batch"]["max_abs_diff"] == 5.0  # 6 per call vs 1
+    assert checks["rerun"]["status"] == "holds"
+
+
+def test_every_predicted_column_is_checked_and_the_worst_gives_the_verdict(tiny_dataset, monkeypatch):
+    from bench.run import sanity
+
+    def two_targets(scorer, paths, prompt="", prompts=None):  # a quality that holds, an alignment that does not
+        names = [Path(p).name for p in paths]
+        return pd.DataFrame({"image": names, "quality": [float(sum(map(ord, n))) for n in names],
+                             "alignment": float(len(paths))})
+
+    monkeypatch.setattr(sanity, "score_images", two_targets)
+    checks = {c["name"]: c for c in api.sanity(LAP, dataset="tinyfiles", n=6)["checks"]}
+    assert checks["batch"]["status"] == "differs" and checks["batch"]["max_abs_diff"] == 5.0
+    assert checks["batch"]["note"].endswith("worst of quality, alignment: alignment")
+    assert checks["order"]["status"] == "holds" and checks["rerun"]["status"] == "holds"
+
+
 def test_a_trained_method_without_a_checkpoint_is_skipped_and_says_why(tiny_dataset):
     panel = api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4)
     assert {c["status"] for c in panel["checks"]} == {"skipped"}
     assert "needs --checkpoint" in panel["checks"][0]["note"]
+
+
+def test_a_row_is_checked_as_it_ran_its_config_and_its_split_0_checkpoint(tiny_dataset, results_dir, monkeypatch):
+    from bench.run import sanity
+
+    api.run("test-sharpness-svr", "tinyfiles", splits=1, results_dir=results_dir, summary=False)
+    folder = results_dir / "tinyfiles" / "test-sharpness-svr"
+    panel = api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4, results_dir=results_dir)
+    assert panel["checkpoint"] == str(folder / "checkpoints" / "split_0.pt")
+    assert panel["config_from"] == str(folder / "run.json")
+    assert {c["status"] for c in panel["checks"]} >= {"holds"}  # scored, not skipped
+    seen = []  # the config each scoring used: the run's, not the method's bare defaults
+    real = sanity.make_scorer
+    monkeypatch.setattr(sanity, "make_scorer", lambda *a, **k: seen.append(k["config"]) or real(*a, **k))
+    api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4, results_dir=results_dir)
+    assert seen and all(c == RunManifest.read(folder).config for c in seen)
+
+
+def test_the_cost_figure_keeps_labels_of_rows_at_the_same_cost_apart(tmp_path, monkeypatch):
+    from matplotlib.text import Text
+
+    from bench.report import figures
+
+    # NIQE and an SVR on its cached features: the same seconds per image, nearly the same SRCC
+    points = pd.DataFrame({"label": ["NIQE", "NIQE-SVR", "GMLF"], "seconds_per_image": [0.0042, 0.0042, 0.0042],
+                           "srcc_mean": [0.59, 0.58, 0.585]})
+    boxes = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: boxes.extend(
+        Text.get_window_extent(t, fig.canvas.get_renderer()) for t in fig.axes[0].texts) or path)
+    figures.srcc_against_cost(tmp_path / "cost.png", points, "demo", "mos_quality")
+    assert len(boxes) == 3
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
 
 
 def test_the_report_plots_srcc_against_cost_and_shows_the_sanity_panels(tiny_dataset, results_dir):

@@ -189,7 +189,7 @@ def test_feature_extraction_errors_name_the_image(tmp_path, niqe_cache):
         paths.append(str(tmp_path / name))
     with pytest.raises(FeatureError, match=r"ValueError: .*NIQE needs >= 96 px per side \(niqe on image .*small\.png\)"):
         extract_features("niqe", {}, paths, [""] * 3)
-    assert extract_features("niqe", {}, [paths[0], paths[2]], ["", ""]).shape == (2, 1)
+    assert extract_features("niqe", {}, [paths[0], paths[2]], ["", ""]).features.shape == (2, 1)
     one_line_error(run_cli("score", "--method", "niqe", *paths), "NIQE needs >= 96 px", "niqe on image", "small.png")
 
 

@@ -286,8 +286,8 @@ def _markdown(results_dir, results, per_split, summary, signs, comparison, left_
         cost_figures = _images(figure_names, [f"{_slug(dataset, t)}_srcc_vs_cost.png" for t in targets])
         if cost_figures:
             lines += ["### SRCC against cost", "", "Each row's mean SRCC against its seconds per image "
-                      "(feature extraction, or prediction where no features were computed) as its run.json "
-                      "records it; timings depend on the machine (the cost table says which device).", ""]
+                      "(feature extraction, its own or that of the row whose cached features it used, or prediction "
+                      "where it uses no features) as the run.json files record it; timings depend on the machine (the cost table says which device).", ""]
             lines += cost_figures
     cost = render_cost(results)
     if cost:

@@ -205,15 +205,39 @@ def srcc_against_cost(path: Path, points: pd.DataFrame, dataset: str, target: st
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(COLUMN_WIDTH, 2.6), layout="constrained")
         ax.scatter(points["seconds_per_image"], points["srcc_mean"], s=10, color="tab:blue", zorder=3)
-        for _, row in points.iterrows():
-            ax.annotate(row["label"], (row["seconds_per_image"], row["srcc_mean"]), xytext=(3, 2),
-                        textcoords="offset points", fontsize=5.5)
+        labels = [ax.annotate(row["label"], (row["seconds_per_image"], row["srcc_mean"]), xytext=(3, 2),
+                              textcoords="offset points", fontsize=5.5,
+                              arrowprops={"arrowstyle": "-", "linewidth": 0.3, "color": "0.6", "shrinkA": 0,
+                                          "shrinkB": 2})  # a leader line, visible where a label moved
+                  for _, row in points.sort_values("srcc_mean", ascending=False).iterrows()]
         ax.set_xscale("log")
         ax.set_xlabel("seconds per image (features or prediction; log scale)")
         ax.set_ylabel(f"mean SRCC, {target_name(target)}")
         ax.set_title(f"Quality against cost on {dataset}")
         ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
+        separate_labels(fig, labels)
         return _save(fig, path)
+
+
+def separate_labels(fig, labels) -> None:
+    """Move each label (highest point first) down below any earlier label it would overlap:
+    rows sharing an extractor share its seconds per image, and their labels would print over
+    one another."""
+    from matplotlib.text import Text  # the text's own box: an Annotation's includes its leader line
+
+    fig.canvas.draw()  # the layout settles first: boxes are measured where they will be drawn
+    fig.set_layout_engine("none")
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for label in labels:
+        for _ in range(len(placed) + 1):
+            box = Text.get_window_extent(label, renderer)
+            hit = next((b for b in placed if box.overlaps(b)), None)
+            if hit is None:
+                break
+            x, y = label.xyann
+            label.xyann = (x, y - (box.y1 - hit.y0) * 72 / fig.dpi - 0.5)  # display pixels to points
+        placed.append(Text.get_window_extent(label, renderer))
 
 
 def selection_gap_plot(path: Path, gap: pd.DataFrame) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
 from pathlib import Path
 
@@ -79,6 +80,18 @@ def thread_count() -> dict:
     return out
 
 
+def compute_threads() -> dict:
+    """The threads this process computes with: ``pid`` (to count the processes that did),
+    torch's intra-op threads (when loaded) and each BLAS/OpenMP pool's (threadpoolctl)."""
+    out = {"pid": os.getpid()}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out["torch"] = torch.get_num_threads()
+    for info in blas_info():
+        out.setdefault(info["internal_api"], info.get("num_threads"))
+    return out
+
+
 def cpu_model() -> str:
     """The CPU's model name (/proc/cpuinfo on Linux, else platform's)."""
     for line in _cpuinfo().splitlines():
@@ -105,19 +118,55 @@ def _cpuinfo() -> str:
 
 
 def blas_info() -> list[dict]:
-    """The BLAS/OpenMP libraries loaded and their versions and threads (threadpoolctl, when installed)."""
+    """The BLAS/OpenMP libraries loaded and their versions and threads (threadpoolctl, when
+    installed); ``library`` names the file and the package folder that shipped it (numpy and
+    scipy each bring an OpenBLAS, of different versions)."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
     keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture")
-    return [{k: info[k] for k in keys if info.get(k) is not None} for info in threadpool_info()]
+    return [{**{k: info[k] for k in keys if info.get(k) is not None}, **_library(info.get("filepath"))}
+            for info in threadpool_info()]
+
+
+def _library(filepath: str | None) -> dict:
+    """The library's path inside site-packages (e.g. ``torch/lib/libgomp.so.1``), else its folder and name."""
+    parts = Path(filepath or "").parts
+    if not parts:
+        return {}
+    inside = parts[len(parts) - parts[::-1].index("site-packages"):] if "site-packages" in parts else parts[-2:]
+    return {"library": "/".join(inside)}
+
+
+def torch_build() -> dict:
+    """Where the process loaded torch: what picks its CPU kernels, which threadpoolctl does not
+    see (torch links its BLAS statically): the instruction set it dispatches to
+    (``cpu_capability``), its BLAS and LAPACK, the MKL and oneDNN builds, its inter-op threads."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return {}
+    out = {}
+    try:
+        out["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
+        shown = torch.__config__.show()
+        out["interop_threads"] = torch.get_num_interop_threads()
+    except Exception:  # a torch without these costs only these facts
+        return out
+    for key, pattern in (("blas", r"\bBLAS_INFO=(\w+)"), ("lapack", r"\bLAPACK_INFO=(\w+)"),
+                         ("mkl", r"Math Kernel Library Version (\S+)"), ("onednn", r"MKL-DNN (v[\w.]+)")):
+        found = re.search(pattern, shown)
+        if found:
+            out[key] = found.group(1)
+    return out
 
 
 def machine() -> dict:
     """What decides bitwise reproducibility besides the code and the package versions."""
-    return {"platform": platform.platform(), "cpu": cpu_model(), "isa": isa_flags(),
-            "threads": thread_count(), "blas": blas_info()}
+    out = {"platform": platform.platform(), "cpu": cpu_model(), "isa": isa_flags(),
+           "threads": thread_count(), "blas": blas_info()}
+    torch = torch_build()
+    return {**out, "torch": torch} if torch else out
 
 
 def row_cost(manifest, peak: dict | None = None) -> dict:

@@ -399,13 +399,14 @@ def compute_features(info, config, dataset, options, executor, manifest) -> np.n
         chunks = [missing[i:i + FEATURE_CHUNK] for i in range(0, len(missing), FEATURE_CHUNK)]
         items = [(info.name, config, [frame["path"][j] for j in c], [prompts[j] for j in c]) for c in chunks]
         bar = progress_bar(total=len(missing), desc=f"{info.name} features", unit="img", leave=False)
-        saved = 0
+        saved, workers = 0, {}
         try:
             for i, result in executor.map(extract_features, items, kind="features",
                                           resources=info.resources, family=info.family):
                 if isinstance(result, Exception):
                     raise MethodFailed.of(result)
-                cache.add([keys[j] for j in chunks[i]], result)
+                cache.add([keys[j] for j in chunks[i]], result.features)
+                workers[result.threads["pid"]] = {k: v for k, v in result.threads.items() if k != "pid"}
                 bar.update(len(chunks[i]))
                 saved += 1
                 if saved % SAVE_FEATURES_EVERY == 0:
@@ -419,9 +420,16 @@ def compute_features(info, config, dataset, options, executor, manifest) -> np.n
             "key": method.feature_key, "version": method.feature_version,
             "computed": len(missing), "cached": len(keys) - len(missing),
             "seconds": round(seconds, 3), "images_per_s": round(len(missing) / seconds, 2) if seconds else None,
-            "cache_file": str(cache.path),
+            "cache_file": str(cache.path), **worker_threads(workers),
         }
     return cache.matrix(keys)
+
+
+def worker_threads(workers: dict[int, dict]) -> dict:
+    """``processes`` (how many computed the features) and ``threads``: each one's torch and
+    BLAS/OpenMP threads, one dict where they all agree (the workers of a pool do)."""
+    distinct = [dict(t) for t in sorted({tuple(sorted(t.items())) for t in workers.values()}, key=str)]
+    return {"processes": len(workers), "threads": distinct[0] if len(distinct) == 1 else distinct} if workers else {}
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -1,8 +1,9 @@
 """The sanity panel: does a method give the same scores when nothing that should matter
 changes? On a small sample of a dataset's images, each check scores the images twice and
-compares the two score vectors:
+compares the two score vectors, in every column the method predicts (a score, or one per
+target of a trained row; the worst column gives the verdict):
 
-* batch: all images in one call vs one image per call;
+* batch: all images in one call (each with its own prompt) vs one image per call;
 * jpeg: the decoded images saved as PNG vs re-encoded as JPEG quality 95 (a real change of
   the pixels: the tolerance is loose, and ranks are what should hold);
 * rerun: the same call twice, compared bitwise;
@@ -33,9 +34,11 @@ from scipy.stats import spearmanr
 from bench.datasets import load_dataset
 from bench.errors import BenchError
 from bench.images import load_rgb
+from bench.config import resolve_config
 from bench.registry import get_method_info
 from bench.results.cost import blas_info, machine
-from bench.results.manifest import git_commit, package_versions
+from bench.results.manifest import RunManifest, git_commit, package_versions
+from bench.results.store import MANIFEST
 from bench.run.scoring import make_scorer, score_images
 
 PANEL_FILE = "sanity.json"
@@ -76,7 +79,9 @@ def compare(name: str, reference: np.ndarray, other: np.ndarray, note: str = "")
         holds = bool(same_nan.all() and np.array_equal(reference[~np.isnan(reference)], other[~np.isnan(other)]))
     else:
         holds = bool(same_nan.all() and max_diff <= tolerance * max(spread, np.finfo(float).tiny))
-    rho = spearmanr(reference, other, nan_policy="omit").statistic if len(reference) > 1 else np.nan
+    both = ~(np.isnan(reference) | np.isnan(other))
+    varies = both.sum() > 1 and np.ptp(reference[both]) > 0 and np.ptp(other[both]) > 0
+    rho = spearmanr(reference[both], other[both]).statistic if varies else np.nan  # undefined on a constant
     shift = int(np.abs(_ranks(reference) - _ranks(other)).max()) if len(reference) else 0
     return Check(name, "holds" if holds else "differs", tolerance, max_diff, spread,
                  None if np.isnan(rho) else round(float(rho), 6), shift, note)
@@ -89,23 +94,52 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _scores(method: str, paths: list[str], prompts: list[str], checkpoint, device: str, batched: bool) -> np.ndarray:
-    """One score per image: in one call per prompt (batched) or one call per image."""
-    scores = np.full(len(paths), np.nan)
-    scorer = make_scorer(method, checkpoint=checkpoint, device=device)
-    groups = {}
-    for i, prompt in enumerate(prompts):
-        groups.setdefault(prompt if batched else i, []).append(i)
-    for members in groups.values():
-        frame = score_images(scorer, [paths[i] for i in members], prompts[members[0]])
-        scores[members] = _score_column(frame).to_numpy(dtype=float)
-    return scores
+def row_setup(method: str, dataset: str, results_dir: str | Path | None, checkpoint) -> tuple[dict, str, Path | None]:
+    """What the row is scored with: the config its run recorded (``<results>/<dataset>/<method>/
+    run.json``), else the one ``run`` would use on ``dataset`` (its preset, e.g. the demo's
+    stand-in CLIP); and a trained row's split 0 checkpoint from there when none is given."""
+    folder = Path(results_dir) / dataset / method if results_dir is not None else None
+    manifest = RunManifest.read(folder) if folder is not None and (folder / MANIFEST).is_file() else None
+    if manifest is not None:
+        config, source = dict(manifest.config), str(folder / MANIFEST)
+    else:
+        resolved = resolve_config(method, dataset=dataset)
+        config, source = resolved.values, f"preset {resolved.preset}" if resolved.preset else "defaults"
+    if checkpoint is None and folder is not None and get_method_info(method).trains:
+        found = folder / "checkpoints" / "split_0.pt"
+        checkpoint = found if found.is_file() else None
+    return config, source, checkpoint
 
 
-def _score_column(frame: pd.DataFrame) -> pd.Series:
-    """The score: ``score``, else the first predicted target column."""
-    columns = [c for c in frame.columns if c not in ("image", "prompt")]
-    return frame["score"] if "score" in frame else frame[columns[0]]
+def _scores(method: str, paths: list[str], prompts: list[str], checkpoint, device: str, batched: bool,
+            config: dict) -> pd.DataFrame:
+    """Every predicted column (``score``, or one per target), a row per image: every image in
+    one call, each with its own prompt (batched), or one call per image."""
+    scorer = make_scorer(method, checkpoint=checkpoint, device=device, config=config)
+    if batched:
+        return _predicted(score_images(scorer, paths, prompts=prompts))
+    return pd.concat([_predicted(score_images(scorer, [path], prompts=[prompt]))
+                      for path, prompt in zip(paths, prompts)], ignore_index=True)
+
+
+def _predicted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in ("image", "prompt") if c in frame]).astype(float).reset_index(drop=True)
+
+
+def compare_columns(name: str, reference: pd.DataFrame, other: pd.DataFrame, note: str = "") -> Check:
+    """``compare`` on every predicted column; the verdict of the worst (one that differs, else the
+    largest max |Δ| relative to its range), named in the note where there are several."""
+    several = len(reference.columns) > 1
+    checks = [compare(name, reference[c].to_numpy(), other[c].to_numpy(),
+                      f"{note}; worst of {', '.join(reference.columns)}: {c}" if several else note)
+              for c in reference.columns]
+    return max(checks, key=lambda c: (c.status == "differs", _relative(c.max_abs_diff, c.score_range)))
+
+
+def _relative(diff: float | None, spread: float | None) -> float:
+    if not diff:
+        return 0.0
+    return diff / spread if spread else float("inf")
 
 
 @contextlib.contextmanager
@@ -142,12 +176,14 @@ def _reencoded(rows: pd.DataFrame, folder: Path) -> tuple[list[str], list[str]]:
 
 
 def run_panel(method: str, dataset: str = "demo", n: int = 16, root: str | Path | None = None,
-              checkpoint: str | Path | None = None, device: str = "cpu") -> dict:
-    """The panel as a JSON-ready dict: what was checked, where, and each check's verdict."""
+              checkpoint: str | Path | None = None, device: str = "cpu", results_dir: str | Path | None = None) -> dict:
+    """The panel as a JSON-ready dict: what was checked, where, and each check's verdict. With
+    ``results_dir``, the row as it ran there (bench.run.sanity.row_setup)."""
     info = get_method_info(method)
     rows = sample_images(dataset, n, root)
+    config, config_source, checkpoint = row_setup(method, dataset, results_dir, checkpoint)
     panel = {"method": method, "dataset": dataset, "n_images": len(rows), "images": rows["image"].tolist(),
-             "checkpoint": str(checkpoint) if checkpoint else None, "device": device,
+             "checkpoint": str(checkpoint) if checkpoint else None, "config_from": config_source, "device": device,
              "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git_commit": git_commit()}
     if info.trains and checkpoint is None:
         note = (f"needs --checkpoint: {method} is trained per split (e.g. "
@@ -157,18 +193,19 @@ def run_panel(method: str, dataset: str = "demo", n: int = 16, root: str | Path 
     paths, prompts = rows["path"].astype(str).tolist(), rows["prompt"].fillna("").astype(str).tolist()
 
     def score(paths=paths, prompts=prompts, batched=True, on=device):
-        return _scores(method, paths, prompts, checkpoint, on, batched)
+        return _scores(method, paths, prompts, checkpoint, on, batched, config)
 
     reference = score()
-    checks = [compare("batch", reference, score(batched=False), f"{len(rows)} images per call vs 1")]
+    checks = [compare_columns("batch", reference, score(batched=False), f"{len(rows)} images per call vs 1")]
     with tempfile.TemporaryDirectory(prefix="ipiqa-sanity-") as tmp:
         png, jpeg = _reencoded(rows, Path(tmp))
-        checks.append(compare("jpeg", score(png), score(jpeg), "decoded images saved as PNG vs JPEG q95"))
-    checks.append(compare("rerun", reference, score(), "the same call twice, bitwise"))
+        checks.append(compare_columns("jpeg", score(png), score(jpeg), "decoded images saved as PNG vs JPEG q95"))
+    checks.append(compare_columns("rerun", reference, score(), "the same call twice, bitwise"))
     with one_thread():
         single = score()
-    checks.append(compare("threads", reference, single, f"1 thread vs the default ({_threads()})"))
-    checks.append(compare("order", reference, score(paths[::-1], prompts[::-1])[::-1], "images in reverse order"))
+    checks.append(compare_columns("threads", reference, single, f"1 thread vs the default ({_threads()})"))
+    reverse = score(paths[::-1], prompts[::-1]).iloc[::-1].reset_index(drop=True)
+    checks.append(compare_columns("order", reference, reverse, "images in reverse order"))
     checks.append(_cpu_gpu(reference if device == "cpu" else None, score))
     panel["checks"] = [asdict(c) for c in checks]
     return {**panel, "versions": package_versions(), "machine": machine()}
@@ -187,13 +224,14 @@ def _cpu_gpu(cpu_scores, score) -> Check:
     if not torch.cuda.is_available():
         return Check("cpu-gpu", "skipped", TOLERANCES["cpu-gpu"], note="skipped: no GPU")
     cpu = cpu_scores if cpu_scores is not None else score(on="cpu")
-    return compare("cpu-gpu", cpu, score(on="cuda"), f"cpu vs cuda ({torch.cuda.get_device_name()})")
+    return compare_columns("cpu-gpu", cpu, score(on="cuda"), f"cpu vs cuda ({torch.cuda.get_device_name()})")
 
 
 def render_panel(panel: dict) -> str:
     """The panel as lines of text: one per check."""
+    scored = "; ".join(f"{key} {panel[key]}" for key in ("config_from", "checkpoint") if panel.get(key))
     lines = [f"sanity of {panel['method']} on {panel['n_images']} {panel['dataset']} image(s), device {panel['device']}; "
-             "tolerance: max |Δ| as a fraction of the scores' range (0: bitwise)"]
+             "tolerance: max |Δ| as a fraction of the scores' range (0: bitwise)" + (f"\n  ({scored})" if scored else "")]
     for c in panel["checks"]:
         if c["status"] == "skipped":
             lines.append(f"  {c['name']:<8} skipped: {c['note'].removeprefix('skipped: ')}")

@@ -71,10 +71,11 @@ class _Scorer:
 
 
 def make_scorer(method: str | None, *, checkpoint: Path | None = None, from_dir: Path | None = None,
-                split: int | None = None, device: str = "auto") -> _Scorer:
-    """``method`` training-free, or fitted from one ``checkpoint`` (its default config), or from
-    a results folder ``from_dir`` (``<results>/<dataset>/<method>``): its run's config, and the
-    checkpoint of ``split`` or of every split (their predictions averaged)."""
+                split: int | None = None, device: str = "auto", config: dict | None = None) -> _Scorer:
+    """``method`` training-free, or fitted from one ``checkpoint``, with ``config`` (else its
+    default config); or from a results folder ``from_dir`` (``<results>/<dataset>/<method>``):
+    its run's config, and the checkpoint of ``split`` or of every split (their predictions
+    averaged)."""
     if from_dir is not None:
         manifest = RunManifest.read(Path(from_dir))
         if manifest is None:
@@ -85,7 +86,7 @@ def make_scorer(method: str | None, *, checkpoint: Path | None = None, from_dir:
     else:
         if method is None:
             raise BenchError("name the method (--method) or a results folder (--from)")
-        config, checkpoints = {}, [Path(checkpoint)] if checkpoint is not None else []
+        config, checkpoints = dict(config or {}), [Path(checkpoint)] if checkpoint is not None else []
     info = get_method_info(method)
     if info.trains and not checkpoints:
         raise BenchError(f"{method} is trained per split: pass --from results/<dataset>/{method} (or --checkpoint "

@@ -18,7 +18,7 @@ from bench.datasets.base import REQUIRED_COLUMNS
 from bench.errors import BenchError
 from bench.method import FeatureMethod
 from bench.registry import create_method
-from bench.results.cost import peak_memory, reset_peak
+from bench.results.cost import compute_threads, peak_memory, reset_peak
 from bench.train.epoch_state import epoch_states
 
 # What ``predict`` sees: never a target. ``fit`` sees these and the run's targets.
@@ -41,10 +41,20 @@ def stage(name: str):
         raise
 
 
-def extract_features(method: str, config: dict, paths: list[str], prompts: list[str]) -> np.ndarray:
+@dataclass
+class FeatureChunk:
+    """A chunk's feature rows, and the threads of the process that computed them (a pool
+    worker's differ from the driver's: bench.run.executors gives each one torch thread)."""
+
+    features: np.ndarray
+    threads: dict
+
+
+def extract_features(method: str, config: dict, paths: list[str], prompts: list[str]) -> FeatureChunk:
     """Feature rows of a chunk of images."""
     with stage("features"):
-        return features_naming_the_image(create_method(method, **config), paths, prompts)
+        features = features_naming_the_image(create_method(method, **config), paths, prompts)
+    return FeatureChunk(features, compute_threads())
 
 
 def features_naming_the_image(instance: FeatureMethod, paths: list[str], prompts: list[str]) -> np.ndarray:
