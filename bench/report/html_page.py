@@ -23,6 +23,7 @@ import pandas as pd
 from bench import __version__
 from bench.report import leaderboard, svg
 from bench.report.figures import (
+    cost_title,
     logistic_curve,
     significance_grid,
     target_name,
@@ -273,8 +274,8 @@ def _cost(group: list[Row]) -> str:
     if not points:
         return ""
     first = group[0]
-    return svg.log_x_scatter(points, f"{first.dataset}: {target_name(first.target)}, SRCC against cost",
-                             "seconds per image (log scale; recorded in run.json)", "mean SRCC")
+    return svg.log_x_scatter(points, cost_title(first.dataset, first.target),
+                             "seconds per image (log scale; recorded in run.json)", f"mean SRCC, {target_name(first.target)}")
 
 
 def _figures_section(page: PageInput, rows: list[Row]) -> str:
