@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pytest
 from helpers import run_cli
 from plugin_fixtures import LaplacianVariance
 
@@ -219,6 +220,17 @@ def test_the_cost_figure_keeps_labels_of_rows_at_the_same_cost_apart(tmp_path, m
     figures.srcc_against_cost(tmp_path / "cost.png", points, "demo", "mos_quality")
     assert len(boxes) == 3
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+@pytest.mark.parametrize("target, name", [("mos_quality", "quality MOS"), ("mos_align", "alignment MOS")])
+def test_the_cost_figure_names_the_target_it_plots(tmp_path, monkeypatch, target, name):
+    from bench.report import figures
+
+    points = pd.DataFrame({"label": ["NIQE", "GMLF"], "seconds_per_image": [0.004, 0.02], "srcc_mean": [0.5, 0.6]})
+    titles = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: titles.append(fig.axes[0].get_title()) or path)
+    figures.srcc_against_cost(tmp_path / "cost.png", points, "demo", target)
+    assert titles == [f"demo: {name}, SRCC against cost"]
 
 
 def test_the_report_plots_srcc_against_cost_and_shows_the_sanity_panels(tiny_dataset, results_dir):

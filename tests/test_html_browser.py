@@ -9,7 +9,7 @@ import io
 import pandas as pd
 import pytest
 from helpers import run_cli
-from test_html_report import report  # noqa: F401  (the module's results and report, a fixture)
+from test_html_report import SANITY_CHECKS, report_fixture  # noqa: F401  (the fixture `report`: results and report)
 
 from bench.report import page_browser
 
@@ -60,11 +60,14 @@ def test_page_works_offline_sorts_filters_expands_and_draws(report, table_csv):
         row.click()
         assert protocol.is_visible() and row.get_attribute("aria-expanded") == "true"
         assert "PLCC kind" in protocol.inner_text() and "50 images, the paper used 2982" in protocol.inner_text()
+        sanity = protocol.locator("table.sanity tr[data-check]")  # niqe's sanity.json, check by check
+        assert sanity.count() == 6 and sanity.first.is_visible()
+        assert [r.get_attribute("data-status") for r in sanity.all()] == [c["status"] for c in SANITY_CHECKS]
         row.click()
         assert not protocol.is_visible()
 
         figures = page.locator("svg.figure")
-        assert figures.count() == 5  # 2 strips, 1 heatmap, 1 cost, the scatter
+        assert figures.count() == 6  # 2 strips, 1 heatmap, 2 cost, the scatter
         for figure in figures.all():
             box = figure.bounding_box()
             assert box and box["width"] > 300 and box["height"] > 80, figure.get_attribute("data-kind")

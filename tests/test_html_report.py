@@ -19,7 +19,22 @@ ROWS = (("agiqa3k", "gmlf", "GMLF", "svr", "mos_quality", 0.3),
         ("agiqa3k", "niqe", "NIQE", "handcrafted", "mos_quality", 0.8),
         ("agiqa3k", "mystery", "Mystery", "svr", "mos_quality", 2.0),
         ("synth", "mystery", "Mystery", "alignment", "mos_align", 0.5))
-SECONDS_PER_IMAGE = 0.02  # recorded for gmlf only: the cost figure shows it alone
+SECONDS_PER_IMAGE = {"gmlf": 0.02, "mystery": 0.5}  # recorded for these only; on agiqa3k, gmlf alone has a cost
+SANITY_ROW = ("agiqa3k", "niqe")  # the only row with a sanity panel (sanity.json)
+SANITY_CHECKS = [
+    {"name": "batch", "status": "holds", "tolerance": 1e-06, "max_abs_diff": 3.25e-09, "score_range": 4.75,
+     "spearman": 1.0, "max_rank_shift": 0, "note": "16 images per call vs 1"},
+    {"name": "jpeg", "status": "differs", "tolerance": 0.05, "max_abs_diff": 0.4375, "score_range": 4.75,
+     "spearman": 0.912345, "max_rank_shift": 3, "note": "decoded images saved as PNG vs JPEG q95"},
+    {"name": "rerun", "status": "holds", "tolerance": 0.0, "max_abs_diff": 0.0, "score_range": 4.75,
+     "spearman": 1.0, "max_rank_shift": 0, "note": "the same call twice, bitwise"},
+    {"name": "threads", "status": "holds", "tolerance": 1e-06, "max_abs_diff": 0.0, "score_range": 4.75,
+     "spearman": 1.0, "max_rank_shift": 0, "note": "1 thread vs the default (openblas 2)"},
+    {"name": "order", "status": "differs", "tolerance": 1e-06, "max_abs_diff": 0.0123, "score_range": 4.75,
+     "spearman": None, "max_rank_shift": 7, "note": "images in reverse order <b>&</b>"},
+    {"name": "cpu-gpu", "status": "skipped", "tolerance": 0.001, "max_abs_diff": None, "score_range": None,
+     "spearman": None, "max_rank_shift": None, "note": "skipped: no GPU"},
+]
 
 
 def make_report_results(results_dir: Path) -> None:
@@ -27,13 +42,18 @@ def make_report_results(results_dir: Path) -> None:
         write_results(results_dir, dataset, method, display, noise, family=family, target=target)
         folder = results_dir / dataset / method
         manifest = {**json.loads((folder / "run.json").read_text()), "dataset_size": 50}
-        if method == "gmlf":
-            manifest["cost"] = {"seconds_per_image": SECONDS_PER_IMAGE}
+        if method in SECONDS_PER_IMAGE:
+            manifest["cost"] = {"seconds_per_image": SECONDS_PER_IMAGE[method]}
         write_manifest(folder, manifest)
+    dataset, method = SANITY_ROW
+    panel = {"method": method, "dataset": dataset, "n_images": 16, "images": [], "checkpoint": None,
+             "config_from": "run.json", "device": "cpu", "created": "2025-01-02T03:04:05+00:00",
+             "git_commit": "0123456789abcdef", "checks": SANITY_CHECKS}
+    (results_dir / dataset / method / "sanity.json").write_text(json.dumps(panel))
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory):
+@pytest.fixture(scope="module", name="report")
+def report_fixture(tmp_path_factory):
     """(results folder, report folder) built once for the module."""
     base = tmp_path_factory.mktemp("html")
     make_report_results(base / "results")
@@ -49,7 +69,9 @@ class Page(HTMLParser):
         super().__init__()
         self.rows, self.details, self.numbers, self.links, self.sources = [], [], [], [], []
         self.figures, self.tables, self.scripts, self.options = [], [], [], {}
+        self.details_text, self.sanity = {}, {}  # details key -> its text; -> its sanity checks' cells
         self._row, self._span, self._script, self._select = None, None, None, None
+        self._details, self._depth, self._cell = None, 0, None
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
@@ -62,6 +84,16 @@ class Page(HTMLParser):
             self.rows.append(a)
         if tag == "tr" and "details" in classes:
             self.details.append(a)
+            self._details, self._depth = a["data-key"], 0
+            self.details_text[self._details] = ""
+        if tag == "tr" and self._details is not None:
+            self._depth += 1
+        if tag == "table" and "sanity" in classes:
+            self.sanity[self._details] = []
+        if tag == "tr" and self._details in self.sanity:
+            self.sanity[self._details].append([])
+        if tag == "td" and self._details in self.sanity:
+            self._cell = ""
         if tag == "span" and "num" in classes:
             self._span = {**a, "row": self._row, "text": ""}
         if tag == "svg":
@@ -78,12 +110,23 @@ class Page(HTMLParser):
                 (self.links if name == "href" else self.sources).append(a[name])
 
     def handle_data(self, data):
+        if self._details is not None:
+            self.details_text[self._details] += data
+        if self._cell is not None:
+            self._cell += data
         if self._span is not None:
             self._span["text"] += data
         if self._script is not None:
             self._script["text"] += data
 
     def handle_endtag(self, tag):
+        if tag == "td" and self._cell is not None:
+            self.sanity[self._details][-1].append(self._cell)
+            self._cell = None
+        if tag == "tr" and self._details is not None:
+            self._depth -= 1
+            if self._depth == 0:
+                self._details = None
         if tag == "span" and self._span is not None:
             self.numbers.append(self._span)
             self._span = None
@@ -125,21 +168,57 @@ def test_page_structure(report):
     assert gmlf["curve"] and gmlf["curve"] == sorted(gmlf["curve"])  # the fitted logistic, left to right
     kinds = [f.get("data-kind") for f in page.figures]
     assert kinds.count("strip") == 2 and kinds.count("heatmap") == 1  # synth has one method: nothing to test
-    assert kinds.count("cost") == 1 and kinds.count("scatter") == 1
+    assert kinds.count("cost") == 2 and kinds.count("scatter") == 1
     assert "Wilcoxon signed-rank test over 3 paired splits" in text
-    assert f"{SECONDS_PER_IMAGE:.3g} s per image" in text
+    assert all(f"{seconds:.3g} s per image" in text for seconds in SECONDS_PER_IMAGE.values())
+
+
+def test_a_rows_sanity_panel_is_in_its_details_from_its_sanity_json(report):
+    results_dir, out = report
+    text, page = page_of(out)
+    panel = json.loads(results_dir.joinpath(*SANITY_ROW, "sanity.json").read_text())
+    key = f"{SANITY_ROW[0]}|mos_quality|{SANITY_ROW[1]}"
+    assert list(page.sanity) == [key]  # one row has a panel; its details hold it
+    cells = [row for row in page.sanity[key] if row]  # the header row has no td
+    assert [row[:2] for row in cells] == [[c["name"], c["status"]] for c in panel["checks"]]
+    for row, check in zip(cells, panel["checks"]):
+        _, status, diff, spread, tolerance, rho, shift, note = row
+        assert tolerance == f"{check['tolerance']:g}"
+        if status == "skipped":
+            assert (diff, spread, rho, shift) == ("–",) * 4 and note == check["note"].removeprefix("skipped: ")
+            continue
+        assert (diff, spread, shift) == (f"{check['max_abs_diff']:.3g}", f"{check['score_range']:.3g}",
+                                         str(check["max_rank_shift"]))
+        assert rho == ("–" if check["spearman"] is None else f"{check['spearman']:.4f}")
+        assert note == check["note"]
+    assert [row[2] for row in cells if row[0] in ("jpeg", "order")] == ["0.438", "0.0123"]
+    assert "images in reverse order &lt;b&gt;&amp;&lt;/b&gt;" in text and "<b>&" not in text  # escaped
+    described = page.details_text[key]
+    assert "docs/reproducibility.md" in described and "16 agiqa3k image(s)" in described
+    assert "commit 0123456789" in described
+    others = [k for k in page.details_text if k != key]
+    assert len(others) == len(ROWS) - 1
+    assert all("No sanity panel" in page.details_text[k] and "holds" not in page.details_text[k] for k in others)
+
+
+def test_the_cost_figure_names_its_target(report):
+    _, page = page_of(report[1])
+    titles = [f["aria-label"] for f in page.figures if f.get("data-kind") == "cost"]
+    assert titles == ["agiqa3k: quality MOS, SRCC against cost", "synth: alignment MOS, SRCC against cost"]
 
 
 def test_links_are_relative_and_reach_the_result_files(report):
     results_dir, out = report
     _, page = page_of(out)
     files = [link for link in page.links if not link.startswith("#")]
-    assert len(files) == len(ROWS) * (1 + 3)  # run.json and three prediction files per row
+    assert len(files) == len(ROWS) * (1 + 3) + 1  # run.json and three prediction files per row, one sanity.json
     for link in files:
         assert not re.match(r"^[a-z]+:", link) and not link.startswith("/"), link
         assert (out / link).resolve().is_file(), link
     assert any(link.endswith("agiqa3k/niqe/run.json") for link in files)
     assert any(link.endswith("synth/mystery/split_2.csv") for link in files)
+    assert [link for link in files if link.endswith("sanity.json")] == [
+        leaderboard.relative_link(results_dir.joinpath(*SANITY_ROW, "sanity.json"), out)]
 
 
 def test_page_loads_nothing_from_elsewhere(report):

@@ -27,6 +27,11 @@ def target_name(target: str) -> str:
     return TARGET_NAMES.get(target, target)
 
 
+def cost_title(dataset: str, target: str) -> str:
+    """The SRCC-against-cost figure's title (the PNG and the page's SVG): the target it plots."""
+    return f"{dataset}: {target_name(target)}, SRCC against cost"
+
+
 def unique_labels(methods, labels) -> dict[str, str]:
     """method -> display label, with the method name added where two labels coincide."""
     pairs = dict(zip(methods, labels))
@@ -213,7 +218,7 @@ def srcc_against_cost(path: Path, points: pd.DataFrame, dataset: str, target: st
         ax.set_xscale("log")
         ax.set_xlabel("seconds per image (features or prediction; log scale)")
         ax.set_ylabel(f"mean SRCC, {target_name(target)}")
-        ax.set_title(f"Quality against cost on {dataset}")
+        ax.set_title(cost_title(dataset, target))
         ax.grid(True, which="major", linewidth=0.3, alpha=0.5)
         separate_labels(fig, labels)
         return _save(fig, path)

@@ -23,6 +23,7 @@ import pandas as pd
 from bench import __version__
 from bench.report import leaderboard, svg
 from bench.report.figures import (
+    cost_title,
     logistic_curve,
     significance_grid,
     target_name,
@@ -33,6 +34,7 @@ from bench.report.significance import Comparison
 from bench.report.tables import PAPER_PLCC_NOTE, PLCC_TITLES, SIGN_NOTE, SUMMARY_METRICS
 from bench.results.loading import MethodResults
 from bench.results.manifest import git_commit
+from bench.run.sanity import CHECK_COLUMNS, TOLERANCE_NOTE, check_rows, panel_heading
 from bench.splits.protocols import protocol_note, read_provenance
 
 PAGE_FILE = "index.html"
@@ -71,7 +73,7 @@ def render_page(page: PageInput, rows: list[Row]) -> str:
     body = [f"<header><h1>ipiqa-bench report</h1><p>Rendered by ipiqa-bench {escape(__version__)} "
             f"from {len(page.results)} method result(s) on {escape(', '.join(datasets))}. Every number is "
             "recomputed from the split files, as <code>ipiqa-bench table --paper --ci</code> computes it. "
-            "Click a row for its protocol and files; click a column header to sort.</p>",
+            "Click a row for its protocol, sanity panel and files; click a column header to sort.</p>",
             '<nav><a href="#leaderboard">Leaderboard</a> <a href="#figures">Figures</a> '
             '<a href="#facts">Run facts</a></nav></header>',
             _leaderboard_section(rows), _figures_section(page, rows), _facts_section(page)]
@@ -168,12 +170,32 @@ def _details(row: Row, width: int) -> str:
     note = f"<p>Note: {escape(row.cells['note'])}</p>" if row.cells.get("note") else ""
     cost = f"<p>Cost: {row.seconds_per_image:.3g} s per image (recorded in run.json).</p>" if row.seconds_per_image else ""
     files = " ".join(f'<a href="{link}">split_{k}.csv</a>' for k, link in row.prediction_links)
+    panel = f' · <a href="{row.sanity_link}">sanity.json</a> (sanity panel)' if row.sanity_link else ""
     return (f'<tr class="details" data-key="{escape(row.key)}" hidden><td colspan="{width}">'
             f'<div class="protocol"><h4>Protocol of {escape(row.label)} <code>{escape(row.method)}</code></h4>'
             f"<dl>{protocol}</dl>{reasons}<p>SRCC per split: {per_split}</p>{note}{cost}"
-            f'<p>Files: <a href="{row.manifest_link}">run.json</a> (manifest) · predictions: {files} · '
+            f'<p>Files: <a href="{row.manifest_link}">run.json</a> (manifest) · predictions: {files}{panel} · '
             f'<a href="#scatter" class="show-scatter" data-scatter="{escape(row.key)}">its scatter</a></p>'
-            "</div></td></tr>")
+            f"</div>{_sanity(row)}</td></tr>")
+
+
+def _sanity(row: Row) -> str:
+    """The row's sanity panel: each check's verdict, as report.md shows it (bench.run.sanity.check_rows)."""
+    command = f"ipiqa-bench sanity --method {row.method} --dataset {row.dataset} --results-dir RESULTS"
+    if row.sanity is None:
+        return f'<p class="sanity-none">No sanity panel for this row (<code>{escape(command)}</code> writes one).</p>'
+    p = row.sanity
+    scored = "; ".join(f"{key.replace('_', ' ')} {p[key]}" for key in ("config_from", "checkpoint") if p.get(key))
+    about = ("Does the score hold when nothing that should matter changes? Each check scores a sample of images a "
+             f"second way and compares the two score vectors; {TOLERANCE_NOTE}. docs/reproducibility.md describes "
+             f"the checks. This panel: {panel_heading(p)}{f' ({scored})' if scored else ''}, written "
+             f"{p.get('created', '?')} at commit {(p.get('git_commit') or '–')[:10]} (sanity.json).")
+    head = "".join(f"<th>{escape(name)}</th>" for _, name in CHECK_COLUMNS)
+    body = "".join(f'<tr data-check="{escape(c["name"])}" data-status="{escape(c["status"])}">'
+                   + "".join(f'<td class="{key}">{escape(c[key])}</td>' for key, _ in CHECK_COLUMNS) + "</tr>"
+                   for c in check_rows(p))
+    return (f'<div class="sanity"><h4>Sanity panel</h4><p class="note">{escape(about)}</p>'
+            f'<table class="sanity"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
 
 
 def _leaderboard_table(group: list[Row]) -> str:
@@ -252,8 +274,8 @@ def _cost(group: list[Row]) -> str:
     if not points:
         return ""
     first = group[0]
-    return svg.log_x_scatter(points, f"{first.dataset}: {target_name(first.target)}, SRCC against cost",
-                             "seconds per image (log scale; recorded in run.json)", "mean SRCC")
+    return svg.log_x_scatter(points, cost_title(first.dataset, first.target),
+                             "seconds per image (log scale; recorded in run.json)", f"mean SRCC, {target_name(first.target)}")
 
 
 def _figures_section(page: PageInput, rows: list[Row]) -> str:

@@ -1,7 +1,8 @@
 """The HTML report's leaderboard rows: one per (dataset, target, method) of the summary
 ``table --paper --ci`` prints, with what the page needs beside the numbers: the row's
 protocol in words, whether it is comparable to the paper (and why not), family, fidelity,
-trained or zero-shot, its per-split SRCC, a recorded cost, and links to its files.
+trained or zero-shot, its per-split SRCC, a recorded cost, its sanity panel (sanity.json, where
+`sanity --results-dir` wrote one), and links to its files.
 
 Numbers are never recomputed here: they are the summary's cells
 (bench.report.tables.with_paper, bench.report.significance.confidence_intervals).
@@ -21,6 +22,7 @@ from bench.registry import get_method_info
 from bench.report.tables import PAPER_DATASET_SIZE, SMALL_DATA_SHARE, SUMMARY_METRICS
 from bench.results.loading import MethodResults
 from bench.results.store import MANIFEST
+from bench.run.sanity import PANEL_FILE, read_panel
 
 # Columns a summary may carry about training data overlapping the test images; shown when present.
 CONTAMINATION_COLUMNS = ("contamination", "trained_on")
@@ -44,6 +46,8 @@ class Row:
     prediction_links: list[tuple[int, str]]
     seconds_per_image: float | None = None
     paper_in_ci: dict[str, bool | None] = field(default_factory=dict)  # metric -> inside our 95% interval
+    sanity: dict | None = None  # the (dataset, method)'s sanity panel, as sanity.json has it
+    sanity_link: str | None = None
 
     @property
     def key(self) -> str:
@@ -67,6 +71,7 @@ def leaderboard_rows(summary: pd.DataFrame, results: list[MethodResults], per_sp
         split = per_split[(per_split["dataset"] == cells["dataset"]) & (per_split["method"] == cells["method"])
                           & (per_split["target"] == cells["target"])].sort_values("split")
         folder = Path(results_dir) / cells["dataset"] / cells["method"]
+        panel = read_panel(folder)
         rows.append(Row(
             dataset=cells["dataset"], target=cells["target"], method=cells["method"], label=cells["label"],
             family=cells["family"], fidelity=info.fidelity_kind if info else "unregistered",
@@ -74,7 +79,8 @@ def leaderboard_rows(summary: pd.DataFrame, results: list[MethodResults], per_sp
             not_comparable=not_comparable(cells), split_srcc=list(zip(split["split"], split["srcc"])),
             manifest_link=relative_link(folder / MANIFEST, out),
             prediction_links=[(k, relative_link(folder / f"split_{k}.csv", out)) for k in sorted(result.predictions)],
-            seconds_per_image=recorded_cost(result), paper_in_ci=paper_inside_interval(cells)))
+            seconds_per_image=recorded_cost(result), paper_in_ci=paper_inside_interval(cells),
+            sanity=panel, sanity_link=relative_link(folder / PANEL_FILE, out) if panel is not None else None))
     return rows
 
 

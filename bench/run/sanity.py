@@ -227,18 +227,41 @@ def _cpu_gpu(cpu_scores, score) -> Check:
     return compare_columns("cpu-gpu", cpu, score(on="cuda"), f"cpu vs cuda ({torch.cuda.get_device_name()})")
 
 
+# A check's fields as report.md and index.html show them: (key in sanity.json, header)
+CHECK_COLUMNS = (("name", "check"), ("status", "status"), ("max_abs_diff", "max |Δ|"), ("score_range", "range"),
+                 ("tolerance", "tolerance"), ("spearman", "Spearman rho"), ("max_rank_shift", "max rank shift"),
+                 ("note", "note"))
+TOLERANCE_NOTE = "tolerance: max |Δ| as a fraction of the scores' range (0: bitwise)"
+
+
+def check_rows(panel: dict) -> list[dict[str, str]]:
+    """Each check of a panel as text, keyed as in sanity.json (CHECK_COLUMNS), "–" where a check
+    has no value (a skipped one); a skipped check's note without its "skipped: "."""
+    def text(value, spec: str) -> str:
+        return "–" if value is None else format(value, spec)
+
+    return [{"name": c["name"], "status": c["status"], "max_abs_diff": text(c["max_abs_diff"], ".3g"),
+             "score_range": text(c["score_range"], ".3g"), "tolerance": text(c["tolerance"], "g"),
+             "spearman": text(c["spearman"], ".4f"), "max_rank_shift": text(c["max_rank_shift"], "d"),
+             "note": c["note"].removeprefix("skipped: ") if c["status"] == "skipped" else c["note"]}
+            for c in panel["checks"]]
+
+
+def panel_heading(panel: dict) -> str:
+    """What the panel scored: the method, how many images of which dataset, the device."""
+    return f"sanity of {panel['method']} on {panel['n_images']} {panel['dataset']} image(s), device {panel['device']}"
+
+
 def render_panel(panel: dict) -> str:
     """The panel as lines of text: one per check."""
     scored = "; ".join(f"{key} {panel[key]}" for key in ("config_from", "checkpoint") if panel.get(key))
-    lines = [f"sanity of {panel['method']} on {panel['n_images']} {panel['dataset']} image(s), device {panel['device']}; "
-             "tolerance: max |Δ| as a fraction of the scores' range (0: bitwise)" + (f"\n  ({scored})" if scored else "")]
-    for c in panel["checks"]:
+    lines = [f"{panel_heading(panel)}; {TOLERANCE_NOTE}" + (f"\n  ({scored})" if scored else "")]
+    for c in check_rows(panel):
         if c["status"] == "skipped":
-            lines.append(f"  {c['name']:<8} skipped: {c['note'].removeprefix('skipped: ')}")
+            lines.append(f"  {c['name']:<8} skipped: {c['note']}")
             continue
-        rho = "–" if c["spearman"] is None else f"{c['spearman']:.4f}"
-        lines.append(f"  {c['name']:<8} {c['status']:<7} max|Δ| {c['max_abs_diff']:.3g} (range {c['score_range']:.3g}, "
-                     f"tolerance {c['tolerance']:g}); Spearman {rho}; max rank shift {c['max_rank_shift']}"
+        lines.append(f"  {c['name']:<8} {c['status']:<7} max|Δ| {c['max_abs_diff']} (range {c['score_range']}, "
+                     f"tolerance {c['tolerance']}); Spearman {c['spearman']}; max rank shift {c['max_rank_shift']}"
                      f" — {c['note']}")
     return "\n".join(lines)
 
