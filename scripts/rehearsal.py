@@ -30,8 +30,11 @@ projected from what was measured.
    where the recipe records every epoch's test metrics, after each epoch) in CPU hours on this
    machine, from the measured rates, and as counts (training steps, images evaluated) that a
    GPU user multiplies by their own step and inference times: no GPU was measured, and no
-   CPU-to-GPU factor is assumed. Offline rows scale linearly in images from a ``--limit`` run
-   (the SVR's fit grows faster than that: there the projection is a lower bound).
+   CPU-to-GPU factor is assumed. CPU hours: an offline row's CPU time (process and feature
+   workers) scaled linearly in images from a ``--limit`` run (the SVR's fit grows faster than
+   that: there the projection is a lower bound); a trainable row's wall-clock rates times the
+   CPU seconds it used per wall second. ``--reproject`` rebuilds the table of an earlier
+   ``--work`` folder from its files, without running anything.
 
 Output: ``<work>/rehearsal.md`` and ``<work>/rehearsal.json``; progress a line per stage on stderr.
 
@@ -236,10 +239,10 @@ def project(manifest: dict, row: dict, trainable: bool, images: int) -> dict:
     scale = FULL_IMAGES / images
     n_test = round(FULL_IMAGES * TEST_SIZE)
     n_train = FULL_IMAGES - n_test
-    per_split = (row["fit_s"] + row["predict_s"]) / max(row["splits"], 1)
-    if not trainable:
-        extract = row["extract_s"] * FULL_IMAGES / row["extracted"] if row["extracted"] else 0.0
-        seconds = extract + FULL_SPLITS * per_split * scale
+    if not trainable:  # CPU time (the process and its feature workers), linear in images; a row that
+        # only fits (features cached by an earlier row) also linear in splits
+        splits = 1 if row["extracted"] else FULL_SPLITS / max(row["splits"], 1)
+        seconds = row["cpu_s"] * scale * splits
         return {"full_cpu_h": round(seconds / 3600, 3), "full_steps": 0, "full_eval_images": FULL_SPLITS * n_test,
                 "note": "" if row["extracted"] else "features computed by an earlier row"}
     from bench.train.config import TrainConfig
@@ -262,7 +265,8 @@ def project(manifest: dict, row: dict, trainable: bool, images: int) -> dict:
     eval_images = FULL_SPLITS * row["models"] * passes * n_test
     # the rest of fit (model build, cache reads, epoch bookkeeping) scaled per split as measured
     other = max(row["fit_s"] - row["step_s"] - row["data_wait_s"], 0.0) / max(row["splits"], 1)
-    seconds = FULL_SPLITS * (steps * s_per_step + other) + eval_images * eval_s_per_image
+    wall = FULL_SPLITS * (steps * s_per_step + other) + eval_images * eval_s_per_image
+    seconds = wall * row["cpu_s"] / row["wall_s"]  # the rates are wall clock: CPU seconds per wall second, as run
     return {"s_per_step": round(s_per_step, 3), "eval_s_per_image": round(eval_s_per_image, 4),
             "full_steps": FULL_SPLITS * steps, "full_eval_images": eval_images,
             "full_cpu_h": round(seconds / 3600, 1),
@@ -357,8 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1,
                         help="Each row's run --jobs: its splits and feature chunks on N processes (default: 1).")
     parser.add_argument("--rows", default="all", help="all, offline, trainable, or method names, comma-separated.")
+    parser.add_argument("--reproject", action="store_true",
+                        help="Rebuild <work>/rehearsal.md from that folder's rehearsal.json and results; run nothing.")
     args = parser.parse_args(argv)
     args.work = args.work.resolve()
+    if args.reproject:
+        return reproject(args.work)
     (args.work / "logs").mkdir(parents=True, exist_ok=True)
     if not args.labels.is_file():
         raise SystemExit(f"error: no label file {args.labels}; pass --labels AGIQA-3k's data.csv")
@@ -381,22 +389,43 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(run_row(method, method in trainable, args, data, results))
         say(f"  {rows[-1]['wall_s']} s wall, {rows[-1]['cpu_s']} s CPU, {rows[-1]['peak_rss_mb']} MB"
             + (f"; FAILED: {rows[-1]['error']}" if "error" in rows[-1] else ""))
-    total = {"row": "total", "kind": "", "wall_s": round(time.perf_counter() - start, 1),
+    saved_args = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    write_outputs(args.work, dataset, saved_args, rows, round(time.perf_counter() - start, 1))
+    return 1 if any("error" in r for r in rows) else 0
+
+
+def write_outputs(work: Path, dataset: dict, args: dict, rows: list[dict], wall_s: float) -> None:
+    """rehearsal.md and rehearsal.json, with a total row over ``rows``."""
+    total = {"row": "total", "kind": "", "wall_s": wall_s,
              **{k: round(sum(r.get(k) or 0 for r in rows), 2) for k in ("cpu_s", "results_mb", "cache_added_mb",
                                                                        "full_cpu_h", "full_steps")},
              "peak_rss_mb": max((r["peak_rss_mb"] for r in rows), default=0)}
-    rows.append(total)
-    head = (f"Rehearsal: {args.images} images ({'all' if args.limit is None else 'limit ' + str(args.limit)}; sizes "
-            f"{dataset['sizes']}), {args.splits} split(s), {args.steps} training step(s) per model and stage, "
-            f"micro-batch {args.micro_batch}, --jobs {args.jobs}"
-            f"{f', trainable rows at {args.image_size} px (not their recipe)' if args.image_size else ''}; "
+    resized = f", trainable rows at {args['image_size']} px (not their recipe)" if args["image_size"] else ""
+    head = (f"Rehearsal: {args['images']} images ({'all' if args['limit'] is None else 'limit ' + str(args['limit'])}"
+            f"; sizes {dataset['sizes']}), {args['splits']} split(s), {args['steps']} training step(s) per model "
+            f"and stage, micro-batch {args['micro_batch']}, --jobs {args.get('jobs', 1)}"
+            f"{resized}; "
             f"{os.cpu_count()} CPU(s). 'full': 10 splits of {FULL_IMAGES} images "
             "projected from these rates (CPU hours here; steps and images evaluated for any device).")
-    (args.work / "rehearsal.md").write_text(markdown(rows, head))
-    (args.work / "rehearsal.json").write_text(json.dumps({"dataset": dataset, "args": {
-        k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}, "rows": rows}, indent=2) + "\n")
-    say(f"done in {total['wall_s']} s: {args.work / 'rehearsal.md'}")
-    return 1 if any("error" in r for r in rows) else 0
+    (work / "rehearsal.md").write_text(markdown([*rows, total], head))
+    (work / "rehearsal.json").write_text(json.dumps({"dataset": dataset, "args": args, "rows": rows,
+                                                     "wall_s": wall_s}, indent=2) + "\n")
+    say(f"done in {wall_s} s: {work / 'rehearsal.md'}")
+
+
+def reproject(work: Path) -> int:
+    """The table of an earlier rehearsal, its projections recomputed from the rows' files."""
+    saved = json.loads((work / "rehearsal.json").read_text())
+    rows = [r for r in saved["rows"] if r["row"] != "total"]  # files written before the total moved out
+    for row in rows:
+        manifest = work / "results" / "agiqa3k" / row["row"] / "run.json"
+        if row["kind"] in ("offline", "trainable") and "error" not in row and manifest.exists():
+            manifest = json.loads(manifest.read_text())
+            row.update(stages(manifest))
+            row.update(project(manifest, row, row["kind"] == "trainable", saved["args"]["images"]))
+    wall = saved.get("wall_s") or next((r["wall_s"] for r in saved["rows"] if r["row"] == "total"), 0)
+    write_outputs(work, saved["dataset"], saved["args"], rows, wall)
+    return 0
 
 
 if __name__ == "__main__":
