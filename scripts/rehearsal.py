@@ -221,6 +221,7 @@ def stages(manifest: dict) -> dict:
     features = manifest.get("features") or {}
     out = {"splits": len(splits), "n_train": splits[0].get("n_train"), "n_test": splits[0].get("n_test"),
            "extract_s": features.get("seconds", 0.0), "extracted": features.get("computed", 0),
+           "features_cached": bool(features) and not features.get("computed"),
            "fit_s": round(sum(s.get("fit_s") or 0 for s in splits), 2),
            "predict_s": round(sum(s.get("predict_s") or 0 for s in splits), 2),
            "predicted": sum(s.get("n_test") or 0 for s in splits)}
@@ -239,36 +240,30 @@ def project(manifest: dict, row: dict, trainable: bool, images: int) -> dict:
     scale = FULL_IMAGES / images
     n_test = round(FULL_IMAGES * TEST_SIZE)
     n_train = FULL_IMAGES - n_test
-    if not trainable:  # CPU time (the process and its feature workers), linear in images; a row that
-        # only fits (features cached by an earlier row) also linear in splits
-        splits = 1 if row["extracted"] else FULL_SPLITS / max(row["splits"], 1)
-        seconds = row["cpu_s"] * scale * splits
+    fit_predict = row["fit_s"] + row["predict_s"]
+    if not trainable:  # CPU time (process and feature workers): extraction linear in images, the
+        # fits and predictions (one thread) linear in images and splits
+        seconds = (max(row["cpu_s"] - fit_predict, 0.0) * scale
+                   + fit_predict * scale * FULL_SPLITS / max(row["splits"], 1))
         return {"full_cpu_h": round(seconds / 3600, 3), "full_steps": 0, "full_eval_images": FULL_SPLITS * n_test,
-                "note": "" if row["extracted"] else "features computed by an earlier row"}
-    from bench.train.config import TrainConfig
-    from bench.train.epoch_metrics import recording_decision
+                "note": "features computed by an earlier row" if row.get("features_cached") else ""}
+    import methods  # noqa: F401  (registers the adapters)
+    from bench.registry import create_method
 
     config = manifest["config"]
-    train_config = TrainConfig(**{k: config[k] for k in TrainConfig.__dataclass_fields__ if k in config})
-    draws = int(config.get("train_patches") or 1)
+    method = create_method(manifest["method"], **{**config, "max_steps": None})
+    work = method.planned_work(n_train, n_test, manifest["targets"])  # what the plan prices, uncapped
+    train_config = method.train_config()
     s_per_step = (row["step_s"] + row["data_wait_s"]) / max(row["steps"], 1)
     eval_s_per_image = row["predict_s"] / max(row["predicted"] * row["models"], 1)  # one model's pass
-    steps = 0
-    for key in _models((next(iter(manifest["splits"].values())).get("report") or {})):
-        stage = key.rsplit("/", 1)[1]
-        epochs = config.get(f"{stage}_epochs") or config["epochs"]
-        batch = train_config.batch_size
-        per_epoch = n_train * draws // batch if n_train * draws > batch else 1
-        steps += epochs * per_epoch
-    every_epoch = not recording_decision(train_config.with_overrides(max_steps=None), n_train, n_test, draws)
-    passes = 1 + (train_config.epochs if every_epoch else 0)  # after training, and after every epoch
-    eval_images = FULL_SPLITS * row["models"] * passes * n_test
+    steps = work.models * work.epochs * max(work.n_train * work.draws // train_config.batch_size, 1)
     # the rest of fit (model build, cache reads, epoch bookkeeping) scaled per split as measured
     other = max(row["fit_s"] - row["step_s"] - row["data_wait_s"], 0.0) / max(row["splits"], 1)
-    wall = FULL_SPLITS * (steps * s_per_step + other) + eval_images * eval_s_per_image
+    wall = FULL_SPLITS * (steps * s_per_step + other + work.predicted_images * eval_s_per_image)
     seconds = wall * row["cpu_s"] / row["wall_s"]  # the rates are wall clock: CPU seconds per wall second, as run
+    draws, every_epoch = work.draws, work.test_passes > 1
     return {"s_per_step": round(s_per_step, 3), "eval_s_per_image": round(eval_s_per_image, 4),
-            "full_steps": FULL_SPLITS * steps, "full_eval_images": eval_images,
+            "full_steps": FULL_SPLITS * steps, "full_eval_images": FULL_SPLITS * work.predicted_images,
             "full_cpu_h": round(seconds / 3600, 1),
             "note": f"batch {train_config.batch_size} at {train_config.image_size} px"
                     + (f", crops {train_config.train_crop}" if train_config.train_crop else "")
