@@ -14,11 +14,12 @@ from plugin_fixtures import LaplacianVariance
 
 from bench import api
 from bench.report.cost import cost_frame
+from bench.results.completion import checkpoint_path
 from bench.results.cost import machine, row_cost
 from bench.results.manifest import RunManifest, SplitRecord
 from bench.run.progress import RunProgress, reference_estimate
 from bench.run.runner import worker_threads
-from bench.run.sanity import compare
+from bench.run.sanity import compare, panel_heading, render_panel
 
 LAP = "test-lap-var"
 
@@ -197,6 +198,7 @@ def test_a_row_is_checked_as_it_ran_its_config_and_its_split_0_checkpoint(tiny_d
     folder = results_dir / "tinyfiles" / "test-sharpness-svr"
     panel = api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4, results_dir=results_dir)
     assert panel["checkpoint"] == str(folder / "checkpoints" / "split_0.pt")
+    assert panel["checkpoint_split"] == 0 and panel_heading(panel).endswith("checkpoint of split 0")
     assert panel["config_from"] == str(folder / "run.json")
     assert {c["status"] for c in panel["checks"]} >= {"holds"}  # scored, not skipped
     seen = []  # the config each scoring used: the run's, not the method's bare defaults
@@ -204,6 +206,19 @@ def test_a_row_is_checked_as_it_ran_its_config_and_its_split_0_checkpoint(tiny_d
     monkeypatch.setattr(sanity, "make_scorer", lambda *a, **k: seen.append(k["config"]) or real(*a, **k))
     api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4, results_dir=results_dir)
     assert seen and all(c == RunManifest.read(folder).config for c in seen)
+
+
+def test_a_row_whose_split_0_has_no_checkpoint_is_checked_with_the_first_split_that_has_one(tiny_dataset,
+                                                                                              results_dir):
+    api.run("test-sharpness-svr", "tinyfiles", splits=3, results_dir=results_dir, summary=False)
+    folder = results_dir / "tinyfiles" / "test-sharpness-svr"
+    checkpoint_path(folder, 0).unlink()
+    checkpoint_path(folder, 1).unlink()
+    panel = api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4, results_dir=results_dir)
+    assert panel["checkpoint"] == str(checkpoint_path(folder, 2)) and panel["checkpoint_split"] == 2
+    assert {c["status"] for c in panel["checks"]} >= {"holds"}  # scored, not skipped
+    assert "checkpoint of split 2 (split 0 has none)" in panel_heading(panel)
+    assert "checkpoint of split 2 (split 0 has none)" in render_panel(panel).splitlines()[0]
 
 
 def test_the_cost_figure_keeps_labels_of_rows_at_the_same_cost_apart(tmp_path, monkeypatch):
