@@ -2,6 +2,7 @@
 reference cost, ``table --cost``) and the sanity panel (bench/run/sanity.py)."""
 
 import json
+import os
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -84,12 +85,20 @@ def test_the_machine_record_names_each_blas_library_and_torchs_own_kernels():
     assert facts["torch"]["cpu_capability"] and facts["torch"]["blas"] and facts["torch"]["interop_threads"] >= 1
 
 
-def test_features_computed_by_pool_workers_record_the_workers_threads(tiny_dataset, results_dir):
+def test_features_computed_by_pool_workers_record_the_workers_threads(tiny_dataset, results_dir, tmp_path,
+                                                                     monkeypatch):
+    # each worker's first image waits until the other worker has one too: on a loaded machine
+    # one worker could otherwise take all three chunks before the other starts
+    meeting = tmp_path / "workers"
+    meeting.mkdir()
+    monkeypatch.setenv("TEST_WORKER_MEETING", str(meeting))
     api.run(LAP, "tinyfiles", splits=2, jobs=2, results_dir=results_dir, summary=False)
     features = json.loads((results_dir / "tinyfiles" / LAP / "run.json").read_text())["features"]
+    workers = {int(p.name) for p in meeting.iterdir()}  # the processes that computed
+    assert len(workers) == 2 and os.getpid() not in workers
     # 40 images in chunks of 16 over two workers; each worker computes with one torch thread
     # where the driver had loaded torch, whatever the driver's own count
-    assert features["processes"] == 2 and {"openblas", "mkl", "blis", "flexiblas"} & set(features["threads"])
+    assert features["processes"] == len(workers) and {"openblas", "mkl", "blis", "flexiblas"} & set(features["threads"])
     if "torch" in features["threads"]:
         assert features["threads"]["torch"] == 1
     assert worker_threads({1: {"torch": 1}, 2: {"torch": 1}}) == {"processes": 2, "threads": {"torch": 1}}
