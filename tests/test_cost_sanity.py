@@ -194,6 +194,15 @@ def test_every_predicted_column_is_checked_and_the_worst_gives_the_verdict(tiny_
     assert checks["order"]["status"] == "holds" and checks["rerun"]["status"] == "holds"
 
 
+def test_a_check_without_a_note_names_the_worst_column_alone():
+    from bench.run.sanity import compare_columns
+
+    reference = pd.DataFrame({"quality": [1.0, 2.0, 3.0], "alignment": [1.0, 2.0, 3.0]})
+    other = reference.assign(alignment=[3.0, 2.0, 1.0])
+    assert compare_columns("batch", reference, other).note == "worst of quality, alignment: alignment"
+    assert compare_columns("batch", reference, other, "6 vs 1").note == "6 vs 1; worst of quality, alignment: alignment"
+
+
 def test_a_trained_method_without_a_checkpoint_is_skipped_and_says_why(tiny_dataset):
     panel = api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4)
     assert {c["status"] for c in panel["checks"]} == {"skipped"}

@@ -136,7 +136,8 @@ def compare_columns(name: str, reference: pd.DataFrame, other: pd.DataFrame, not
     largest max |Δ| relative to its range), named in the note where there are several."""
     several = len(reference.columns) > 1
     checks = [compare(name, reference[c].to_numpy(), other[c].to_numpy(),
-                      f"{note}; worst of {', '.join(reference.columns)}: {c}" if several else note)
+                      "; ".join(filter(None, [note, f"worst of {', '.join(reference.columns)}: {c}"]))
+                      if several else note)
               for c in reference.columns]
     return max(checks, key=lambda c: (c.status == "differs", _relative(c.max_abs_diff, c.score_range)))
 
