@@ -200,8 +200,8 @@ def sanity(method: str, *, dataset: str = "demo", n: int = 16, root: str | Path 
     """The sanity panel of ``method`` on ``n`` images of ``dataset`` (bench/run/sanity.py): batch
     1 vs N, PNG vs JPEG q95, a bitwise rerun, 1 vs N threads, reversed order, CPU vs GPU. The
     method is scored with the config ``run`` would give it on ``dataset`` (its preset); with
-    ``results_dir``, as its row ran there (the config in its run.json, split 0's checkpoint when
-    trained and no ``checkpoint`` is given), and the panel is written beside it,
+    ``results_dir``, as its row ran there (the config in its run.json, split 0's checkpoint, else
+    the first split's that has one, when trained and no ``checkpoint`` is given), and the panel is written beside it,
     ``<results_dir>/<dataset>/<method>/sanity.json``, where ``report`` shows it."""
     panel = run_panel(method, dataset, n, root, checkpoint, device, results_dir)
     if results_dir is not None:

@@ -2,6 +2,7 @@
 reference cost, ``table --cost``) and the sanity panel (bench/run/sanity.py)."""
 
 import json
+import os
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,11 +15,12 @@ from plugin_fixtures import LaplacianVariance
 
 from bench import api
 from bench.report.cost import cost_frame
+from bench.results.completion import checkpoint_path
 from bench.results.cost import machine, row_cost
 from bench.results.manifest import RunManifest, SplitRecord
 from bench.run.progress import RunProgress, reference_estimate
 from bench.run.runner import worker_threads
-from bench.run.sanity import compare
+from bench.run.sanity import compare, panel_heading, render_panel
 
 LAP = "test-lap-var"
 
@@ -83,12 +85,20 @@ def test_the_machine_record_names_each_blas_library_and_torchs_own_kernels():
     assert facts["torch"]["cpu_capability"] and facts["torch"]["blas"] and facts["torch"]["interop_threads"] >= 1
 
 
-def test_features_computed_by_pool_workers_record_the_workers_threads(tiny_dataset, results_dir):
+def test_features_computed_by_pool_workers_record_the_workers_threads(tiny_dataset, results_dir, tmp_path,
+                                                                     monkeypatch):
+    # each worker's first image waits until the other worker has one too: on a loaded machine
+    # one worker could otherwise take all three chunks before the other starts
+    meeting = tmp_path / "workers"
+    meeting.mkdir()
+    monkeypatch.setenv("TEST_WORKER_MEETING", str(meeting))
     api.run(LAP, "tinyfiles", splits=2, jobs=2, results_dir=results_dir, summary=False)
     features = json.loads((results_dir / "tinyfiles" / LAP / "run.json").read_text())["features"]
+    workers = {int(p.name) for p in meeting.iterdir()}  # the processes that computed
+    assert len(workers) == 2 and os.getpid() not in workers
     # 40 images in chunks of 16 over two workers; each worker computes with one torch thread
     # where the driver had loaded torch, whatever the driver's own count
-    assert features["processes"] == 2 and {"openblas", "mkl", "blis", "flexiblas"} & set(features["threads"])
+    assert features["processes"] == len(workers) and {"openblas", "mkl", "blis", "flexiblas"} & set(features["threads"])
     if "torch" in features["threads"]:
         assert features["threads"]["torch"] == 1
     assert worker_threads({1: {"torch": 1}, 2: {"torch": 1}}) == {"processes": 2, "threads": {"torch": 1}}
@@ -184,6 +194,15 @@ def test_every_predicted_column_is_checked_and_the_worst_gives_the_verdict(tiny_
     assert checks["order"]["status"] == "holds" and checks["rerun"]["status"] == "holds"
 
 
+def test_a_check_without_a_note_names_the_worst_column_alone():
+    from bench.run.sanity import compare_columns
+
+    reference = pd.DataFrame({"quality": [1.0, 2.0, 3.0], "alignment": [1.0, 2.0, 3.0]})
+    other = reference.assign(alignment=[3.0, 2.0, 1.0])
+    assert compare_columns("batch", reference, other).note == "worst of quality, alignment: alignment"
+    assert compare_columns("batch", reference, other, "6 vs 1").note == "6 vs 1; worst of quality, alignment: alignment"
+
+
 def test_a_trained_method_without_a_checkpoint_is_skipped_and_says_why(tiny_dataset):
     panel = api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4)
     assert {c["status"] for c in panel["checks"]} == {"skipped"}
@@ -197,6 +216,7 @@ def test_a_row_is_checked_as_it_ran_its_config_and_its_split_0_checkpoint(tiny_d
     folder = results_dir / "tinyfiles" / "test-sharpness-svr"
     panel = api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4, results_dir=results_dir)
     assert panel["checkpoint"] == str(folder / "checkpoints" / "split_0.pt")
+    assert panel["checkpoint_split"] == 0 and panel_heading(panel).endswith("checkpoint of split 0")
     assert panel["config_from"] == str(folder / "run.json")
     assert {c["status"] for c in panel["checks"]} >= {"holds"}  # scored, not skipped
     seen = []  # the config each scoring used: the run's, not the method's bare defaults
@@ -204,6 +224,19 @@ def test_a_row_is_checked_as_it_ran_its_config_and_its_split_0_checkpoint(tiny_d
     monkeypatch.setattr(sanity, "make_scorer", lambda *a, **k: seen.append(k["config"]) or real(*a, **k))
     api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4, results_dir=results_dir)
     assert seen and all(c == RunManifest.read(folder).config for c in seen)
+
+
+def test_a_row_whose_split_0_has_no_checkpoint_is_checked_with_the_first_split_that_has_one(tiny_dataset,
+                                                                                              results_dir):
+    api.run("test-sharpness-svr", "tinyfiles", splits=3, results_dir=results_dir, summary=False)
+    folder = results_dir / "tinyfiles" / "test-sharpness-svr"
+    checkpoint_path(folder, 0).unlink()
+    checkpoint_path(folder, 1).unlink()
+    panel = api.sanity("test-sharpness-svr", dataset="tinyfiles", n=4, results_dir=results_dir)
+    assert panel["checkpoint"] == str(checkpoint_path(folder, 2)) and panel["checkpoint_split"] == 2
+    assert {c["status"] for c in panel["checks"]} >= {"holds"}  # scored, not skipped
+    assert "checkpoint of split 2 (split 0 has none)" in panel_heading(panel)
+    assert "checkpoint of split 2 (split 0 has none)" in render_panel(panel).splitlines()[0]
 
 
 def test_the_cost_figure_keeps_labels_of_rows_at_the_same_cost_apart(tmp_path, monkeypatch):

@@ -292,3 +292,25 @@ def test_contamination_column_is_shown_and_counts_against_comparability():
     assert leaderboard.not_comparable(cells.drop(["contamination", "trained_on"])) == []
     assert "contamination" not in dict(leaderboard.protocol_items(cells.drop(["contamination", "trained_on"]),
                                                                    Result()))
+
+
+def test_an_svr_on_cached_features_sits_at_its_extractors_cost(tmp_path):
+    """The page places a row whose features another row extracted (niqe-svr on NIQE's cached
+    features: its own run timed only the regressor) at the extraction's seconds per image, as
+    ``table --cost`` and the PNG figure do (bench.report.cost.cost_frame)."""
+    results = tmp_path / "results"
+    costs = {"niqe": ({"seconds_per_image": 0.1, "measured_on": "features"}, {"key": "niqe", "version": "2"}),
+             "niqe-svr": ({"seconds_per_image": 1e-5, "measured_on": "prediction"}, {})}
+    for method, display, noise in (("niqe", "NIQE", 0.8), ("niqe-svr", "NIQE-SVR", 0.3)):
+        write_results(results, "demo", method, display, noise, family="svr", target="mos_quality")
+        folder = results / "demo" / method
+        cost, features = costs[method]
+        write_manifest(folder, {**json.loads((folder / "run.json").read_text()), "cost": cost,
+                                "features": features, "feature_version": "niqe/2"})
+    build_report(results, tmp_path / "report", n_resamples=20)
+    text, page = page_of(tmp_path / "report")
+    details = page.details_text["demo|mos_quality|niqe-svr"]
+    assert "Cost: 0.1 s per image" in details and "features (niqe)" in details
+    assert "1e-05" not in details
+    assert re.search(r"<title>NIQE-SVR: 0\.1 s/image,", text) and "1e-05 s/image" not in text
+    assert "<title>NIQE: 0.1 s/image," in text

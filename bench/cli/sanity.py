@@ -18,10 +18,10 @@ from bench.run.sanity import render_panel
 @click.option("--n", "n", type=click.IntRange(2), default=16, show_default=True, help="Images sampled (evenly, by name).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="A trained method's checkpoint (default with --results-dir: its row's "
-                   "checkpoints/split_0.pt).")
+                   "checkpoints/split_0.pt, else the first split's that has one).")
 @click.option("--device", default="cpu", show_default=True, help="Device of the reference scores (cpu, cuda, auto).")
 @click.option("--results-dir", type=click.Path(path_type=Path), default=None,
-              help="Check the row as it ran there (its run.json's config; split 0's checkpoint) and write "
+              help="Check the row as it ran there (its run.json's config; split 0's checkpoint, else the first split's) and write "
                    "the panel to <results-dir>/<dataset>/<method>/sanity.json (`report` shows it).")
 def sanity_command(method, dataset, root, n, checkpoint, device, results_dir):
     """Score a small sample twice per check and compare: batch 1 vs N, PNG vs JPEG q95, a bitwise

@@ -168,7 +168,9 @@ def _details(row: Row, width: int) -> str:
                "<p>Not comparable to the paper: " + "; ".join(escape(r) for r in row.not_comparable) + ".</p>")
     per_split = ", ".join(f"split {k}: {v:.4f}" if np.isfinite(v) else f"split {k}: NaN" for k, v in row.split_srcc)
     note = f"<p>Note: {escape(row.cells['note'])}</p>" if row.cells.get("note") else ""
-    cost = f"<p>Cost: {row.seconds_per_image:.3g} s per image (recorded in run.json).</p>" if row.seconds_per_image else ""
+    measured = f", measured on {escape(row.cost_measured_on)}" if row.cost_measured_on else ""
+    cost = (f"<p>Cost: {row.seconds_per_image:.3g} s per image{measured} (from run.json, as <code>table --cost</code> "
+            "gives it).</p>" if row.seconds_per_image else "")
     files = " ".join(f'<a href="{link}">split_{k}.csv</a>' for k, link in row.prediction_links)
     panel = f' · <a href="{row.sanity_link}">sanity.json</a> (sanity panel)' if row.sanity_link else ""
     return (f'<tr class="details" data-key="{escape(row.key)}" hidden><td colspan="{width}">'
@@ -275,7 +277,7 @@ def _cost(group: list[Row]) -> str:
         return ""
     first = group[0]
     return svg.log_x_scatter(points, cost_title(first.dataset, first.target),
-                             "seconds per image (log scale; recorded in run.json)", f"mean SRCC, {target_name(first.target)}")
+                             "seconds per image (log scale; as table --cost gives it)", f"mean SRCC, {target_name(first.target)}")
 
 
 def _figures_section(page: PageInput, rows: list[Row]) -> str:

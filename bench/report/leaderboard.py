@@ -1,7 +1,8 @@
 """The HTML report's leaderboard rows: one per (dataset, target, method) of the summary
 ``table --paper --ci`` prints, with what the page needs beside the numbers: the row's
 protocol in words, whether it is comparable to the paper (and why not), family, fidelity,
-trained or zero-shot, its per-split SRCC, a recorded cost, its sanity panel (sanity.json, where
+trained or zero-shot, its per-split SRCC, its cost per image (as ``table --cost`` gives it:
+bench.report.cost.cost_frame), its sanity panel (sanity.json, where
 `sanity --results-dir` wrote one), and links to its files.
 
 Numbers are never recomputed here: they are the summary's cells
@@ -19,6 +20,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from bench.registry import get_method_info
+from bench.report.cost import cost_frame
 from bench.report.tables import PAPER_DATASET_SIZE, SMALL_DATA_SHARE, SUMMARY_METRICS
 from bench.results.loading import MethodResults
 from bench.results.store import MANIFEST
@@ -45,6 +47,7 @@ class Row:
     manifest_link: str
     prediction_links: list[tuple[int, str]]
     seconds_per_image: float | None = None
+    cost_measured_on: str | None = None  # what the seconds were measured on (cost_frame's measured_on)
     paper_in_ci: dict[str, bool | None] = field(default_factory=dict)  # metric -> inside our 95% interval
     sanity: dict | None = None  # the (dataset, method)'s sanity panel, as sanity.json has it
     sanity_link: str | None = None
@@ -62,6 +65,7 @@ def leaderboard_rows(summary: pd.DataFrame, results: list[MethodResults], per_sp
                      results_dir: Path, out: Path) -> list[Row]:
     """Every summary row, best mean SRCC first within each dataset and target."""
     by_key = {(r.dataset, r.method): r for r in results}
+    costs = cost_frame(results).set_index(["dataset", "method"])
     ordered = summary.sort_values(["dataset", "target", "srcc_mean", "method"],
                                   ascending=[True, True, False, True], na_position="last")
     rows = []
@@ -72,6 +76,7 @@ def leaderboard_rows(summary: pd.DataFrame, results: list[MethodResults], per_sp
                           & (per_split["target"] == cells["target"])].sort_values("split")
         folder = Path(results_dir) / cells["dataset"] / cells["method"]
         panel = read_panel(folder)
+        cost = costs.loc[(cells["dataset"], cells["method"])]
         rows.append(Row(
             dataset=cells["dataset"], target=cells["target"], method=cells["method"], label=cells["label"],
             family=cells["family"], fidelity=info.fidelity_kind if info else "unregistered",
@@ -79,7 +84,8 @@ def leaderboard_rows(summary: pd.DataFrame, results: list[MethodResults], per_sp
             not_comparable=not_comparable(cells), split_srcc=list(zip(split["split"], split["srcc"])),
             manifest_link=relative_link(folder / MANIFEST, out),
             prediction_links=[(k, relative_link(folder / f"split_{k}.csv", out)) for k in sorted(result.predictions)],
-            seconds_per_image=recorded_cost(result), paper_in_ci=paper_inside_interval(cells),
+            seconds_per_image=_positive(cost["seconds_per_image"]),
+            cost_measured_on=cost["measured_on"] if _present(cost["measured_on"]) else None, paper_in_ci=paper_inside_interval(cells),
             sanity=panel, sanity_link=relative_link(folder / PANEL_FILE, out) if panel is not None else None))
     return rows
 
@@ -170,12 +176,10 @@ def paper_inside_interval(cells: pd.Series) -> dict[str, bool | None]:
     return out
 
 
-def recorded_cost(result: MethodResults) -> float | None:
-    """Seconds per image the manifest's ``cost`` records (bench.results.cost), or None."""
-    value = (result.manifest.cost or {}).get("seconds_per_image")
+def _positive(value) -> float | None:
+    """``value`` as a positive finite float, or None."""
     try:
         value = float(value)
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) and value > 0 else None
-

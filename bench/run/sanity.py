@@ -36,6 +36,7 @@ from bench.errors import BenchError
 from bench.images import load_rgb
 from bench.config import resolve_config
 from bench.registry import get_method_info
+from bench.results.completion import checkpoint_path
 from bench.results.cost import blas_info, machine
 from bench.results.manifest import RunManifest, git_commit, package_versions
 from bench.results.store import MANIFEST
@@ -94,10 +95,12 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def row_setup(method: str, dataset: str, results_dir: str | Path | None, checkpoint) -> tuple[dict, str, Path | None]:
+def row_setup(method: str, dataset: str, results_dir: str | Path | None,
+              checkpoint) -> tuple[dict, str, Path | None, int | None]:
     """What the row is scored with: the config its run recorded (``<results>/<dataset>/<method>/
     run.json``), else the one ``run`` would use on ``dataset`` (its preset, e.g. the demo's
-    stand-in CLIP); and a trained row's split 0 checkpoint from there when none is given."""
+    stand-in CLIP); and, when none is given, a trained row's checkpoint from there: split 0's,
+    else the first split's that has one. The last item is that split (None for a given one)."""
     folder = Path(results_dir) / dataset / method if results_dir is not None else None
     manifest = RunManifest.read(folder) if folder is not None and (folder / MANIFEST).is_file() else None
     if manifest is not None:
@@ -105,10 +108,12 @@ def row_setup(method: str, dataset: str, results_dir: str | Path | None, checkpo
     else:
         resolved = resolve_config(method, dataset=dataset)
         config, source = resolved.values, f"preset {resolved.preset}" if resolved.preset else "defaults"
+    split = None
     if checkpoint is None and folder is not None and get_method_info(method).trains:
-        found = folder / "checkpoints" / "split_0.pt"
-        checkpoint = found if found.is_file() else None
-    return config, source, checkpoint
+        splits = sorted(set(manifest.splits) | set(range(manifest.n_splits))) if manifest is not None else [0]
+        split = next((k for k in splits if checkpoint_path(folder, k).is_file()), None)
+        checkpoint = checkpoint_path(folder, split) if split is not None else None
+    return config, source, checkpoint, split
 
 
 def _scores(method: str, paths: list[str], prompts: list[str], checkpoint, device: str, batched: bool,
@@ -131,7 +136,8 @@ def compare_columns(name: str, reference: pd.DataFrame, other: pd.DataFrame, not
     largest max |Δ| relative to its range), named in the note where there are several."""
     several = len(reference.columns) > 1
     checks = [compare(name, reference[c].to_numpy(), other[c].to_numpy(),
-                      f"{note}; worst of {', '.join(reference.columns)}: {c}" if several else note)
+                      "; ".join(filter(None, [note, f"worst of {', '.join(reference.columns)}: {c}"]))
+                      if several else note)
               for c in reference.columns]
     return max(checks, key=lambda c: (c.status == "differs", _relative(c.max_abs_diff, c.score_range)))
 
@@ -181,9 +187,10 @@ def run_panel(method: str, dataset: str = "demo", n: int = 16, root: str | Path 
     ``results_dir``, the row as it ran there (bench.run.sanity.row_setup)."""
     info = get_method_info(method)
     rows = sample_images(dataset, n, root)
-    config, config_source, checkpoint = row_setup(method, dataset, results_dir, checkpoint)
+    config, config_source, checkpoint, split = row_setup(method, dataset, results_dir, checkpoint)
     panel = {"method": method, "dataset": dataset, "n_images": len(rows), "images": rows["image"].tolist(),
-             "checkpoint": str(checkpoint) if checkpoint else None, "config_from": config_source, "device": device,
+             "checkpoint": str(checkpoint) if checkpoint else None, "checkpoint_split": split,
+             "config_from": config_source, "device": device,
              "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git_commit": git_commit()}
     if info.trains and checkpoint is None:
         note = (f"needs --checkpoint: {method} is trained per split (e.g. "
@@ -248,8 +255,12 @@ def check_rows(panel: dict) -> list[dict[str, str]]:
 
 
 def panel_heading(panel: dict) -> str:
-    """What the panel scored: the method, how many images of which dataset, the device."""
-    return f"sanity of {panel['method']} on {panel['n_images']} {panel['dataset']} image(s), device {panel['device']}"
+    """What the panel scored: the method, how many images of which dataset, the device, and
+    which split's checkpoint where it took one from the results (saying so where not split 0's)."""
+    split = panel.get("checkpoint_split")
+    checkpoint = "" if split is None else f", checkpoint of split {split}" + (" (split 0 has none)" if split else "")
+    return (f"sanity of {panel['method']} on {panel['n_images']} {panel['dataset']} image(s), "
+            f"device {panel['device']}{checkpoint}")
 
 
 def render_panel(panel: dict) -> str:
