@@ -24,13 +24,20 @@ def _fit(tmp_path, **config):
     return model, report
 
 
-@pytest.mark.parametrize("max_steps, epochs_run", [(1, 1), (5, 2), (3, 1), (100, 4)])
-def test_max_steps_stops_training_after_that_many_steps(tmp_path, max_steps, epochs_run):
+@pytest.mark.parametrize("max_steps, epochs_run, stopped", [(1, 1, 1), (5, 2, 5), (3, 1, 3), (11, 4, 11),
+                                                             (12, 4, None), (100, 4, None)])
+def test_max_steps_stops_training_after_that_many_steps(tmp_path, max_steps, epochs_run, stopped):
     _, report = _fit(tmp_path, max_steps=max_steps)  # 3 steps an epoch, 4 epochs
     steps = min(max_steps, 12)
     assert report.speed["steps"] == steps and report.speed["images"] == 4 * steps
     assert len(report.epoch_loss) == epochs_run and report.selected_epoch == epochs_run
-    assert report.as_dict().get("stopped_at_step") == (steps if epochs_run < 4 else None)
+    # A cap that cuts the last epoch short (11 of 12 steps) is recorded too; one that falls on the end is not.
+    assert report.as_dict().get("stopped_at_step") == stopped
+
+
+def test_max_steps_cutting_a_single_epoch_short_is_recorded(tmp_path):
+    _, report = _fit(tmp_path, epochs=1, max_steps=2)  # 3 batches in the one epoch
+    assert report.speed["steps"] == 2 and report.as_dict().get("stopped_at_step") == 2
 
 
 def test_without_max_steps_every_epoch_runs(tmp_path):

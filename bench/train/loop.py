@@ -324,11 +324,16 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
         losses = []
         step.start_epoch()
         batches = iter(loader)
-        while config.max_steps is None or steps < config.max_steps:
+        epoch_steps, capped = 0, False
+        while True:
+            if config.max_steps is not None and steps >= config.max_steps:
+                capped = epoch_steps < len(loader)  # the cap ended the epoch while batches remained
+                break
             t0 = time.perf_counter()
             batch = next(batches, None)
             if batch is None:
                 break
+            epoch_steps += 1
             batch = to_model_input(batch, loader, device, step.channels_last)
             t1 = time.perf_counter()
             losses.append(step(batch))
@@ -355,9 +360,10 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
                         "best_state": best_state, "seen": seen, "steps": steps, "wait_s": wait_s, "step_s": step_s,
                         "select_s": select_s, "epoch_test": observed}
             resume.save(_snapshot(epoch + 1, model, step, generators, progress))
-        if config.max_steps is not None and steps >= config.max_steps and epoch + 1 < config.epochs:
-            report.stopped_at_step = steps
-            break
+        if config.max_steps is not None and steps >= config.max_steps and (capped or epoch + 1 < config.epochs):
+            report.stopped_at_step = steps  # the cap ended training early: this epoch cut short, or epochs left
+            if epoch + 1 < config.epochs:
+                break
     seconds = time.perf_counter() - start
     report.lr_end = [group["lr"] for group in step.optimizer.param_groups]
     report.train_s = round(seconds, 3)
