@@ -153,6 +153,10 @@ class DBCNN(JointTargets):
                      lr_schedule="constant", selection="final")
         return [("fc", fc), *super().stage_configs(config)]
 
+    def planning_note(self):
+        # Its fc stage runs the frozen branches forward only, but the reference prices a whole step.
+        return "fc stage priced as full training steps (an upper bound)" if self.fc_epochs else ""
+
     def training_stages(self, model, config):
         stages = dict(self.stage_configs(config))
         if "fc" in stages:  # the branches frozen, as in the authors' first stage

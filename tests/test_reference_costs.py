@@ -85,6 +85,16 @@ def test_planned_work_stops_where_max_steps_stops_each_training():
     assert (work.epochs, work.train_samples) == (2 + 2, 48 + 48)
 
 
+def test_the_plan_says_dbcnns_fc_stage_is_priced_as_full_training_steps():
+    # Its branches are frozen (forward only but the fc layer), yet each of its samples is priced
+    # at the whole network's training step: the plan's source text says it is an upper bound.
+    reference = get_method_info("dbcnn").cls.reference_cost
+    staged = get_method_info("dbcnn").cls(epochs=4, fc_epochs=3).planned_work(40, 10, ["mos"])
+    assert "fc stage priced as full training steps (an upper bound)" in training_estimate(reference, staged).source
+    one_stage = get_method_info("dbcnn").cls(epochs=4, fc_epochs=0).planned_work(40, 10, ["mos"])
+    assert "upper bound" not in training_estimate(reference, one_stage).source
+
+
 def test_planned_work_counts_the_selection_sides_prediction_every_epoch():
     cnniqa = get_method_info("cnniqa").cls
     final = cnniqa(epochs=7, record_epoch_metrics="off").planned_work(40, 10, ["mos"])

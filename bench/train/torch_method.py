@@ -70,6 +70,7 @@ class TrainingWork:
     samples: int | None = None  # one model's training samples where max_steps cuts them (None: every epoch's)
     n_select: int = 0  # images the epoch selection predicts after each of its epochs (val part or test side)
     select_passes: int = 0  # epochs whose selection predicts them
+    note: str = ""  # how the pricing departs from the work, said with it (DBCNN's frozen fc stage)
 
     @property
     def train_samples(self) -> int:
@@ -87,7 +88,7 @@ class TrainingWork:
         select = f", {self.n_select} selection images x {self.select_passes} passes" if self.select_passes else ""
         return (f"{models}{self.epochs} epochs x {self.n_train} images{draws}{capped} at "
                 f"{pixels_text(self.train_pixels)}, {self.n_test} test images{passes}{select} at "
-                f"{pixels_text(self.predict_pixels)}")
+                f"{pixels_text(self.predict_pixels)}" + (f"; {self.note}" if self.note else ""))
 
 
 def pixels_text(pixels: int) -> str:
@@ -175,6 +176,11 @@ class TorchMethod(Method):
         ``planned_work`` prices. One stage by default; a method with stages (DBCNN) overrides both."""
         return [("all", config)]
 
+    def planning_note(self) -> str:
+        """How ``planned_work``'s pricing departs from what training does, for the plan's text
+        ("" when it does not)."""
+        return ""
+
     def planned_work(self, n_train: int, n_test: int, targets: list[str]) -> TrainingWork:
         """What fitting on ``n_train`` images and predicting ``n_test`` will do (the plan's estimate):
         each stage's epochs and samples as far as ``max_steps`` lets it run, the final test pass,
@@ -200,7 +206,8 @@ class TorchMethod(Method):
         train_pixels, predict_pixels = self.input_pixels(config)
         return TrainingWork(len(self._target_groups(targets)), epochs, n_fit, draws, n_test,
                             1 + (epochs if recorded else 0), train_pixels, predict_pixels,
-                            samples if capped else None, n_select, select_passes if n_select else 0)
+                            samples if capped else None, n_select, select_passes if n_select else 0,
+                            self.planning_note())
 
     # ----------------------------------------------------------------- config
 
