@@ -112,6 +112,26 @@ def test_planned_work_counts_the_selection_sides_prediction_every_epoch():
     assert dbcnn.planned_work(40, 10, ["mos"]).predicted_images == 10 + 4 * 10
 
 
+def test_the_contract_documents_pixel_counts_scaled_linearly():
+    # TorchMethod.input_pixels returns pixel counts (side ** 2, or views x side ** 2) and the plan
+    # scales by their ratio: the documented example and wording say so, not "the side" squared.
+    import inspect
+    import re
+    from pathlib import Path
+
+    import bench.method
+
+    comment = inspect.getsource(bench.method.Method)
+    example = dict(re.findall(r'"(train_pixels|predict_pixels)": ([0-9* ]+)[,}]', comment))
+    config = get_method_info("cnniqa").cls(image_size=256).train_config()
+    assert {k: eval(v) for k, v in example.items()} == dict(zip(("train_pixels", "predict_pixels"),
+                                                               TorchMethod.input_pixels(None, config)))
+    assert "square of the side" not in comment and "scaled linearly" in comment
+    extending = Path(__file__).parents[1].joinpath("docs", "extending.md").read_text()
+    row = next(line for line in extending.splitlines() if line.startswith("| `input_pixels(config)`"))
+    assert "the side" not in row and "their squares" not in row and "pixels" in row
+
+
 def test_a_first_plan_gives_a_deep_row_an_estimate(tiny_dataset, results_dir, monkeypatch):
     from bench.run import runner
 
