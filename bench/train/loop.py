@@ -224,15 +224,22 @@ Forward = Callable[["object", dict], "object"]
 
 
 def micro_batches(batch: dict, size: int):
-    """``batch`` in consecutive chunks of ``size`` rows: every tensor and list of the batch's
-    length is sliced, anything else passed whole. The batch itself when it is no larger."""
+    """``batch`` in consecutive chunks of at most ``size`` rows, as few as that allows and of
+    near-equal sizes (within one row: 7 rows at 3 are 3 + 2 + 2, not 3 + 3 + 1, so that no chunk
+    is a lone image where it can be avoided: BatchNorm cannot train on one). Every tensor and
+    list of the batch's length is sliced, anything else passed whole. The batch itself when it
+    is no larger."""
     n = len(batch["target"])
     if size >= n:
         yield batch
         return
-    for start in range(0, n, size):
-        rows = slice(start, start + size)
-        yield {k: v[rows] if _per_row(v, n) else v for k, v in batch.items()}
+    chunks = -(-n // size)
+    start = 0
+    for k in range(chunks):
+        stop = start + n // chunks + (k < n % chunks)
+        rows = slice(start, stop)
+        yield {key: v[rows] if _per_row(v, n) else v for key, v in batch.items()}
+        start = stop
 
 
 def _per_row(value, n: int) -> bool:
@@ -264,8 +271,9 @@ class TrainStep:
 
     def __call__(self, batch: dict) -> float:
         """``batch`` already on the device (``to_model_input``); returns the loss. With
-        ``micro_batch`` the batch goes forward and backward in chunks, each chunk's loss weighted
-        by its share of the batch, and the optimiser steps once."""
+        ``micro_batch`` the batch goes forward and backward in near-equal chunks of at most that
+        many images (``micro_batches``), each chunk's loss weighted by its share of the batch,
+        and the optimiser steps once."""
         self.optimizer.zero_grad(set_to_none=True)
         n = len(batch["target"])
         total = 0.0
