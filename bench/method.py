@@ -46,12 +46,14 @@ class Method:
     # {"seconds_per_image": 0.05, "machine": "2-core CPU, 2026-12-07", "image_size": 512};
     # optional "train_s_per_split". A trainable torch row declares instead its network's
     # seconds per training sample (forward + backward + update, in batches of "batch_size")
-    # and per predicted image (its test-time views included), each at the side it was measured:
-    # {"train_s_per_image": 0.2, "train_pixels": 256, "batch_size": 16, "predict_s_per_image": 0.09,
-    #  "predict_pixels": 256, "machine": ...}, optional "config" (values it holds for only, e.g.
+    # and per predicted image (its test-time views included), each with the pixels it was
+    # measured at (a count: side ** 2, times the views or crops a network sees):
+    # {"train_s_per_image": 0.2, "train_pixels": 256 ** 2, "batch_size": 16, "predict_s_per_image": 0.09,
+    #  "predict_pixels": 256 ** 2, "machine": ...}, optional "config" (values it holds for only, e.g.
     # {"clip": "RN50"}); a split's estimate is its planned work (TorchMethod.planned_work:
-    # models x epochs x training images x draws, test images x passes) at those figures, scaled
-    # by the square of the side (TorchMethod.input_pixels). scripts/reference_costs.py measures both.
+    # models x epochs x training images x draws, test images x passes) at those figures,
+    # scaled linearly by pixels (the planned TorchMethod.input_pixels over the measured ones).
+    # scripts/reference_costs.py measures both.
     reference_cost: ClassVar[dict | None] = None
 
     @classmethod

@@ -144,19 +144,26 @@ class DBCNN(JointTargets):
         config = super().smoke_config()
         return {**config, "train_crop": config["image_size"], "fc_epochs": 1}
 
-    def planned_epochs(self):
-        return super().planned_epochs() + self.fc_epochs
-
-    def training_stages(self, model, config):
+    def stage_configs(self, config):
         from dataclasses import replace
 
-        if self.fc_epochs:  # the branches frozen, as in the authors' first stage
+        if not self.fc_epochs:
+            return super().stage_configs(config)
+        fc = replace(config, optimizer="sgd", lr=self.fc_lr, momentum=0.9, epochs=self.fc_epochs,
+                     lr_schedule="constant", selection="final")
+        return [("fc", fc), *super().stage_configs(config)]
+
+    def planning_note(self):
+        # Its fc stage runs the frozen branches forward only, but the reference prices a whole step.
+        return "fc stage priced as full training steps (an upper bound)" if self.fc_epochs else ""
+
+    def training_stages(self, model, config):
+        stages = dict(self.stage_configs(config))
+        if "fc" in stages:  # the branches frozen, as in the authors' first stage
             branches = [p for name, p in model.named_parameters() if not name.startswith("fc.")]
             for p in branches:
                 p.requires_grad_(False)
-            yield ("fc", replace(config, optimizer="sgd", lr=self.fc_lr, momentum=0.9, epochs=self.fc_epochs,
-                                 lr_schedule="constant", selection="final"),
-                   [{"params": list(model.fc.parameters()), "lr": self.fc_lr}])
+            yield ("fc", stages["fc"], [{"params": list(model.fc.parameters()), "lr": self.fc_lr}])
             for p in branches:
                 p.requires_grad_(True)
         yield from super().training_stages(model, config)

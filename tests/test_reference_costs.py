@@ -70,6 +70,68 @@ def test_planned_work_follows_the_config():
     assert hypernet.input_pixels(hypernet.train_config()) == (224 ** 2, 25 * 224 ** 2)  # its crops, whatever the image
 
 
+def test_planned_work_stops_where_max_steps_stops_each_training():
+    # 40 images in batches of 8: 5 steps an epoch; 6 steps reach into a second epoch, 48 samples.
+    capped = get_method_info("cnniqa").cls(epochs=7, batch_size=8, max_steps=6, record_epoch_metrics="on")
+    work = capped.planned_work(40, 10, ["mos_quality", "mos"])
+    assert (work.epochs, work.train_samples, work.predicted_images) == (2, 2 * 48, 2 * 10 * (1 + 2))
+    assert "max_steps: 48 samples" in work.describe()
+    # A cap beyond the protocol changes nothing.
+    loose = get_method_info("cnniqa").cls(epochs=7, batch_size=8, max_steps=1000, record_epoch_metrics="off")
+    assert (loose.planned_work(40, 10, ["mos"]).epochs, loose.planned_work(40, 10, ["mos"]).train_samples) == (7, 280)
+    # DBCNN: the cap holds per stage (its fc stage, then every layer).
+    dbcnn = get_method_info("dbcnn").cls(epochs=4, fc_epochs=3, batch_size=8, max_steps=6, record_epoch_metrics="off")
+    work = dbcnn.planned_work(40, 10, ["mos"])
+    assert (work.epochs, work.train_samples) == (2 + 2, 48 + 48)
+
+
+def test_the_plan_says_dbcnns_fc_stage_is_priced_as_full_training_steps():
+    # Its branches are frozen (forward only but the fc layer), yet each of its samples is priced
+    # at the whole network's training step: the plan's source text says it is an upper bound.
+    reference = get_method_info("dbcnn").cls.reference_cost
+    staged = get_method_info("dbcnn").cls(epochs=4, fc_epochs=3).planned_work(40, 10, ["mos"])
+    assert "fc stage priced as full training steps (an upper bound)" in training_estimate(reference, staged).source
+    one_stage = get_method_info("dbcnn").cls(epochs=4, fc_epochs=0).planned_work(40, 10, ["mos"])
+    assert "upper bound" not in training_estimate(reference, one_stage).source
+
+
+def test_planned_work_counts_the_selection_sides_prediction_every_epoch():
+    cnniqa = get_method_info("cnniqa").cls
+    final = cnniqa(epochs=7, record_epoch_metrics="off").planned_work(40, 10, ["mos"])
+    assert final.predicted_images == 10
+    # best-on-test predicts the test side after every epoch, besides the final test pass.
+    on_test = cnniqa(epochs=7, selection="best-on-test", record_epoch_metrics="off").planned_work(40, 10, ["mos"])
+    assert on_test.predicted_images == 10 + 7 * 10 and on_test.train_samples == 7 * 40
+    # val carves its part off the training side (about val_fraction of it) and predicts it every epoch.
+    val = cnniqa(epochs=7, selection="val", val_fraction=0.25, record_epoch_metrics="off").planned_work(
+        40, 10, ["mos_quality", "mos"])
+    assert val.predicted_images == 2 * (10 + 7 * 10) and val.train_samples == 2 * 7 * 30
+    assert "10 selection images x 7 passes" in val.describe()
+    # DBCNN's fc stage keeps its last epoch: only the second stage's epochs select.
+    dbcnn = get_method_info("dbcnn").cls(epochs=4, fc_epochs=3, selection="best-on-test", record_epoch_metrics="off")
+    assert dbcnn.planned_work(40, 10, ["mos"]).predicted_images == 10 + 4 * 10
+
+
+def test_the_contract_documents_pixel_counts_scaled_linearly():
+    # TorchMethod.input_pixels returns pixel counts (side ** 2, or views x side ** 2) and the plan
+    # scales by their ratio: the documented example and wording say so, not "the side" squared.
+    import inspect
+    import re
+    from pathlib import Path
+
+    import bench.method
+
+    comment = inspect.getsource(bench.method.Method)
+    example = dict(re.findall(r'"(train_pixels|predict_pixels)": ([0-9* ]+)[,}]', comment))
+    config = get_method_info("cnniqa").cls(image_size=256).train_config()
+    assert {k: eval(v) for k, v in example.items()} == dict(zip(("train_pixels", "predict_pixels"),
+                                                               TorchMethod.input_pixels(None, config)))
+    assert "square of the side" not in comment and "scaled linearly" in comment
+    extending = Path(__file__).parents[1].joinpath("docs", "extending.md").read_text()
+    row = next(line for line in extending.splitlines() if line.startswith("| `input_pixels(config)`"))
+    assert "the side" not in row and "their squares" not in row and "pixels" in row
+
+
 def test_a_first_plan_gives_a_deep_row_an_estimate(tiny_dataset, results_dir, monkeypatch):
     from bench.run import runner
 

@@ -82,9 +82,10 @@ class TrainConfig:
     max_steps: int | None = option(None, "Stop each training (per model and stage) after this many optimisation "
                                          "steps, ending the epoch there: a rehearsal or timing run, not the "
                                          "protocol (rows show it as an override).", low=1)
-    micro_batch: int | None = option(None, "Compute each training batch in chunks of this many images, "
-                                           "accumulating gradients, so a recipe's batch fits in memory (one "
-                                           "optimiser step per batch; BatchNorm and mse+nin see the chunks).",
+    micro_batch: int | None = option(None, "Compute each training batch in near-equal chunks of at most this "
+                                           "many images, accumulating gradients, so a recipe's batch fits in "
+                                           "memory (one optimiser step per batch; BatchNorm and mse+nin see the "
+                                           "chunks).",
                                      low=1)
 
     def __post_init__(self):

@@ -224,15 +224,22 @@ Forward = Callable[["object", dict], "object"]
 
 
 def micro_batches(batch: dict, size: int):
-    """``batch`` in consecutive chunks of ``size`` rows: every tensor and list of the batch's
-    length is sliced, anything else passed whole. The batch itself when it is no larger."""
+    """``batch`` in consecutive chunks of at most ``size`` rows, as few as that allows and of
+    near-equal sizes (within one row: 7 rows at 3 are 3 + 2 + 2, not 3 + 3 + 1, so that no chunk
+    is a lone image where it can be avoided: BatchNorm cannot train on one). Every tensor and
+    list of the batch's length is sliced, anything else passed whole. The batch itself when it
+    is no larger."""
     n = len(batch["target"])
     if size >= n:
         yield batch
         return
-    for start in range(0, n, size):
-        rows = slice(start, start + size)
-        yield {k: v[rows] if _per_row(v, n) else v for k, v in batch.items()}
+    chunks = -(-n // size)
+    start = 0
+    for k in range(chunks):
+        stop = start + n // chunks + (k < n % chunks)
+        rows = slice(start, stop)
+        yield {key: v[rows] if _per_row(v, n) else v for key, v in batch.items()}
+        start = stop
 
 
 def _per_row(value, n: int) -> bool:
@@ -264,8 +271,9 @@ class TrainStep:
 
     def __call__(self, batch: dict) -> float:
         """``batch`` already on the device (``to_model_input``); returns the loss. With
-        ``micro_batch`` the batch goes forward and backward in chunks, each chunk's loss weighted
-        by its share of the batch, and the optimiser steps once."""
+        ``micro_batch`` the batch goes forward and backward in near-equal chunks of at most that
+        many images (``micro_batches``), each chunk's loss weighted by its share of the batch,
+        and the optimiser steps once."""
         self.optimizer.zero_grad(set_to_none=True)
         n = len(batch["target"])
         total = 0.0
@@ -324,11 +332,16 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
         losses = []
         step.start_epoch()
         batches = iter(loader)
-        while config.max_steps is None or steps < config.max_steps:
+        epoch_steps, capped = 0, False
+        while True:
+            if config.max_steps is not None and steps >= config.max_steps:
+                capped = epoch_steps < len(loader)  # the cap ended the epoch while batches remained
+                break
             t0 = time.perf_counter()
             batch = next(batches, None)
             if batch is None:
                 break
+            epoch_steps += 1
             batch = to_model_input(batch, loader, device, step.channels_last)
             t1 = time.perf_counter()
             losses.append(step(batch))
@@ -355,9 +368,10 @@ def train_model(model, forward: Forward, param_groups: list[dict], loader, confi
                         "best_state": best_state, "seen": seen, "steps": steps, "wait_s": wait_s, "step_s": step_s,
                         "select_s": select_s, "epoch_test": observed}
             resume.save(_snapshot(epoch + 1, model, step, generators, progress))
-        if config.max_steps is not None and steps >= config.max_steps and epoch + 1 < config.epochs:
-            report.stopped_at_step = steps
-            break
+        if config.max_steps is not None and steps >= config.max_steps and (capped or epoch + 1 < config.epochs):
+            report.stopped_at_step = steps  # the cap ended training early: this epoch cut short, or epochs left
+            if epoch + 1 < config.epochs:
+                break
     seconds = time.perf_counter() - start
     report.lr_end = [group["lr"] for group in step.optimizer.param_groups]
     report.train_s = round(seconds, 3)

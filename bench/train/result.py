@@ -24,7 +24,7 @@ class TrainResult:
     resumed_at_epoch: int | None = None
     """The epoch a saved epoch state was continued from (None: started afresh)."""
     stopped_at_step: int | None = None
-    """The step ``max_steps`` stopped training at (None: it ran every epoch)."""
+    """The step ``max_steps`` stopped training at (None: it ran every batch of every epoch)."""
     lr_end: list[float] = field(default_factory=list)
     """The learning rate each parameter group ended at."""
     train_s: float = 0.0

@@ -60,34 +60,51 @@ class TrainingWork:
     predicted images (of ``predict_pixels``, test-time views or crops included)."""
 
     models: int
-    epochs: int  # one model's, all its stages together
+    epochs: int  # one model's, all its stages together (as far as max_steps lets them run)
     n_train: int
     draws: int  # crops or patches drawn from each training image an epoch
     n_test: int
     test_passes: int  # 1, plus one an epoch where every epoch's test metrics are recorded
     train_pixels: int
     predict_pixels: int
+    samples: int | None = None  # one model's training samples where max_steps cuts them (None: every epoch's)
+    n_select: int = 0  # images the epoch selection predicts after each of its epochs (val part or test side)
+    select_passes: int = 0  # epochs whose selection predicts them
+    note: str = ""  # how the pricing departs from the work, said with it (DBCNN's frozen fc stage)
 
     @property
     def train_samples(self) -> int:
-        return self.models * self.epochs * self.n_train * self.draws
+        return self.models * (self.epochs * self.n_train * self.draws if self.samples is None else self.samples)
 
     @property
     def predicted_images(self) -> int:
-        return self.models * self.test_passes * self.n_test
+        return self.models * (self.test_passes * self.n_test + self.select_passes * self.n_select)
 
     def describe(self) -> str:
         models = f"{self.models} models x " if self.models > 1 else ""
         draws = f" x {self.draws} draws" if self.draws > 1 else ""
+        capped = f" (max_steps: {self.samples:,} samples)" if self.samples is not None else ""
         passes = f" x {self.test_passes} passes" if self.test_passes > 1 else ""
-        return (f"{models}{self.epochs} epochs x {self.n_train} images{draws} at {pixels_text(self.train_pixels)}, "
-                f"{self.n_test} test images{passes} at {pixels_text(self.predict_pixels)}")
+        select = f", {self.n_select} selection images x {self.select_passes} passes" if self.select_passes else ""
+        return (f"{models}{self.epochs} epochs x {self.n_train} images{draws}{capped} at "
+                f"{pixels_text(self.train_pixels)}, {self.n_test} test images{passes}{select} at "
+                f"{pixels_text(self.predict_pixels)}" + (f"; {self.note}" if self.note else ""))
 
 
 def pixels_text(pixels: int) -> str:
     """``64x64 px`` for a square's pixels, else ``12,288 px``."""
     side = round(pixels ** 0.5)
     return f"{side}x{side} px" if side * side == pixels else f"{pixels:,} px"
+
+
+def _stage_run(config: TrainConfig, per_epoch: int) -> tuple[int, int]:
+    """(epochs run, samples trained) of one training of ``per_epoch`` samples an epoch: every
+    epoch, or as far as ``max_steps`` batches reach (the loop's cap, bench.train.loop)."""
+    full = config.epochs * per_epoch
+    if config.max_steps is None or per_epoch <= 0:
+        return config.epochs, full
+    budget = config.max_steps * config.batch_size
+    return min(config.epochs, -(-budget // per_epoch)), min(full, budget)
 
 
 class TorchMethod(Method):
@@ -144,7 +161,8 @@ class TorchMethod(Method):
         """(name, config, parameter groups) of each training stage, run in order on one model
         (an iterable, consumed stage by stage, so a stage may freeze layers before it is
         yielded). One stage by default; a method whose authors train in stages (DBCNN)
-        overrides it. The epoch selection applies to the stages whose config keeps it."""
+        overrides it, and ``stage_configs`` with the same stages (the plan prices those). The
+        epoch selection applies to the stages whose config keeps it."""
         return [("all", config, self.param_groups(model, config.lr))]
 
     def input_pixels(self, config: TrainConfig) -> tuple[int, int]:
@@ -153,18 +171,43 @@ class TorchMethod(Method):
         fixed-size inputs (HyperNet's crops, IPCE's CLIP views) counts those."""
         return (config.train_crop or config.image_size) ** 2, config.image_size ** 2
 
-    def planned_epochs(self) -> int:
-        """Epochs one model trains, its stages together (DBCNN adds its first stage's)."""
-        return self.train_config().epochs
+    def stage_configs(self, config: TrainConfig) -> list[tuple[str, TrainConfig]]:
+        """(name, config) of each stage ``training_stages`` runs, without a model: what
+        ``planned_work`` prices. One stage by default; a method with stages (DBCNN) overrides both."""
+        return [("all", config)]
+
+    def planning_note(self) -> str:
+        """How ``planned_work``'s pricing departs from what training does, for the plan's text
+        ("" when it does not)."""
+        return ""
 
     def planned_work(self, n_train: int, n_test: int, targets: list[str]) -> TrainingWork:
-        """What fitting on ``n_train`` images and predicting ``n_test`` will do (the plan's estimate)."""
+        """What fitting on ``n_train`` images and predicting ``n_test`` will do (the plan's estimate):
+        each stage's epochs and samples as far as ``max_steps`` lets it run, the final test pass,
+        and after every epoch the test side where its metrics are recorded and the selection
+        side where the epoch is chosen on it (``val``: about ``val_fraction`` of the training
+        images, carved off by content group, so the estimate's share is approximate)."""
         config = self.train_config()
-        recorded = not recording_decision(config, n_train, n_test, self.samples_per_image())
-        epochs = self.planned_epochs()
+        draws = self.samples_per_image()
+        n_fit, n_select = n_train, 0
+        if config.selection == "val":
+            n_select = round(config.val_fraction * n_train)
+            n_fit = n_train - n_select
+        elif config.selection == "best-on-test":
+            n_select = n_test
+        recorded = not recording_decision(config, n_fit, n_test, draws)
+        epochs = samples = select_passes = 0
+        for _, stage in self.stage_configs(config):
+            ran, trained = _stage_run(stage, n_fit * draws)
+            epochs, samples = epochs + ran, samples + trained
+            if stage.selection == config.selection:  # as fit: a stage may fix "final"
+                select_passes += ran
+        capped = samples < epochs * n_fit * draws
         train_pixels, predict_pixels = self.input_pixels(config)
-        return TrainingWork(len(self._target_groups(targets)), epochs, n_train, self.samples_per_image(), n_test,
-                            1 + (epochs if recorded else 0), train_pixels, predict_pixels)
+        return TrainingWork(len(self._target_groups(targets)), epochs, n_fit, draws, n_test,
+                            1 + (epochs if recorded else 0), train_pixels, predict_pixels,
+                            samples if capped else None, n_select, select_passes if n_select else 0,
+                            self.planning_note())
 
     # ----------------------------------------------------------------- config
 
