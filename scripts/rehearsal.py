@@ -221,7 +221,7 @@ def stages(manifest: dict) -> dict:
     features = manifest.get("features") or {}
     out = {"splits": len(splits), "n_train": splits[0].get("n_train"), "n_test": splits[0].get("n_test"),
            "extract_s": features.get("seconds", 0.0), "extracted": features.get("computed", 0),
-           "features_cached": bool(features) and not features.get("computed"),
+           "features_cached": bool(manifest.get("feature_version")) and not features.get("computed"),
            "fit_s": round(sum(s.get("fit_s") or 0 for s in splits), 2),
            "predict_s": round(sum(s.get("predict_s") or 0 for s in splits), 2),
            "predicted": sum(s.get("n_test") or 0 for s in splits)}
