@@ -149,3 +149,18 @@ def test_a_first_plan_gives_a_deep_row_an_estimate(tiny_dataset, results_dir, mo
     work = get_method_info("cnniqa").cls(**config).planned_work(32, 8, ["mos"])
     seconds = training_estimate(get_method_info("cnniqa").cls.reference_cost, work).total(3)
     assert f"estimate {duration(seconds)} (reference " in line, line
+
+
+def test_a_row_on_an_earlier_rows_features_is_not_priced_for_extracting_them(tiny_dataset, results_dir, monkeypatch):
+    from bench.run import runner
+
+    monkeypatch.setattr(runner, "_run_method", lambda plan, *args: runner.MethodOutcome(plan.info.name, "skipped",
+                                                                                         "not run by this test"))
+    result = run_cli("run", "--methods", "niqe,niqe-svr", "--dataset", "tinyfiles", "--splits", "2",
+                     "--results-dir", str(results_dir))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    niqe = next(line for line in lines if "  niqe: 2 of 2 split(s) to run" in line)
+    svr = next(line for line in lines if "  niqe-svr: 2 of 2 split(s) to run" in line)
+    assert "earlier row" not in niqe, niqe  # niqe extracts; niqe-svr reads niqe's cache, priced at its fits only
+    assert "its features come from an earlier row's extraction" in svr, svr

@@ -130,7 +130,8 @@ def _run_locked(method_names, dataset, options, executor, dataset_dir) -> list[M
     splits = splits[["image", "group", *split_columns(splits)[:options.splits.n_splits]]]
     context = {"splits_file": str(path), "splits_hash": digest}
 
-    plans = [_plan_method(name, dataset, splits, context, options) for name in method_names]
+    planned_features: set = set()  # feature caches an earlier row of this run extracts (the later ones read them)
+    plans = [_plan_method(name, dataset, splits, context, options, planned_features) for name in method_names]
     n = options.splits.n_splits
     say(f"splits: reusing {path} ({in_file} split(s) in the file; this run uses the first {n})" if reused else
         f"splits: wrote {path} ({n} split(s), seed {options.splits.seed}, test size {options.splits.test_size})")
@@ -245,16 +246,17 @@ class MethodPlan:
         return self.outcome is None
 
 
-def _plan_method(name, dataset, splits, context, options) -> MethodPlan:
+def _plan_method(name, dataset, splits, context, options, planned_features: set) -> MethodPlan:
     info = get_method_info(name)
     try:
-        return _prepare_method(info, dataset, splits, context, options)
+        return _prepare_method(info, dataset, splits, context, options, planned_features)
     except Exception as exc:  # noqa: BLE001  (one adapter's bug must not cost the others)
         return MethodPlan(info, failed_outcome(name, exc, "setup"))
 
 
-def _prepare_method(info, dataset, splits, context, options) -> MethodPlan:
-    """The method's targets, config, manifest and splits still to run; its files exist."""
+def _prepare_method(info, dataset, splits, context, options, planned_features: set) -> MethodPlan:
+    """The method's targets, config, manifest and splits still to run; its files exist.
+    ``planned_features``: the feature versions earlier rows of the run will extract (updated)."""
     targets = [t for t in dataset.targets if target_kind(t) in info.targets]
     if not targets:
         return MethodPlan(info, MethodOutcome(info.name, "skipped", f"predicts none of {list(dataset.targets)}"))
@@ -275,15 +277,21 @@ def _prepare_method(info, dataset, splits, context, options) -> MethodPlan:
         return plan
     manifest.assets = used_assets(info, config) or None  # AssetMissing names the file, URL and cache path
     plan.estimate = estimate_split_time(out_dir, manifest)
+    # features are extracted once per run: an earlier run, or an earlier row of this one, may do it
+    extracts = manifest.features is None and manifest.feature_version not in planned_features
+    if manifest.feature_version:
+        planned_features.add(manifest.feature_version)
     if plan.estimate.seconds_per_split is None:  # never run here: the method's declared reference cost
         test_sizes = [int((splits[f"split_{k}"] == "test").sum()) for k in todo]
         train_sizes = [int((splits[f"split_{k}"] == "train").sum()) for k in todo]
-        to_extract = len(dataset) if manifest.features is None else 0  # else cached by an earlier run
+        to_extract = len(dataset) if extracts else 0
         plan.estimate = reference_estimate(
             getattr(info.cls, "reference_cost", None), to_extract, max(test_sizes, default=0),
             _pixels(dataset), issubclass(info.cls, FeatureMethod), info.trains,
             _training_work(info, config, max(train_sizes, default=0), max(test_sizes, default=0), targets), config,
         ) or plan.estimate
+        if manifest.feature_version and not extracts and manifest.features is None:
+            plan.estimate.source += "; its features come from an earlier row's extraction"
     return plan
 
 
