@@ -6,6 +6,7 @@ building blocks they rely on (``rgb2gray``, ``fspecial``, ``filter2``, ``imresiz
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 from scipy import ndimage
 from scipy.special import gamma as _gamma
@@ -29,8 +30,18 @@ def check_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def rgb2gray(image: np.ndarray) -> np.ndarray:
-    """MATLAB ``double(rgb2gray(uint8))``: weighted sum rounded to integers, as float64."""
-    return np.floor(weighted_channels(check_rgb(image).astype(np.float64), _GRAY) + 0.5)
+    """MATLAB ``double(rgb2gray(uint8))``: weighted sum rounded to integers, as float64.
+
+    Summed left to right: equal to the matrix-product form for all 2^24 colours (checked)."""
+    return _gray_rounded(check_rgb(image), _GRAY, np.empty(image.shape[:2]))
+
+
+@numba.njit(cache=True, nogil=True)
+def _gray_rounded(rgb, w, out):
+    for i in range(rgb.shape[0]):
+        for j in range(rgb.shape[1]):
+            out[i, j] = np.floor(rgb[i, j, 0] * w[0] + rgb[i, j, 1] * w[1] + rgb[i, j, 2] * w[2] + 0.5)
+    return out
 
 
 def weighted_channels(x: np.ndarray, w: np.ndarray) -> np.ndarray:
