@@ -1,6 +1,7 @@
 """Milliseconds per image of each handcrafted feature extractor, one thread, at 512 and 1024 px.
 
     python scripts/feature_bench.py [--sizes 512 1024] [--repeats 7] [--niqe-mat FILE] [--no-pyiqa]
+                                    [--allocator keep|default]
 
 The test image is scikit-image's ``astronaut`` photograph resized with PIL (bicubic) to each
 size, so every run times the same pixels. Threads are pinned to one (OMP/BLAS variables set
@@ -17,7 +18,8 @@ are timed, and the row says so.
 
 Run it from the repository root with the repository first on the path
 (``PYTHONPATH=. python scripts/feature_bench.py``); pointing PYTHONPATH at another checkout
-times that checkout's extractors with the same image and protocol.
+times that checkout's extractors with the same image and protocol (a checkout from before
+bench/run/allocator.py needs ``--allocator default``).
 """
 from __future__ import annotations
 
@@ -161,8 +163,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--niqe-mat", help="NIQE pristine model .mat for pyiqa (default: see the docstring)")
     parser.add_argument("--no-pyiqa", action="store_true", help="time the harness's extractors only")
+    parser.add_argument("--allocator", choices=("keep", "default"), default="keep",
+                        help="keep: glibc keeps freed memory, as the harness's feature workers do "
+                             "(bench.run.allocator); default: glibc's own thresholds")
     args = parser.parse_args()
     import methods.features
+
+    if args.allocator == "keep":
+        from bench.run.allocator import keep_freed_memory
+
+        print(f"allocator: keep freed memory ({'set' if keep_freed_memory() else 'not glibc: unchanged'})",
+              file=sys.stderr)
 
     print(f"extractors from {Path(methods.features.__file__).resolve().parents[2].name}/, ms per image, "
           f"one thread, median and best of {args.repeats}", file=sys.stderr)

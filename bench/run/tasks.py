@@ -18,6 +18,7 @@ from bench.datasets.base import REQUIRED_COLUMNS
 from bench.errors import BenchError
 from bench.method import FeatureMethod
 from bench.registry import create_method
+from bench.run.allocator import keep_freed_memory
 from bench.results.cost import compute_threads, peak_memory, reset_peak
 from bench.train.epoch_state import epoch_states
 
@@ -52,6 +53,7 @@ class FeatureChunk:
 
 def extract_features(method: str, config: dict, paths: list[str], prompts: list[str]) -> FeatureChunk:
     """Feature rows of a chunk of images."""
+    keep_freed_memory()  # the extractors' image-sized temporaries reuse memory, not fresh pages
     with stage("features"):
         features = features_naming_the_image(create_method(method, **config), paths, prompts)
     return FeatureChunk(features, compute_threads())

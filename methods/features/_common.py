@@ -6,7 +6,6 @@ building blocks they rely on (``rgb2gray``, ``fspecial``, ``filter2``, ``imresiz
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 from scipy import ndimage
 from scipy.special import gamma as _gamma
@@ -14,6 +13,7 @@ from scipy.special import gamma as _gamma
 from bench.images import MIN_IMAGE_SIDE as MIN_SIDE  # smallest side any extractor accepts
 
 from ._filters import correlate_separable, gaussian_filter
+from ._jit import compiled
 
 # MATLAB rgb2gray coefficients (rows of the inverse NTSC transform).
 _GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
@@ -36,7 +36,7 @@ def rgb2gray(image: np.ndarray) -> np.ndarray:
     return _gray_rounded(check_rgb(image), _GRAY, np.empty(image.shape[:2]))
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _gray_rounded(rgb, w, out):
     for i in range(rgb.shape[0]):
         for j in range(rgb.shape[1]):
@@ -105,23 +105,41 @@ _HALF_TAPS = _keys_cubic(0.5 * (_HALF_OFFSETS - 0.5))
 _HALF_TAPS = _HALF_TAPS / _HALF_TAPS.sum()
 
 
-def _half_axis(a: np.ndarray, axis: int) -> np.ndarray:
-    m = (a.shape[axis] + 1) // 2
-    widths = [(0, 0)] * a.ndim
-    widths[axis] = (4, 4)
-    p = np.pad(a, widths, mode="symmetric")  # MATLAB mirrors borders
-    index = [slice(None)] * a.ndim
-    out = 0
-    for k, w in zip(_HALF_OFFSETS, _HALF_TAPS):  # taps summed in this order: the values depend on it
-        index[axis] = slice(4 + k, 4 + k + 2 * m - 1, 2)
-        out = out + w * p[tuple(index)]
+def _half_sources(n: int) -> np.ndarray:
+    """(tap, output sample) -> the input index it reads, borders mirrored as MATLAB does
+    (``padarray(., 'symmetric')``: index -1 reads 0, index n reads n - 1)."""
+    q = 2 * np.arange((n + 1) // 2)[None, :] + _HALF_OFFSETS[:, None]
+    while (q < 0).any() or (q >= n).any():  # mirror until in range (tiny inputs mirror twice)
+        q = np.where(q < 0, -q - 1, np.where(q >= n, 2 * n - 1 - q, q))
+    return q
+
+
+@compiled
+def _half_rows(a, sources, taps):
+    out = np.zeros((sources.shape[1], a.shape[1]))
+    for i in range(out.shape[0]):
+        for k in range(len(taps)):  # taps summed in this order, from 0: the values depend on it
+            row = a[sources[k, i]]
+            for j in range(out.shape[1]):
+                out[i, j] = out[i, j] + taps[k] * row[j]
+    return out
+
+
+@compiled
+def _half_columns(a, sources, taps):
+    out = np.zeros((a.shape[0], sources.shape[1]))
+    for i in range(out.shape[0]):
+        for k in range(len(taps)):
+            for j in range(out.shape[1]):
+                out[i, j] = out[i, j] + taps[k] * a[i, sources[k, j]]
     return out
 
 
 def imresize_half(image: np.ndarray) -> np.ndarray:
     """MATLAB ``imresize(image, 0.5)`` for a 2-D float image (separable, exact taps): rows
-    first, then columns, each along its own axis (no transposed copies)."""
-    return _half_axis(_half_axis(image, 0), 1)
+    first, then columns."""
+    rows = _half_rows(image, _half_sources(image.shape[0]), _HALF_TAPS)
+    return _half_columns(rows, _half_sources(image.shape[1]), _HALF_TAPS)
 
 
 # Moment-matching generalised-Gaussian fit (DESIQUE's ``gaussian_para_esti``, used by HIGRADE).
@@ -129,17 +147,14 @@ _GGD_SHAPES = np.arange(0.2, 10.0005, 0.001)
 _GGD_RATIO = _gamma(1 / _GGD_SHAPES) * _gamma(3 / _GGD_SHAPES) / _gamma(2 / _GGD_SHAPES) ** 2
 
 
-def ggd_fit(x: np.ndarray) -> tuple[float, float]:
-    """GGD fit by moment matching about the sample mean: returns (standard deviation, shape).
+def ggd_fit_moments(mean_square: float, mean_abs: float) -> tuple[float, float]:
+    """GGD fit by moment matching (DESIQUE's ``gaussian_para_esti``) from a map's mean square
+    and mean absolute value about its mean: returns (standard deviation, shape).
 
-    The mean is removed first, as DESIQUE's estimator does (a zero-mean fit differs on
-    MSCN maps, whose mean is not exactly 0)."""
-    x = np.ravel(x)
-    centred = x - x.mean()
-    ms = float(np.einsum("i,i->", centred, centred) / x.size)
-    ma = float(np.mean(np.abs(centred, out=centred)))
-    rho = ms / ma**2 if ma > 0 else 0.0  # degenerate (constant) input -> largest shape
-    return float(np.sqrt(ms)), float(_GGD_SHAPES[np.argmin(np.abs(rho - _GGD_RATIO))])
+    The moments are taken about the sample mean, as DESIQUE's estimator does (a zero-mean fit
+    differs on MSCN maps, whose mean is not exactly 0)."""
+    rho = mean_square / mean_abs**2 if mean_abs > 0 else 0.0  # degenerate (constant) input -> largest shape
+    return float(np.sqrt(mean_square)), float(_GGD_SHAPES[np.argmin(np.abs(rho - _GGD_RATIO))])
 
 
 def ssim_map(a: np.ndarray, b: np.ndarray, data_range: float = 255.0) -> np.ndarray:

@@ -12,8 +12,9 @@ the bits.
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from ._jit import compiled
 
 # ndimage border modes as numpy.pad modes
 _PAD_MODES = {"constant": "constant", "nearest": "edge", "reflect": "symmetric", "mirror": "reflect", "wrap": "wrap"}
@@ -31,7 +32,7 @@ def _symmetry(w: np.ndarray) -> int:
     return -1 if np.all(np.abs(right + left) <= _EPS) else 0
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _correlate_rows(p, w, before, kind, out):
     """Axis 0: each output row is a line over whole padded rows (stride 1 across columns)."""
     rows, cols = out.shape
@@ -41,7 +42,7 @@ def _correlate_rows(p, w, before, kind, out):
     return out
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _line(flat, start, width, cols, w, before, kind, out_row):
     """out_row[m] = sum over taps t of flat[start + t * width + m] * w[t], in ndimage's order;
     taps outer and outputs inner, so that the inner loops vectorise."""
@@ -69,7 +70,7 @@ def _line(flat, start, width, cols, w, before, kind, out_row):
             out_row[m] += flat[at + m] * wt
 
 
-@numba.njit(cache=True, nogil=True)
+@compiled
 def _correlate_cols(p, w, before, kind, out):
     """Axis 1: each output row is a line over its padded row (unit stride)."""
     rows, cols = out.shape
