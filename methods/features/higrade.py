@@ -170,20 +170,36 @@ def _fitted_values(mscn, wrapped, zeroed, i, j0, out):
     of lg, each computed as the release's array expression computes it: lg - circshift(lg, s)
     for the 4 shifts, lg + shift(1,1) - shift(0,1) - shift(1,0), and the zero-padded
     ``filter2`` with [0 1 0; -1 0 -1; 0 1 0] and [1 0 -1; 0 0 0; -1 0 1]. ``wrapped`` and
-    ``zeroed`` are lg padded by 1 circularly and with zeros: no pixel needs a border test."""
-    up, centre, down = wrapped[i], wrapped[i + 1], wrapped[i + 2]
-    z_up, z_centre, z_down = zeroed[i], zeroed[i + 1], zeroed[i + 2]
-    for n in range(out.shape[1]):
-        j = j0 + n
-        c, west, north, north_west = centre[j + 1], centre[j], up[j + 1], up[j]
-        out[0, n] = mscn[i, j]
-        out[1, n] = c - west
-        out[2, n] = c - north
-        out[3, n] = c - north_west
-        out[4, n] = c - down[j]
-        out[5, n] = c + north_west - west - north
-        out[6, n] = z_up[j + 1] + z_down[j + 1] - z_centre[j] - z_centre[j + 2]
-        out[7, n] = z_up[j] - z_up[j + 2] - z_down[j] + z_down[j + 2]
+    ``zeroed`` are lg padded by 1 circularly and with zeros: no pixel needs a border test.
+    One loop per map: a loop writing one row vectorises, one writing eight does not."""
+    width = out.shape[1]
+    up, centre, down = wrapped[i, j0:], wrapped[i + 1, j0:], wrapped[i + 2, j0:]
+    z_up, z_centre, z_down = zeroed[i, j0:], zeroed[i + 1, j0:], zeroed[i + 2, j0:]
+    row = mscn[i, j0:]
+    v = out[0]
+    for n in range(width):
+        v[n] = row[n]
+    v = out[1]
+    for n in range(width):
+        v[n] = centre[n + 1] - centre[n]
+    v = out[2]
+    for n in range(width):
+        v[n] = centre[n + 1] - up[n + 1]
+    v = out[3]
+    for n in range(width):
+        v[n] = centre[n + 1] - up[n]
+    v = out[4]
+    for n in range(width):
+        v[n] = centre[n + 1] - down[n]
+    v = out[5]
+    for n in range(width):
+        v[n] = centre[n + 1] + up[n] - centre[n] - up[n + 1]
+    v = out[6]
+    for n in range(width):
+        v[n] = z_up[n + 1] + z_down[n + 1] - z_centre[n] - z_centre[n + 2]
+    v = out[7]
+    for n in range(width):
+        v[n] = z_up[n] - z_up[n + 2] - z_down[n] + z_down[n + 2]
 
 
 @compiled
