@@ -100,3 +100,10 @@ def test_centred_moments_equal_the_array_form(codes, shape):
         c = v - v.mean()
         np.testing.assert_allclose(squares[k], np.mean(c * c), rtol=1e-12, err_msg=str(k))
         np.testing.assert_allclose(absolutes[k], np.mean(np.abs(c)), rtol=1e-12, err_msg=str(k))
+
+
+def test_nakagami_moments_equal_numpy(codes):
+    sigma, _, _ = higrade.mscn_maps(codes)
+    v = sigma.ravel() + np.finfo(float).eps
+    m, s = higrade._mean_and_std(sigma, np.finfo(float).eps)
+    np.testing.assert_allclose([m, s], [v.mean(), v.std(ddof=1)], rtol=1e-13)

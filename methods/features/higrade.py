@@ -88,9 +88,31 @@ def _lab_codes(t, cube_root):
 
 
 def _nakagami(sigma: np.ndarray) -> list[float]:
-    v = sigma.ravel() + np.finfo(float).eps
-    m, s = v.mean(), v.std(ddof=1)
-    return [float(m), float((m / s) ** 2) if s > 0 else 0.0]
+    """Mean and (mean / std)^2 of sigma + eps (std with n - 1)."""
+    m, s = _mean_and_std(sigma, np.finfo(float).eps)
+    return [m, (m / s) ** 2 if s > 0 else 0.0]
+
+
+@compiled
+def _mean_and_std(x, offset):
+    """Mean and sample standard deviation (n - 1) of x + offset, two passes as numpy's
+    ``std`` takes them, without the shifted copy; sums row by row."""
+    h, w = x.shape
+    total = 0.0
+    for i in range(h):
+        row = 0.0
+        for j in range(w):
+            row += x[i, j] + offset
+        total += row
+    mean = total / (h * w)
+    total = 0.0
+    for i in range(h):
+        row = 0.0
+        for j in range(w):
+            d = (x[i, j] + offset) - mean
+            row += d * d
+        total += row
+    return mean, np.sqrt(total / (h * w - 1))
 
 
 def mscn_maps(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
