@@ -9,7 +9,7 @@ Executors are an open registry (bench.plugins): a module registers a factory wit
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -54,18 +54,22 @@ class LocalExecutor:
             family: str | None = None) -> Iterator[tuple[int, object]]:
         """Yield ``(index, result)`` as items finish; a failure is yielded as the exception.
 
-        ``kind`` is "features" (training-free, safe to run in parallel) or "split";
-        ``resources`` and ``family`` (the method's) are for schedulers such as Ray.
+        ``kind`` is "features" (training-free, run on ``jobs`` worker processes), "fits"
+        (regressors fitted on cached features: light, and libsvm/numpy release the GIL, so
+        ``jobs`` threads of this process) or "split" (one at a time); ``resources`` and
+        ``family`` (the method's) are for schedulers such as Ray.
         """
         items = list(items)
-        if self.jobs == 1 or kind != "features" or len(items) < 2:
+        if self.jobs == 1 or kind not in ("features", "fits") or len(items) < 2:
             for i, args in enumerate(items):
                 try:
                     yield i, fn(*args)
                 except Exception as exc:  # reported by the runner, which goes on
                     yield i, exc
             return
-        with ProcessPoolExecutor(max_workers=self.jobs, initializer=_one_thread_per_worker) as pool:
+        pool = (ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="fit") if kind == "fits" else
+                ProcessPoolExecutor(max_workers=self.jobs, initializer=_one_thread_per_worker))
+        with pool:
             futures = {pool.submit(fn, *args): i for i, args in enumerate(items)}
             try:
                 for future in as_completed(futures):
@@ -94,7 +98,7 @@ def _one_thread_per_worker() -> None:
         torch.set_num_threads(1)
 
 
-@register_executor("local", "in this process (--jobs N: N worker processes for training-free work)")
+@register_executor("local", "in this process (--jobs N: N worker processes for feature extraction, N threads for regressor fits)")
 def _local(jobs: int | None, address: str | None) -> LocalExecutor:
     if address:
         raise BenchError("--ray-address needs --executor ray")

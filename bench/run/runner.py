@@ -326,7 +326,8 @@ def _run_method(plan: MethodPlan, dataset, options, executor, progress: RunProgr
     tasks = [_split_task(info, config, frame, plan.splits, k, plan.targets, features) for k in plan.todo]
     for task in tasks:
         task.state_dir = str(split_state_dir(out_dir, task.split))
-    for _, outcome in executor.map(fit_predict, [(t,) for t in tasks], kind="split",
+    kind = "fits" if features is not None else "split"  # a regressor on cached features, or training
+    for _, outcome in executor.map(fit_predict, [(t,) for t in tasks], kind=kind,
                                    resources=info.resources, family=info.family):
         if isinstance(outcome, Exception):
             raise MethodFailed.of(outcome)
