@@ -38,20 +38,22 @@ Known limits: sharpness and noise are confounded, as in any NR measure (a mild b
 that removes real sensor noise can raise the score), and strong clipping at 0/255 makes the
 noise estimate too low, so noise on near-saturated content may not lower the score.
 ``extract()`` returns the components (a regressor can learn its own fusion) and the score.
+The image passes are numba loops (``_sisblim_noise``, ``_sisblim_ar``, ``_sisblim_jpeg``) that
+give the numpy formulation's values: the noise sigma and the denoised image bit for bit.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
-from ._common import one_blas_thread, rgb2gray
+from ._common import rgb2gray
+from ._sisblim_ar import neighbour_moments, residual_sum_squares
+from ._sisblim_jpeg import jpeg_sums
+from ._sisblim_noise import adaptive_wiener, patch_covariance, patch_variances
 
 VERSION = "2"
 HIGHER_IS_BETTER = True
 NAMES = ("noise_sigma", "noise_extent", "noise_energy", "q_noise", "free_energy", "jpeg_blockiness", "jpeg_activity",
          "jpeg_zero_crossing", "jpeg_score", "score")
-PATCH = 5
-WIENER_SIZE = 5
 QUANT_VAR = 1 / 12  # variance of uint8 rounding noise: the floor of any noise estimate
 # Wang-Sheikh-Bovik NR JPEG metric constants, as in the authors' jpeg_quality_score.m.
 _JPEG_ALPHA, _JPEG_BETA = -245.8909, 261.9373
@@ -62,67 +64,46 @@ _TINY = 1e-12
 def noise_sigma(gray: np.ndarray) -> float:
     """Noise std from the smallest eigenvalue of the 5x5 patch covariance (stride 2),
     using the lower-variance half of the patches so that texture leaks in less."""
-    p = np.lib.stride_tricks.sliding_window_view(gray, (PATCH, PATCH))[::2, ::2]
-    p = p.reshape(-1, PATCH * PATCH)
-    var = p.var(axis=1)
-    lam = np.linalg.eigvalsh(_cov(p[var <= np.median(var)]))[0]
-    return float(np.sqrt(max(lam, QUANT_VAR)))
+    var = patch_variances(gray)
+    cov = patch_covariance(gray, var <= np.median(var))
+    return float(np.sqrt(max(np.linalg.eigvalsh(cov)[0], QUANT_VAR)))
 
 
-def _cov(x: np.ndarray) -> np.ndarray:
-    """Sample covariance of the rows of x, via einsum. Not BLAS: its other summation order
-    moves sigma by ~1e-11, enough to flip the signs of near-zero differences in flat areas
-    of the denoised image and move the JPEG zero-crossing rate by 5e-4 on a JPEG image."""
-    x = x - x.mean(axis=0)
-    return np.einsum("ni,nj->ij", x, x) / (len(x) - 1)
-
-
-def wiener(gray: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Local adaptive Wiener filter; returns (denoised image, local variance)."""
-    mu = ndimage.uniform_filter(gray, WIENER_SIZE, mode="reflect")
-    var = np.maximum(ndimage.uniform_filter(gray * gray, WIENER_SIZE, mode="reflect") - mu * mu, 0)
-    gain = np.clip((var - sigma**2) / (var + _TINY), 0, 1)
-    return mu + gain * (gray - mu), var
-
-
-def noise_shares(var: np.ndarray, sigma: float) -> tuple[float, float]:
-    """(extent, energy): the clean share of the image and the signal share of its local
-    energy, both in [0, 1], 1 = no noise above quantisation (see the module docstring)."""
+def denoise(gray: np.ndarray, sigma: float) -> tuple[np.ndarray, float, float]:
+    """Local 5x5 adaptive Wiener filter; returns (denoised image, extent, energy), the noise
+    shares measured on its local variances v with n = sigma^2 - 1/12 (see the module
+    docstring): extent = 1 - mean(min(v, n) / (v + 1/12)), the clean share of the image,
+    and energy = sum(max(v - sigma^2, 0)) / sum(v), the signal share of its local energy
+    (1 if v is 0 everywhere). Both in [0, 1], 1 = no noise above quantisation."""
     excess = max(sigma**2 - QUANT_VAR, 0.0)
-    extent = 1 - float(np.mean(np.minimum(var, excess) / (var + QUANT_VAR)))
-    energy = float(np.maximum(var - sigma**2, 0).sum() / (var.sum() + _TINY)) if var.any() else 1.0
-    return extent, energy
+    den, clean, signal, total = adaptive_wiener(gray, sigma**2, excess, QUANT_VAR, _TINY)
+    return den, 1 - clean / gray.size, signal / (total + _TINY) if total > 0 else 1.0
 
 
 def free_energy(gray: np.ndarray, sigma: float) -> float:
-    """Gaussian entropy (bits) of the 8-neighbour AR residual, excess noise removed."""
-    h, w = gray.shape
-    center = gray[1:-1, 1:-1].ravel()
-    neigh = np.empty((8, h - 2, w - 2))  # one row per neighbour, filled in place
-    for k, (dy, dx) in enumerate((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx):
-        neigh[k] = gray[1 + dy: h - 1 + dy, 1 + dx: w - 1 + dx]
-    neigh = neigh.reshape(8, -1)
-    with one_blas_thread():  # least squares through the 8x8 normal equations
-        gram, rhs = neigh @ neigh.T, neigh @ center
-        a, *_ = np.linalg.lstsq(gram, rhs, rcond=None)
-        residual = center - a @ neigh
-    innovation = np.var(residual) - (sigma**2 - QUANT_VAR) * (1 + a @ a)
+    """Gaussian entropy (bits) of the 8-neighbour AR residual, excess noise removed.
+    gray holds integer grey levels (rgb2gray rounds): the normal equations are exact sums."""
+    products, sums = neighbour_moments(gray)
+    gram, rhs = products[:8, :8].astype(float), products[:8, 8].astype(float)
+    a, *_ = np.linalg.lstsq(gram, rhs, rcond=None)  # least squares through the 8x8 normal equations
+    n = (gray.shape[0] - 2) * (gray.shape[1] - 2)
+    mean = (sums[8] - a @ sums[:8]) / n  # of the residual centre - a . neighbours
+    innovation = residual_sum_squares(gray, a, mean) / n - (sigma**2 - QUANT_VAR) * (1 + a @ a)
     return float(0.5 * np.log2(2 * np.pi * np.e * max(innovation, QUANT_VAR)))
 
 
-def _jpeg_direction(x: np.ndarray) -> tuple[float, float, float]:
-    """Horizontal blockiness B, activity A and zero-crossing rate Z (Wang et al. 2002)."""
-    d = np.diff(x, axis=1)
-    nb = max(x.shape[1] // 8 - 1, 1)
-    b = np.mean(np.abs(d[:, 7: 8 * nb: 8]))       # differences across the 8x8 grid
-    a = (8 * np.mean(np.abs(d)) - b) / 7
-    z = np.mean(d[:, :-1] * d[:, 1:] < 0)
-    return b, a, z
+def _jpeg_direction(abs_sum, abs_count, grid_sum, grid_count, crossings, pairs) -> tuple[float, float, float]:
+    """Blockiness B, activity A and zero-crossing rate Z (Wang et al. 2002) of one
+    direction's differences, from the sums and counts of ``jpeg_sums``."""
+    b = grid_sum / grid_count  # mean |difference| across the 8x8 grid
+    a = (8 * (abs_sum / abs_count) - b) / 7
+    return b, a, crossings / pairs
 
 
 def jpeg_quality(gray: np.ndarray) -> tuple[float, float, float, float]:
     """(B, A, Z, S): Wang-Sheikh-Bovik features and score (about 1..10, higher = better)."""
-    b, a, z = np.mean([_jpeg_direction(gray), _jpeg_direction(gray.T)], axis=0)
+    horizontal, vertical = jpeg_sums(gray)
+    b, a, z = np.mean([_jpeg_direction(*horizontal), _jpeg_direction(*vertical)], axis=0)
     s = _JPEG_ALPHA + _JPEG_BETA * np.prod(np.maximum([b, a, z], _TINY) ** _JPEG_GAMMA)
     return float(b), float(a), float(z), float(s)
 
@@ -130,8 +111,7 @@ def jpeg_quality(gray: np.ndarray) -> tuple[float, float, float, float]:
 def extract(image: np.ndarray) -> np.ndarray:
     gray = rgb2gray(image)
     sigma = noise_sigma(gray)
-    den, var = wiener(gray, sigma)
-    extent, energy = noise_shares(var, sigma)
+    den, extent, energy = denoise(gray, sigma)
     q_noise = extent * energy
     fe = free_energy(gray, sigma)
     b, a, z, s = jpeg_quality(den)
