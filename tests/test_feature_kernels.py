@@ -81,6 +81,15 @@ def test_local_statistics_equal_the_two_filter_form(codes, shape):
         assert np.array_equal(a, b), name
 
 
+@pytest.mark.parametrize("width", [90, 16, 3])
+def test_along_row_equals_ndimage_zero_padded(codes, width):
+    row, g = codes[5, :width], higrade._WINDOW_1D
+    r = len(g) // 2
+    got = np.empty(width)
+    higrade._along_row(np.pad(row, r), g, got)
+    assert np.array_equal(got, ndimage.correlate1d(row, g, mode="constant"))
+
+
 def _fitted_maps(mscn, lg):
     """The release's eight maps as array expressions (circular shifts, zero-padded filter2)."""
     z = np.pad(lg, 1)

@@ -31,7 +31,6 @@ import functools
 import numpy as np
 
 from ._common import check_rgb, fspecial_gaussian, ggd_fit_moments, imresize_half
-from ._filters import _line
 from ._jit import compiled
 
 VERSION = "2"  # 2: GGD fits about the sample mean, as DESIQUE's estimator
@@ -96,23 +95,22 @@ def _nakagami(sigma: np.ndarray) -> list[float]:
 @compiled
 def _mean_and_std(x, offset):
     """Mean and sample standard deviation (n - 1) of x + offset, two passes as numpy's
-    ``std`` takes them, without the shifted copy; sums row by row."""
+    ``std`` takes them, without the shifted copy; each sum down the columns (a loop that
+    vectorises), then across."""
     h, w = x.shape
-    total = 0.0
+    columns = np.zeros(w)
     for i in range(h):
-        row = 0.0
+        row = x[i]
         for j in range(w):
-            row += x[i, j] + offset
-        total += row
-    mean = total / (h * w)
-    total = 0.0
+            columns[j] += row[j] + offset
+    mean = columns.sum() / (h * w)
+    columns[:] = 0.0
     for i in range(h):
-        row = 0.0
+        row = x[i]
         for j in range(w):
-            d = (x[i, j] + offset) - mean
-            row += d * d
-        total += row
-    return mean, np.sqrt(total / (h * w - 1))
+            d = (row[j] + offset) - mean
+            columns[j] += d * d
+    return mean, np.sqrt(columns.sum() / (h * w - 1))
 
 
 def mscn_maps(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -138,8 +136,8 @@ def _local_statistics(im, g):
     for i in range(h):
         _row_pass(im, i, g, zero_row, mean_row[r: r + w], square_row[r: r + w])
         mu, square = sigma[i], mscn[i]  # output rows, used as scratch first
-        _line(mean_row, 0, 1, w, g, r, 1, mu)
-        _line(square_row, 0, 1, w, g, r, 1, square)
+        _along_row(mean_row, g, mu)
+        _along_row(square_row, g, square)
         _normalised(im[i], mu, square, shifted_abs[i])
     return sigma, mscn, shifted_abs
 
@@ -159,6 +157,21 @@ def _row_pass(x, i, g, zero_row, mean_out, square_out):
         for j in range(len(centre)):
             mean_out[j] += (above[j] + below[j]) * tap
             square_out[j] += (above[j] * above[j] + below[j] * below[j]) * tap
+
+
+@compiled
+def _along_row(padded, g, out):
+    """ndimage's correlate1d with the symmetric ``g`` along a row zero-padded by len(g) // 2
+    (centre tap, then pairs from the outermost in). The loops read slices indexed from 0,
+    so that they vectorise (runtime offsets into one array did not)."""
+    r, w = len(g) // 2, len(out)
+    centre, tap = padded[r: r + w], g[r]
+    for j in range(w):
+        out[j] = centre[j] * tap
+    for k in range(r, 0, -1):
+        left, right, tap = padded[r - k: r - k + w], padded[r + k: r + k + w], g[r - k]
+        for j in range(w):
+            out[j] += (left[j] + right[j]) * tap
 
 
 @compiled
