@@ -45,29 +45,34 @@ def _correlate_rows(p, w, before, kind, out):
 @compiled
 def _line(flat, start, width, cols, w, before, kind, out_row):
     """out_row[m] = sum over taps t of flat[start + t * width + m] * w[t], in ndimage's order;
-    taps outer and outputs inner, so that the inner loops vectorise."""
+    taps outer and outputs inner, so that the inner loops vectorise (over slices indexed from
+    0: a loop over flat[at + m] does not)."""
     n = len(w)
     after = n - before - 1
     if kind != 0:
         base = start + before * width
+        centre = flat[base: base + cols]
         for m in range(cols):
-            out_row[m] = flat[base + m] * w[before]
+            out_row[m] = centre[m] * w[before]
         for k in range(before, 0, -1):
             lo, hi, wk = start + (before - k) * width, start + (before + k) * width, w[before - k]
+            left, right = flat[lo: lo + cols], flat[hi: hi + cols]
             if kind > 0:
                 for m in range(cols):
-                    out_row[m] += (flat[lo + m] + flat[hi + m]) * wk
+                    out_row[m] += (left[m] + right[m]) * wk
             else:
                 for m in range(cols):
-                    out_row[m] += (flat[lo + m] - flat[hi + m]) * wk
+                    out_row[m] += (left[m] - right[m]) * wk
         return
     last = start + (before + after) * width
+    tap = flat[last: last + cols]
     for m in range(cols):
-        out_row[m] = flat[last + m] * w[n - 1]
+        out_row[m] = tap[m] * w[n - 1]
     for t in range(n - 1):
         at, wt = start + t * width, w[t]
+        tap = flat[at: at + cols]
         for m in range(cols):
-            out_row[m] += flat[at + m] * wt
+            out_row[m] += tap[m] * wt
 
 
 @compiled
