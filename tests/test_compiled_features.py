@@ -1,9 +1,10 @@
-"""The compiled NIQE steps equal the whole-map NumPy/SciPy formulation they replace.
+"""The compiled NIQE and GMLF steps equal the whole-map NumPy/SciPy formulation they replace.
 
 The references below are the release's steps written map by map (``ndimage.correlate``,
-``np.roll``), as the extractor computed them before it was compiled. NIQE's MSCN map must
-equal them bit for bit; its block sums up to their order of summation. Sizes cover the
-smallest accepted side, odd sides and partial blocks; inputs include strided views.
+``np.hypot``, ``np.roll``, ``np.bincount``), as the extractors computed them before they were
+compiled. GMLF's histogram and NIQE's MSCN map must equal them bit for bit; NIQE's block
+sums up to their order of summation. Sizes cover the smallest accepted side, odd sides and
+partial blocks; inputs include strided views.
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from methods.features import niqe
-from methods.features._common import imresize_half, rgb2gray
+from methods.features import gmlf, niqe
+from methods.features._common import gaussian_filter2, hypot_row, imresize_half, rgb2gray
 
 PRISTINE = Path(__file__).parent.parent / "bench" / "assets" / "shipped" / "niqe_pris_params.npz"
 
@@ -33,6 +34,38 @@ def _images():
 
 
 IMAGES = _images()
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-150, 1e-140, 1e-3, 1.0, 255.0, 1e150, 1e300])
+def test_hypot_row_equals_np_hypot(scale):
+    rng = np.random.default_rng(int(np.log10(scale)) + 400)
+    x = rng.normal(0, scale, 20000) * np.exp(rng.normal(0, 4, 20000))
+    y = rng.normal(0, scale, 20000)
+    x[:100], y[100:200], y[200:300] = 0.0, 0.0, x[200:300]
+    x[300], y[301], x[302], y[303] = np.inf, -np.inf, np.nan, 1e-320
+    out = np.empty_like(x)
+    hypot_row(x, y, out)
+    assert np.array_equal(out, np.hypot(x, y), equal_nan=True)
+
+
+def _gmlf_whole_maps(image):
+    gray = rgb2gray(image)
+    gm = np.hypot(*(ndimage.correlate(gray, k, mode="constant") for k in (gmlf._KX, gmlf._KY))) / gmlf.GM_LOG_RATIO
+    log = np.abs(ndimage.correlate(gray, gmlf._KLOG, mode="constant"))
+    norm = np.sqrt(gaussian_filter2((gm * gm + log * log) / 2, gmlf._NORM_SIZE, 2 * gmlf.SIGMA)) + gmlf.C0
+    b = slice(2, -2)
+    qg = np.clip(np.ceil(gm[b, b] / norm[b, b] / gmlf.STEP), 1, gmlf.BINS).astype(np.int64) - 1
+    ql = np.clip(np.ceil(log[b, b] / norm[b, b] / gmlf.STEP), 1, gmlf.BINS).astype(np.int64) - 1
+    return np.bincount((qg * gmlf.BINS + ql).ravel(), minlength=gmlf.BINS**2)
+
+
+@pytest.mark.parametrize("name", list(IMAGES))
+def test_gmlf_joint_histogram_equals_whole_maps(name):
+    image = IMAGES[name]
+    p = gmlf.pad_for(rgb2gray(image), gmlf._KX.shape, "constant")
+    counts = gmlf._joint_counts(p, *gmlf._FOOTPRINTS, gmlf._NORM_TAPS, gmlf._NORM_SYMMETRY, 2,
+                                np.zeros(gmlf.BINS**2, dtype=np.int64))
+    assert np.array_equal(counts, _gmlf_whole_maps(image))
 
 
 def _niqe_whole_maps(gray):
@@ -73,3 +106,4 @@ def test_a_strided_view_gives_the_values_of_its_copy(name):
     view[...] = IMAGES[name]
     copy = np.ascontiguousarray(view)
     assert niqe.score(view, *pristine) == niqe.score(copy, *pristine)
+    assert np.array_equal(gmlf.extract(view), gmlf.extract(copy))
