@@ -13,13 +13,18 @@ feature set, 40-d). Follows the authors' release ``Grad_LOG_CP_TIP.m`` step by s
 * features = marginal P_G (10), marginal P_L (10), and the two "independency distributions"
   Q_G(m) ~ sum_n K(m, n) / (P_L(n) + 1e-4), Q_L(n) ~ sum_m K(m, n) / (P_G(m) + 1e-4).
 
-No deviation from the release is known, apart from float rounding.
+No deviation from the release is known, apart from float rounding. The steps run compiled, in
+one pass down the rows (``_joint_counts``), with the float operations of the whole-map
+formulation in the same order: the histogram is the one ``ndimage.correlate``, ``np.hypot``
+and ``np.bincount`` give, bit for bit (tests/test_compiled_features.py).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._common import filter2, fspecial_gaussian, fspecial_log, gaussian_filter2, rgb2gray
+from ._common import fspecial_gaussian, fspecial_log, gaussian_taps, hypot_row, rgb2gray
+from ._filters import _line, _symmetry, correlate_row, footprint, pad_for  # ndimage's 1-D lines, as correlate1d
+from ._jit import compiled
 
 VERSION = "1"
 SIGMA = 0.5          # scale of the derivative and LoG filters
@@ -40,24 +45,70 @@ def _kernels(sigma: float):
 
 
 _KX, _KY, _KLOG = _kernels(SIGMA)
+_FOOTPRINTS = tuple(footprint(k) for k in (_KX, _KY, _KLOG))
+_PAD = _KX.shape[0] // 2  # all three kernels are 5x5: one zero-padded image serves them
 _NORM_SIZE = 2 * int(np.ceil(3 * 2 * SIGMA)) + 1  # window of the normalisation, sigma_N = 2 sigma
+_NORM_TAPS = gaussian_taps(_NORM_SIZE, 2 * SIGMA)  # gaussian_filter2's, applied as correlate_separable does
+_NORM_SYMMETRY = _symmetry(_NORM_TAPS)
 
 
-def gm_log_maps(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Jointly normalised GM and |LoG| maps of a 0..255 grey image, border removed."""
-    gm = np.hypot(filter2(_KX, gray), filter2(_KY, gray)) / GM_LOG_RATIO
-    log = np.abs(filter2(_KLOG, gray))
-    norm = np.sqrt(gaussian_filter2((gm * gm + log * log) / 2, _NORM_SIZE, 2 * SIGMA)) + C0
-    b = int(np.ceil(3 * 2 * SIGMA)) - 1  # MATLAB keeps rows h..end-h+1 with h = 3
-    return gm[b:-b, b:-b] / norm[b:-b, b:-b], log[b:-b, b:-b] / norm[b:-b, b:-b]
+@compiled
+def _bin(v):
+    """Quantisation with step STEP into bins 0 .. BINS - 1 (values beyond the last bin go into it)."""
+    return int(min(max(np.ceil(v / STEP), 1.0), float(BINS))) - 1
+
+
+@compiled
+def _joint_counts(p, fx, fy, flog, taps, symmetry, border, counts):
+    """K(m, n), flat (index m * BINS + n), of the grey image zero-padded by _PAD (p), the same
+    operations as the whole-map steps of the release, in one pass down the rows, so that no
+    full-size map is written. At row i: the three ``filter2`` responses (``correlate_row``),
+    GM = hypot(Gx, Gy) / GM_LOG_RATIO, |LoG| and the energy (GM^2 + LoG^2) / 2 of row i go to
+    ring buffers; then row o = i - r, whose 2r + 1 energy rows are now in (zero rows beyond the
+    image, as the constant border), is smoothed as ``gaussian_filter2`` smooths it (down the
+    columns, then along the row: ``correlate_separable``'s lines), and its quantised
+    (GM / N, |LoG| / N) pairs, N = sqrt(smoothed) + C0, are counted unless in the border."""
+    rows, cols = p.shape[0] - 2 * _PAD, p.shape[1] - 2 * _PAD
+    r = len(taps) // 2
+    span = 2 * r + 1
+    gx, gy, response = np.empty(cols), np.empty(cols), np.empty(cols)
+    gm, log = np.empty((span, cols)), np.empty((span, cols))  # row q at q % span
+    energy = np.zeros((2 * span, cols))  # row q at q % span and q % span + span: any span rows in order
+    down = np.zeros(cols + 2 * r)  # the column-smoothed row, zero-padded along the row
+    smoothed, pair = np.empty(cols), np.empty(cols, dtype=np.int64)
+    for i in range(rows + r):
+        slot = i % span
+        if i < rows:
+            correlate_row(p, i, *fx, gx)
+            correlate_row(p, i, *fy, gy)
+            correlate_row(p, i, *flog, response)
+            g, lg = gm[slot], log[slot]
+            hypot_row(gx, gy, g)
+            for j in range(cols):
+                g[j] /= GM_LOG_RATIO
+                lg[j] = abs(response[j])
+                energy[slot, j] = energy[slot + span, j] = (g[j] * g[j] + lg[j] * lg[j]) / 2
+        else:
+            energy[slot] = energy[slot + span] = 0.0
+        o = i - r
+        if o < border or o >= rows - border:
+            continue
+        _line(energy.ravel(), (o - r) % span * cols, cols, cols, taps, r, symmetry, down[r: r + cols])
+        _line(down, 0, 1, cols, taps, r, symmetry, smoothed)
+        g, lg = gm[o % span], log[o % span]
+        for j in range(border, cols - border):
+            norm = np.sqrt(smoothed[j]) + C0
+            pair[j] = _bin(g[j] / norm) * BINS + _bin(lg[j] / norm)
+        for j in range(border, cols - border):
+            counts[pair[j]] += 1
+    return counts
 
 
 def extract(image: np.ndarray) -> np.ndarray:
-    gm, log = gm_log_maps(rgb2gray(image))
-    qg = np.clip(np.ceil(gm / STEP), 1, BINS).astype(np.int64) - 1
-    ql = np.clip(np.ceil(log / STEP), 1, BINS).astype(np.int64) - 1
-    joint = np.bincount((qg * BINS + ql).ravel(), minlength=BINS * BINS).reshape(BINS, BINS)
-    joint = joint / joint.sum()
+    p = pad_for(rgb2gray(image), _KX.shape, "constant")
+    b = int(np.ceil(3 * 2 * SIGMA)) - 1  # MATLAB keeps rows h..end-h+1 with h = 3
+    counts = _joint_counts(p, *_FOOTPRINTS, _NORM_TAPS, _NORM_SYMMETRY, b, np.zeros(BINS * BINS, dtype=np.int64))
+    joint = counts.reshape(BINS, BINS) / counts.sum()
     p_gm, p_log = joint.sum(axis=1), joint.sum(axis=0)
     q_gm = (joint / (p_log[None, :] + ALPHA)).sum(axis=1)
     q_log = (joint / (p_gm[:, None] + ALPHA)).sum(axis=0)

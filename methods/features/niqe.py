@@ -16,17 +16,21 @@ analyzer", IEEE SPL 20(3), 2013. Follows the authors' release (``computequality.
 
 Lower is better. The result is sensitive to float rounding on near-flat blocks (their MSCN
 values are rounding noise), where MATLAB, Octave and this code can differ by a few percent.
-For that reason the 7x7 window stays a 2-D ``ndimage.correlate``, although the Gaussian is
+For that reason the 7x7 window stays a 2-D correlation summed in ``ndimage.correlate``'s
+order (compiled: ``_filters.correlate_row_moments``, bit-identical), although the Gaussian is
 separable: a separable filter rounds differently and moved scores by up to 5% on images
-with flat areas (3.5e-2 and 5e-2 on two test images, 2e-5 on a JPEG reference image).
+with flat areas (3.5e-2 and 5e-2 on two test images, 2e-5 on a JPEG reference image). The
+per-block sums of the AGGD fits are compiled too (``_block_sums``, one pass per map and
+band of blocks); they add up terms of one sign in another order than NumPy (~1e-15).
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 from scipy.special import gamma
 
 from ._common import fspecial_gaussian, imresize_half, rgb2gray
+from ._filters import correlate_row_moments, footprint, pad_for
+from ._jit import compiled
 
 VERSION = "2"  # 2: this port of the release (1 was pyiqa's NIQE)
 HIGHER_IS_BETTER = False
@@ -51,30 +55,105 @@ def _nearest_shapes(r_norm: np.ndarray) -> np.ndarray:
     return np.where(finite, _SHAPES[pick], _SHAPES[0])
 
 
-def aggd_fit(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Asymmetric GGD by moment matching, one fit per row of v: (shape, left scale, right scale)."""
-    neg, pos = np.minimum(v, 0), np.maximum(v, 0)
-    sq_neg, sq_pos = np.einsum("ij,ij->i", neg, neg), np.einsum("ij,ij->i", pos, pos)
+def aggd_fit(sums: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Asymmetric GGD by moment matching (``estimateaggdparam.m``), one fit per row of sums:
+    over n values, (sum of the squares of the negative values, of the positive ones, count of
+    the negative values, of the positive ones, sum of the positive values, of the negative
+    ones). Returns (shape, left scale, right scale)."""
+    sq_neg, sq_pos, n_neg, n_pos, sum_pos, sum_neg = sums.T
     with np.errstate(invalid="ignore", divide="ignore"):  # an empty side: NaN scale, as the release
-        left = np.sqrt(sq_neg / np.count_nonzero(v < 0, axis=1))
-        right = np.sqrt(sq_pos / np.count_nonzero(v > 0, axis=1))
+        left = np.sqrt(sq_neg / n_neg)
+        right = np.sqrt(sq_pos / n_pos)
         g = left / right
-        r = ((pos.sum(axis=1) - neg.sum(axis=1)) / v.shape[1]) ** 2 / ((sq_neg + sq_pos) / v.shape[1])
+        r = ((sum_pos - sum_neg) / n) ** 2 / ((sq_neg + sq_pos) / n)
         r_norm = r * (g**3 + 1) * (g + 1) / (g**2 + 1) ** 2
     shape = _nearest_shapes(r_norm)
     k = np.sqrt(gamma(1 / shape) / gamma(3 / shape))
     return shape, left * k, right * k
 
 
-def block_features(blocks: np.ndarray) -> np.ndarray:
-    """The 18 features of each block of an (n, b, b) stack of MSCN blocks, one row per block."""
-    flat = blocks.reshape(len(blocks), -1)
-    shape, left, right = aggd_fit(flat)
+@compiled
+def _block_sums(mscn, b, out):
+    """out[k, m] = the aggd_fit sums of block k's map m, blocks in MATLAB's ``blkproc`` order
+    (column by column), maps: the MSCN block, then its products with its copies circularly
+    shifted by _SHIFTS (``circshift`` within the block). A band of blocks at a time, a whole
+    row of the band per loop: the products go to a buffer, each sum to a per-column
+    accumulator, so that the loops vectorise; each block then adds up its columns (the sums
+    are of terms of one sign: their order changes them by ~1e-15)."""
+    rows, cols = mscn.shape[0] // b, mscn.shape[1] // b
+    width = cols * b
+    x, acc = np.empty(width), np.empty((6, width))
+    for r in range(rows):
+        for m in range(1 + len(_SHIFTS)):
+            acc[:] = 0.0
+            for i in range(b):
+                line = mscn[r * b + i, :width]
+                if m == 0:
+                    x[:] = line
+                else:  # np.roll by (dr, dc) puts block[i - dr, j - dc] at (i, j)
+                    dr, dc = _SHIFTS[m - 1]
+                    other = mscn[r * b + (i - dr) % b, :width]
+                    if dc == 0:
+                        for j in range(width):
+                            x[j] = line[j] * other[j]
+                    elif dc == 1:
+                        for j in range(1, width):
+                            x[j] = line[j] * other[j - 1]
+                        for c in range(cols):  # each block's first column wraps to its last
+                            x[c * b] = line[c * b] * other[c * b + b - 1]
+                    else:
+                        for j in range(width - 1):
+                            x[j] = line[j] * other[j + 1]
+                        for c in range(cols):  # each block's last column wraps to its first
+                            x[c * b + b - 1] = line[c * b + b - 1] * other[c * b]
+                sq_neg, sq_pos, n_neg, n_pos, sum_pos, sum_neg = acc[0], acc[1], acc[2], acc[3], acc[4], acc[5]
+                for j in range(width):
+                    v = x[j]
+                    neg, pos = min(v, 0.0), max(v, 0.0)
+                    sq_neg[j] += neg * neg
+                    sq_pos[j] += pos * pos
+                    n_neg[j] += v < 0
+                    n_pos[j] += v > 0
+                    sum_pos[j] += pos
+                    sum_neg[j] += neg
+            for c in range(cols):
+                for q in range(6):
+                    out[c * rows + r, m, q] = acc[q, c * b: (c + 1) * b].sum()
+    return out
+
+
+def block_features(mscn: np.ndarray, b: int) -> np.ndarray:
+    """The 18 features of each b x b block of an MSCN map, one row per block (``blkproc`` order)."""
+    rows, cols = mscn.shape[0] // b, mscn.shape[1] // b
+    sums = _block_sums(mscn, b, np.empty((rows * cols, 1 + len(_SHIFTS), 6)))
+    shape, left, right = aggd_fit(sums[:, 0], b * b)
     feats = [shape, (left + right) / 2]
-    for shift in _SHIFTS:  # products with the block circularly shifted within itself
-        shape, left, right = aggd_fit((blocks * np.roll(blocks, shift, axis=(1, 2))).reshape(len(blocks), -1))
+    for m in range(1, 1 + len(_SHIFTS)):  # products with the block circularly shifted within itself
+        shape, left, right = aggd_fit(sums[:, m], b * b)
         feats += [shape, (right - left) * gamma(2 / shape) / gamma(1 / shape), left, right]
     return np.stack(feats, axis=1)
+
+
+@compiled
+def _mscn(p, tap_rows, tap_cols, weights, im, out):
+    """(im - mu) / (sigma + 1), mu and sigma^2 + mu^2 the window's correlations with im and
+    im * im (p: im padded), a row at a time."""
+    n = im.shape[1]
+    mu, mean_sq = np.empty(n), np.empty(n)
+    for i in range(im.shape[0]):
+        correlate_row_moments(p, i, tap_rows, tap_cols, weights, mu, mean_sq)
+        line, out_line = im[i], out[i]
+        for j in range(n):
+            sigma = np.sqrt(np.abs(mean_sq[j] - mu[j] * mu[j]))
+            out_line[j] = (line[j] - mu[j]) / (sigma + 1)
+    return out
+
+
+def mscn_map(im: np.ndarray) -> np.ndarray:
+    """The MSCN map of a grey image: ``ndimage.correlate(., _WINDOW, mode="nearest")`` of im
+    and im * im, summed as ndimage sums (2-D, not separable: see the module docstring)."""
+    p = pad_for(im, _WINDOW.shape, "nearest")
+    return _mscn(p, *footprint(_WINDOW), im, np.empty(im.shape))
 
 
 def block_feature_matrix(gray: np.ndarray) -> np.ndarray:
@@ -85,14 +164,9 @@ def block_feature_matrix(gray: np.ndarray) -> np.ndarray:
     im = gray[: rows * BLOCK, : cols * BLOCK]
     per_scale = []
     for scale in range(1, SCALES + 1):
-        mu = ndimage.correlate(im, _WINDOW, mode="nearest")  # 2-D, not separable: see the module docstring
-        sigma = np.sqrt(np.abs(ndimage.correlate(im * im, _WINDOW, mode="nearest") - mu * mu))
-        mscn = (im - mu) / (sigma + 1)
-        b = BLOCK // scale
-        # blocks in MATLAB's blkproc order (column by column), not that it matters for a mean
-        blocks = mscn.reshape(rows, b, cols, b).transpose(2, 0, 1, 3).reshape(rows * cols, b, b)
-        per_scale.append(block_features(blocks))
-        im = imresize_half(im)
+        if scale > 1:
+            im = imresize_half(im)
+        per_scale.append(block_features(mscn_map(im), BLOCK // scale))
     return np.hstack(per_scale)
 
 
