@@ -30,12 +30,12 @@ import functools
 
 import numpy as np
 
-from ._common import check_rgb, fspecial_gaussian, ggd_fit_moments, imresize_half
+from ._common import check_rgb, gaussian_taps, ggd_fit_moments, imresize_half
 from ._jit import compiled
 
 VERSION = "2"  # 2: GGD fits about the sample mean, as DESIQUE's estimator
 SCALES = 2
-_WINDOW_1D = fspecial_gaussian(7, 7 / 6)[3] / fspecial_gaussian(7, 7 / 6)[3].sum()  # as gaussian_filter2
+_WINDOW_1D = gaussian_taps(7, 7 / 6)
 
 _FEATS = ("sigma_mean", "sigma_shape", "mscn_std", "mscn_shape") + tuple(
     f"{d}_{p}" for d in ("dh", "dv", "dd1", "dd2", "dcross", "d2a", "d2b") for p in ("std", "shape"))
