@@ -12,7 +12,8 @@ then the taps left to right. ``NI_Correlate``, the n-D filter: from 0.0, the tap
 skipping those with |w| <= DBL_EPSILON), so the results equal ndimage's bit for bit
 (tests/test_feature_filters.py checks every kernel kind and border mode used). numba never
 reorders or fuses float operations unless asked to (no ``fastmath``), which is what keeps
-the bits.
+the bits. ``correlate_symmetric_separable`` does a separable symmetric kernel's two passes in
+one, row by row.
 """
 from __future__ import annotations
 
@@ -110,13 +111,62 @@ def correlate_separable(x: np.ndarray, w_rows, w_cols, mode: str, cval: float = 
     return correlate1d(correlate1d(x, w_rows, 0, mode, cval), w_cols, 1, mode, cval)
 
 
-def gaussian_filter(x: np.ndarray, sigma: float, mode: str = "reflect", truncate: float = 4.0) -> np.ndarray:
-    """``ndimage.gaussian_filter(x, sigma, mode=mode, truncate=truncate)`` for a 2-D float64 x."""
+def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """The 1-D correlation weights of ``ndimage.gaussian_filter`` (``_gaussian_kernel1d``, order 0)."""
     radius = int(truncate * float(sigma) + 0.5)
     t = np.arange(-radius, radius + 1)
-    phi = np.exp(-0.5 / (sigma * sigma) * t**2)  # ndimage's _gaussian_kernel1d, order 0
-    w = (phi / phi.sum())[::-1]
+    phi = np.exp(-0.5 / (sigma * sigma) * t**2)
+    return np.ascontiguousarray((phi / phi.sum())[::-1])
+
+
+def gaussian_filter(x: np.ndarray, sigma: float, mode: str = "reflect", truncate: float = 4.0) -> np.ndarray:
+    """``ndimage.gaussian_filter(x, sigma, mode=mode, truncate=truncate)`` for a 2-D float64 x."""
+    w = gaussian_weights(sigma, truncate)
     return correlate_separable(x, w, w, mode)
+
+
+@compiled
+def symmetric_sum(x, j, w):
+    """The correlation of the line x with a symmetric w centred at x[j + len(w) // 2], summed
+    as ndimage does: the centre, then the pairs from the outermost in. w is a tuple: its
+    length is then known when compiling, the tap loop unrolls, and a loop over j vectorises
+    with the sum in a register."""
+    r = len(w) // 2
+    s = x[j + r] * w[r]
+    for k in range(r, 0, -1):
+        s += (x[j + r - k] + x[j + r + k]) * w[r - k]
+    return s
+
+
+@compiled
+def _correlate_symmetric_separable(p, w, out):
+    """Rows of ``out`` from p padded by r = len(w) // 2 on every side; ``line`` is the axis-0 pass."""
+    r = len(w) // 2
+    line = np.empty(p.shape[1])
+    for i in range(out.shape[0]):
+        for m in range(len(line)):
+            s = p[i + r, m] * w[r]
+            for k in range(r, 0, -1):
+                s += (p[i + r - k, m] + p[i + r + k, m]) * w[r - k]
+            line[m] = s
+        o = out[i]
+        for j in range(len(o)):
+            o[j] = symmetric_sum(line, j, w)
+    return out
+
+
+def correlate_symmetric_separable(x: np.ndarray, w, mode: str = "reflect") -> np.ndarray:
+    """``correlate_separable(x, w, w, mode)`` (cval 0) for a symmetric odd-length w, bit for bit,
+    in one pass: each row's axis-0 pass goes to a one-row buffer that the axis-1 pass reads.
+
+    The input is padded along both axes at once; the axis-0 pass over a padded column equals
+    ndimage's padding of the intermediate for every mode (a constant column of zeros stays 0)."""
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    if _symmetry(w) != 1:
+        raise ValueError("correlate_symmetric_separable needs a symmetric odd-length kernel")
+    r = len(w) // 2
+    p = np.pad(np.asarray(x, dtype=np.float64), r, mode=_PAD_MODES[mode])
+    return _correlate_symmetric_separable(p, tuple(w), np.empty(np.shape(x)))
 
 
 def sobel(x: np.ndarray, axis: int, mode: str = "reflect") -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import rgb2gray, ssim_map
+from ._jit import compiled
 
 VERSION = "1"
 HIGHER_IS_BETTER = True
@@ -29,34 +30,52 @@ HE_LEVELS = 64      # MATLAB histeq(I) default number of output levels
 HIST_BINS = 128     # histogram size used by the release for the entropies
 
 
-def histeq(gray: np.ndarray, levels: int = HE_LEVELS) -> np.ndarray:
-    """MATLAB ``histeq(uint8_image, levels)`` with a flat target histogram, as float64."""
-    g = gray.astype(np.int64)
-    n = g.size
-    counts = np.bincount(g.ravel(), minlength=256).astype(np.float64)
-    cum = np.cumsum(counts)
+def histeq_lut(counts: np.ndarray, levels: int = HE_LEVELS) -> np.ndarray:
+    """MATLAB ``histeq(uint8_image, levels)`` with a flat target histogram, as the float64 look-up
+    table of the 256 grey levels, from the image's level counts."""
+    n = int(counts.sum())
+    cum = np.cumsum(counts.astype(np.float64))
     target = np.cumsum(np.full(levels, n / levels))
     tol = np.concatenate([[0.0], counts[1:-1], [0.0]]) / 2  # MATLAB's half-bin tolerance
     # For each input level: first target level whose cumulative count reaches cum - tol.
     idx = np.searchsorted(target, cum - tol - n * np.sqrt(np.finfo(float).eps), side="left")
-    lut = np.floor(np.minimum(idx, levels - 1) / (levels - 1) * 255 + 0.5)
-    return lut[g]
+    return np.floor(np.minimum(idx, levels - 1) / (levels - 1) * 255 + 0.5)
 
 
-def _hist(gray: np.ndarray, bins: int = HIST_BINS) -> np.ndarray:
-    """MATLAB ``imhist(uint8, bins) / numel``: nearest of ``bins`` evenly spaced centres."""
-    idx = np.floor(gray * ((bins - 1) / 255) + 0.5).astype(np.int64)
-    return np.bincount(idx.ravel(), minlength=bins) / gray.size
+def _hist(values: np.ndarray, counts: np.ndarray, bins: int = HIST_BINS) -> np.ndarray:
+    """MATLAB ``imhist(uint8, bins) / numel`` of an image holding ``values[v]`` ``counts[v]``
+    times: each value goes to the nearest of ``bins`` evenly spaced centres."""
+    idx = np.floor(values * ((bins - 1) / 255) + 0.5).astype(np.int64)
+    return np.bincount(idx, weights=counts, minlength=bins) / counts.sum()
+
+
+@compiled
+def _level_counts(gray):
+    """How many pixels hold each grey level 0..255 (``np.bincount`` of the integer levels)."""
+    counts = np.zeros(256, dtype=np.int64)
+    for v in gray.ravel():
+        counts[int(v)] += 1
+    return counts
+
+
+@compiled
+def _look_up(gray, lut, out):
+    """``lut[gray]`` for an image of integer levels."""
+    for i in range(gray.shape[0]):
+        for j in range(gray.shape[1]):
+            out[i, j] = lut[int(gray[i, j])]
+    return out
 
 
 def extract(image: np.ndarray) -> np.ndarray:
-    gray = rgb2gray(image)
-    eq = histeq(gray)
-    h1, h2 = _hist(gray), _hist(eq)
+    gray = rgb2gray(image)  # the integers 0..255, as float64
+    counts = _level_counts(gray)
+    lut = histeq_lut(counts)
+    h1, h2 = _hist(np.arange(256.0), counts), _hist(lut, counts)
     ok = (h1 > 0) & (h2 > 0)
     l1, l2 = np.log2(h1[ok]), np.log2(h2[ok])
     return np.array([
-        ssim_map(gray, eq).mean(),
+        ssim_map(gray, _look_up(gray, lut, np.empty(gray.shape))).mean(),
         -np.sum(h1[ok] * l1), -np.sum(h2[ok] * l2),
         -np.sum(h1[ok] * l2), -np.sum(h2[ok] * l1),
     ])
