@@ -1,14 +1,13 @@
 """Reference costs per image (``Method.reference_cost``): what a first run's plan estimates a
 row from before anything has run.
 
-Handcrafted feature extractors, keyed by feature module: CPU seconds per image of feature
-extraction at 1024 px, from the full-size rehearsal (``scripts/rehearsal.py --size 1024 --limit
-600 --splits 10 --jobs 2``: each extractor's row on 600 generated 1024-px JPEGs, its process's
-and workers' CPU time less its regressor fits, over the images) on a 2-core AMD EPYC virtual
-machine shared with other work (load average 4-9), 2026-12-07. The earlier figures, from
-``scripts/reference_costs.py`` on 24 images at 512 px, were 4-5x too high: the worker
-processes' start-up was most of their time. ``ceiq-release`` computes CEIQ's features (plus a
-dot product). With ``--jobs N`` the plan's sum is CPU time: N workers take about 1/N of it.
+Handcrafted feature extractors, keyed by feature module: worker seconds per image of feature
+extraction at 1024 px (the extraction's wall time x its 2 worker processes, over the images;
+numba's first compile and JPEG decoding included), from one run of the 10 handcrafted/SVR rows
+over 10 splits on 2,982 generated 1024-px JPEGs (``run ... --splits 10 --jobs 2``, cold caches;
+docs/speed.md) on a 2-core AMD EPYC virtual machine, otherwise idle, 2026-12-07, at 91a772e.
+``ceiq-release`` computes CEIQ's features (plus a dot product). With ``--jobs N`` the plan's
+sum is CPU time: N workers take about 1/N of it.
 
 Trainable torch rows, keyed by method: seconds per training sample (forward, loss, backward,
 update, in batches of ``batch_size``) and per predicted image (its test-time views or crops
@@ -24,8 +23,9 @@ demo's stand-in CLIP is another network, so their plan on it stays "unknown".
 """
 
 MACHINE = "2-core CPU (AMD EPYC, shared, load 4-9), 2026-12-07"
+FEATURES_MACHINE = "2-core CPU (AMD EPYC), 2026-12-07"
 FEATURES_IMAGE_SIZE = 1024
-SECONDS_PER_IMAGE = {"niqe": 0.143, "ceiq": 0.117, "cpbd": 0.186, "sisblim": 0.221, "gmlf": 0.120, "higrade": 0.688}
+SECONDS_PER_IMAGE = {"niqe": 0.0426, "ceiq": 0.0378, "cpbd": 0.044, "sisblim": 0.0487, "gmlf": 0.0311, "higrade": 0.2056}
 
 TRAINING_MACHINE = "2-core CPU (AMD EPYC, shared, load 4-9), 2026-12-07"
 TRAINING = {
@@ -79,7 +79,7 @@ PREDICTION = {"clipscore": (0.8985, {"model": "ViT-B-32"}), "hps": (4.9574, {"mo
 
 
 def reference_cost(module: str) -> dict:
-    return {"seconds_per_image": SECONDS_PER_IMAGE[module], "machine": MACHINE, "image_size": FEATURES_IMAGE_SIZE}
+    return {"seconds_per_image": SECONDS_PER_IMAGE[module], "machine": FEATURES_MACHINE, "image_size": FEATURES_IMAGE_SIZE}
 
 
 def prediction_reference_cost(method: str) -> dict | None:

@@ -43,7 +43,7 @@ class StopAfter(LocalExecutor):
 
     def map(self, fn, items, **kwargs):
         for i, result in enumerate(super().map(fn, items, **kwargs)):
-            if kwargs.get("kind") == "split" and i == self.n:
+            if kwargs.get("kind") in ("split", "fits") and i == self.n:
                 raise KeyboardInterrupt
             yield result
 

@@ -51,8 +51,9 @@ _HYPOT_LARGE, _HYPOT_TINY, _HYPOT_EPS = 2.0**511, 2.0**-459, 2.0**-54
 
 @compiled
 def hypot_row(x, y, out):
-    """out = ``np.hypot(x, y)`` bit for bit, 1-D: NumPy calls the C library's hypot, one call per
-    element (14 ms at 1024 px); glibc's algorithm here vectorises. Its common case is computed
+    """out = ``np.hypot(x, y)`` bit for bit where the C library is glibc >= 2.35 (elsewhere within
+    1 ulp), 1-D: NumPy calls the C library's hypot, one call per element (14 ms at 1024 px);
+    glibc's algorithm here vectorises. Its common case is computed
     branch-free for every element, then the cases glibc treats apart are redone: huge, tiny or
     non-finite inputs by the C hypot itself, very unequal ones as ax + ay (tests check equality
     with np.hypot across magnitudes)."""
