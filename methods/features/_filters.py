@@ -192,6 +192,14 @@ def _tap(p, i, tap_rows, tap_cols, t, n):
 
 
 @compiled
+def _four_taps(p, i, tap_rows, tap_cols, weights, t, n):
+    """Taps t .. t + 3: their pixel slices (as _tap) and their weights."""
+    slices = (_tap(p, i, tap_rows, tap_cols, t, n), _tap(p, i, tap_rows, tap_cols, t + 1, n),
+              _tap(p, i, tap_rows, tap_cols, t + 2, n), _tap(p, i, tap_rows, tap_cols, t + 3, n))
+    return slices, (weights[t], weights[t + 1], weights[t + 2], weights[t + 3])
+
+
+@compiled
 def correlate_row(p, i, tap_rows, tap_cols, weights, acc):
     """acc[j] = 0.0 + w_0 * p[i + r_0, j + c_0] + w_1 * p[i + r_1, j + c_1] + ..., over the
     footprint's taps in order. Taps outer and pixels inner, so that the inner loops vectorise;
@@ -200,9 +208,7 @@ def correlate_row(p, i, tap_rows, tap_cols, weights, acc):
     n, t, taps = len(acc), 0, len(weights)
     acc[:] = 0.0
     while t + 4 <= taps:
-        s0, s1 = _tap(p, i, tap_rows, tap_cols, t, n), _tap(p, i, tap_rows, tap_cols, t + 1, n)
-        s2, s3 = _tap(p, i, tap_rows, tap_cols, t + 2, n), _tap(p, i, tap_rows, tap_cols, t + 3, n)
-        w0, w1, w2, w3 = weights[t], weights[t + 1], weights[t + 2], weights[t + 3]
+        (s0, s1, s2, s3), (w0, w1, w2, w3) = _four_taps(p, i, tap_rows, tap_cols, weights, t, n)
         for j in range(n):
             acc[j] = acc[j] + w0 * s0[j] + w1 * s1[j] + w2 * s2[j] + w3 * s3[j]
         t += 4
@@ -221,9 +227,7 @@ def correlate_row_moments(p, i, tap_rows, tap_cols, weights, acc, acc_sq):
     acc[:] = 0.0
     acc_sq[:] = 0.0
     while t + 4 <= taps:
-        s0, s1 = _tap(p, i, tap_rows, tap_cols, t, n), _tap(p, i, tap_rows, tap_cols, t + 1, n)
-        s2, s3 = _tap(p, i, tap_rows, tap_cols, t + 2, n), _tap(p, i, tap_rows, tap_cols, t + 3, n)
-        w0, w1, w2, w3 = weights[t], weights[t + 1], weights[t + 2], weights[t + 3]
+        (s0, s1, s2, s3), (w0, w1, w2, w3) = _four_taps(p, i, tap_rows, tap_cols, weights, t, n)
         for j in range(n):
             a, b, c, d = s0[j], s1[j], s2[j], s3[j]
             acc[j] = acc[j] + w0 * a + w1 * b + w2 * c + w3 * d
