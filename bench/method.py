@@ -123,6 +123,9 @@ class Method:
 
 class FeatureMethod(Method):
     feature_version: str = "1"
+    # True: fit_features may run on several threads at once, one split each (run --jobs N):
+    # it keeps no shared state and its heavy part releases the GIL (e.g. libsvm).
+    fits_in_threads: bool = False
 
     @property
     def feature_key(self) -> str:
@@ -152,6 +155,7 @@ class ScoreMethod(FeatureMethod):
     """
 
     score_column: int = 0
+    fits_in_threads = True  # nothing to fit
 
     def score(self, image: np.ndarray, prompt: str) -> float:
         raise NotImplementedError

@@ -116,3 +116,27 @@ def test_nakagami_moments_equal_numpy(codes):
     v = sigma.ravel() + np.finfo(float).eps
     m, s = higrade._mean_and_std(sigma, np.finfo(float).eps)
     np.testing.assert_allclose([m, s], [v.mean(), v.std(ddof=1)], rtol=1e-13)
+
+
+def test_a_changed_source_drops_the_compiled_cache(tmp_path, monkeypatch):
+    """numba would keep a kernel's old copy of a function from another module: any change in
+    methods/features/ drops the folder's cache."""
+    import shutil
+
+    from methods.features import _jit
+
+    folder = tmp_path / "features"
+    (folder / "__pycache__").mkdir(parents=True)
+    shutil.copy(_jit.__file__, folder / "_jit.py")
+    (folder / "_filters.py").write_text("x = 1\n")
+    stale = folder / "__pycache__" / "gmlf._joint_counts-1.py311.nbi"
+    stale.write_bytes(b"old")
+    monkeypatch.setattr(_jit, "__file__", str(folder / "_jit.py"))
+    _jit._drop_stale_cache()
+    assert not stale.exists()
+    stale.write_bytes(b"new")  # compiled again from the same sources: kept
+    _jit._drop_stale_cache()
+    assert stale.exists()
+    (folder / "_filters.py").write_text("x = 2\n")
+    _jit._drop_stale_cache()
+    assert not stale.exists()

@@ -37,3 +37,29 @@ def test_a_failed_fit_is_yielded_as_its_exception():
 
     results = dict(LocalExecutor(2).map(fit, [(i,) for i in range(3)], kind="fits"))
     assert isinstance(results[1], ValueError) and results[0] == 0 and results[2] == 2
+
+
+class _Recording(LocalExecutor):
+    def __init__(self):
+        super().__init__(2)
+        self.kinds = []
+
+    def map(self, fn, items, **kwargs):
+        self.kinds.append(kwargs.get("kind"))
+        yield from super().map(fn, items, **kwargs)
+
+
+@pytest.mark.parametrize("in_threads, kind", [(True, "fits"), (False, "split")])
+def test_the_runner_fits_a_feature_row_on_threads_only_when_it_says_it_can(tiny_dataset, results_dir,
+                                                                            monkeypatch, in_threads, kind):
+    from bench.datasets import load_dataset
+    from bench.registry import get_method_info
+    from bench.run.runner import RunOptions, run_benchmark
+    from bench.splits import SplitConfig
+
+    method = "test-sharpness-svr"
+    monkeypatch.setattr(get_method_info(method).cls, "fits_in_threads", in_threads)
+    executor = _Recording()
+    options = RunOptions(results_dir=results_dir, splits=SplitConfig(3))
+    outcomes = run_benchmark([method], load_dataset("tinyfiles"), options, executor)
+    assert [o.status for o in outcomes] == ["done"] and executor.kinds[-1] == kind

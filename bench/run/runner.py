@@ -326,7 +326,8 @@ def _run_method(plan: MethodPlan, dataset, options, executor, progress: RunProgr
     tasks = [_split_task(info, config, frame, plan.splits, k, plan.targets, features) for k in plan.todo]
     for task in tasks:
         task.state_dir = str(split_state_dir(out_dir, task.split))
-    kind = "fits" if features is not None else "split"  # a regressor on cached features, or training
+    # regressors on cached features that may fit side by side, or one split at a time
+    kind = "fits" if features is not None and info.cls.fits_in_threads else "split"
     for _, outcome in executor.map(fit_predict, [(t,) for t in tasks], kind=kind,
                                    resources=info.resources, family=info.family):
         if isinstance(outcome, Exception):

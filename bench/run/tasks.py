@@ -7,6 +7,7 @@ whatever runs the work.
 
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from bench.datasets.base import REQUIRED_COLUMNS
 from bench.errors import BenchError
 from bench.method import FeatureMethod
 from bench.registry import create_method
-from bench.run.allocator import keep_freed_memory
+from bench.run.allocator import freed_memory_kept
 from bench.results.cost import compute_threads, peak_memory, reset_peak
 from bench.train.epoch_state import epoch_states
 
@@ -53,8 +54,7 @@ class FeatureChunk:
 
 def extract_features(method: str, config: dict, paths: list[str], prompts: list[str]) -> FeatureChunk:
     """Feature rows of a chunk of images."""
-    keep_freed_memory()  # the extractors' image-sized temporaries reuse memory, not fresh pages
-    with stage("features"):
+    with stage("features"), freed_memory_kept():  # image-sized temporaries reuse memory, not fresh pages
         features = features_naming_the_image(create_method(method, **config), paths, prompts)
     return FeatureChunk(features, compute_threads())
 
@@ -107,7 +107,8 @@ class SplitOutcome:
 
 
 def fit_predict(task: SplitTask) -> SplitOutcome:
-    reset_peak()
+    if threading.current_thread() is threading.main_thread():
+        reset_peak()  # not from a fit thread: the peak is the process's, and others' splits run in it
     where = f"(split {task.split})"
     with stage(f"setup {where}"):
         method = create_method(task.method, **task.config)

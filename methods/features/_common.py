@@ -34,7 +34,8 @@ def rgb2gray(image: np.ndarray) -> np.ndarray:
     """MATLAB ``double(rgb2gray(uint8))``: weighted sum rounded to integers, as float64.
 
     Summed left to right: equal to the matrix-product form for all 2^24 colours (checked)."""
-    return _gray_rounded(check_rgb(image), _GRAY, np.empty(image.shape[:2]))
+    rgb = check_rgb(image)
+    return _gray_rounded(rgb, _GRAY, np.empty(rgb.shape[:2]))
 
 
 @compiled
@@ -51,8 +52,9 @@ _HYPOT_LARGE, _HYPOT_TINY, _HYPOT_EPS = 2.0**511, 2.0**-459, 2.0**-54
 
 @compiled
 def hypot_row(x, y, out):
-    """out = ``np.hypot(x, y)`` bit for bit where the C library is glibc >= 2.35 (elsewhere within
-    1 ulp), 1-D: NumPy calls the C library's hypot, one call per element (14 ms at 1024 px);
+    """out = ``np.hypot(x, y)`` bit for bit where the C library is x86-64 glibc >= 2.35 built
+    without fast FMA (glibc's FMA branch, e.g. on aarch64, and other C libraries may round 1 ulp
+    apart), 1-D: NumPy calls the C library's hypot, one call per element (14 ms at 1024 px);
     glibc's algorithm here vectorises. Its common case is computed
     branch-free for every element, then the cases glibc treats apart are redone: huge, tiny or
     non-finite inputs by the C hypot itself, very unequal ones as ax + ay (tests check equality
@@ -69,28 +71,11 @@ def hypot_row(x, y, out):
     for j in range(n):
         a, b = abs(x[j]), abs(y[j])
         ax, ay = max(a, b), min(a, b)
-        if not (ax <= _HYPOT_LARGE and ay >= _HYPOT_TINY):
+        # each input tested itself: max/min pass a NaN over, as Python's do
+        if not (a <= _HYPOT_LARGE and b <= _HYPOT_LARGE and a >= _HYPOT_TINY and b >= _HYPOT_TINY):
             out[j] = math.hypot(a, b)
         elif ay <= ax * _HYPOT_EPS:
             out[j] = ax + ay
-
-
-def weighted_channels(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """x[..., c] @ w without BLAS: BLAS threads only oversubscribe the cores for inner size 3."""
-    return np.einsum("...c,c->...", x, w)
-
-
-_BLAS = []  # one cached threadpoolctl controller: finding the BLAS libraries takes milliseconds
-
-
-def one_blas_thread():
-    """Context that runs BLAS on one thread: products with a few columns gain nothing from
-    threads, and extra threads oversubscribe a loaded machine (8x slower in our runs)."""
-    if not _BLAS:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 def fspecial_gaussian(size: int, sigma: float) -> np.ndarray:

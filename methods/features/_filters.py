@@ -26,7 +26,7 @@ _PAD_MODES = {"constant": "constant", "nearest": "edge", "reflect": "symmetric",
 _EPS = np.finfo(np.float64).eps
 
 
-def _symmetry(w: np.ndarray) -> int:
+def kernel_symmetry(w: np.ndarray) -> int:
     """ndimage's test: 1 symmetric, -1 antisymmetric (both within DBL_EPSILON), else 0."""
     if len(w) % 2 == 0:
         return 0
@@ -43,12 +43,12 @@ def _correlate_rows(p, w, before, kind, out):
     rows, cols = out.shape
     flat, width = p.ravel(), p.shape[1]
     for i in range(rows):
-        _line(flat, i * width, width, cols, w, before, kind, out[i])
+        correlate_line(flat, i * width, width, cols, w, before, kind, out[i])
     return out
 
 
 @compiled
-def _line(flat, start, width, cols, w, before, kind, out_row):
+def correlate_line(flat, start, width, cols, w, before, kind, out_row):
     """out_row[m] = sum over taps t of flat[start + t * width + m] * w[t], in ndimage's order;
     taps outer and outputs inner, so that the inner loops vectorise (over slices indexed from
     0: a loop over flat[at + m] does not)."""
@@ -85,7 +85,7 @@ def _correlate_cols(p, w, before, kind, out):
     """Axis 1: each output row is a line over its padded row (unit stride)."""
     rows, cols = out.shape
     for i in range(rows):
-        _line(p[i], 0, 1, cols, w, before, kind, out[i])
+        correlate_line(p[i], 0, 1, cols, w, before, kind, out[i])
     return out
 
 
@@ -98,7 +98,7 @@ def correlate1d(x: np.ndarray, weights, axis: int, mode: str = "reflect", cval: 
     pad = {"constant_values": cval} if mode == "constant" else {}
     p = np.pad(np.asarray(x, dtype=np.float64), widths, mode=_PAD_MODES[mode], **pad)
     kernel = _correlate_rows if axis == 0 else _correlate_cols
-    return kernel(p, w, before, _symmetry(w), np.empty(np.shape(x)))
+    return kernel(p, w, before, kernel_symmetry(w), np.empty(np.shape(x)))
 
 
 def correlate1d_rows(x: np.ndarray, weights, mode: str = "reflect", cval: float = 0.0) -> np.ndarray:
@@ -162,7 +162,7 @@ def correlate_symmetric_separable(x: np.ndarray, w, mode: str = "reflect") -> np
     The input is padded along both axes at once; the axis-0 pass over a padded column equals
     ndimage's padding of the intermediate for every mode (a constant column of zeros stays 0)."""
     w = np.ascontiguousarray(w, dtype=np.float64)
-    if _symmetry(w) != 1:
+    if kernel_symmetry(w) != 1:
         raise ValueError("correlate_symmetric_separable needs a symmetric odd-length kernel")
     r = len(w) // 2
     p = np.pad(np.asarray(x, dtype=np.float64), r, mode=_PAD_MODES[mode])

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import fspecial_gaussian, fspecial_log, gaussian_taps, hypot_row, rgb2gray
-from ._filters import _line, _symmetry, correlate_row, footprint, pad_for  # ndimage's 1-D lines, as correlate1d
+from ._filters import correlate_line, correlate_row, footprint, kernel_symmetry, pad_for
 from ._jit import compiled
 
 VERSION = "1"
@@ -46,16 +46,20 @@ def _kernels(sigma: float):
 
 _KX, _KY, _KLOG = _kernels(SIGMA)
 _FOOTPRINTS = tuple(footprint(k) for k in (_KX, _KY, _KLOG))
-_PAD = _KX.shape[0] // 2  # all three kernels are 5x5: one zero-padded image serves them
+assert _KX.shape == _KY.shape == _KLOG.shape  # one zero-padded image serves all three
+_PAD = _KX.shape[0] // 2
 _NORM_SIZE = 2 * int(np.ceil(3 * 2 * SIGMA)) + 1  # window of the normalisation, sigma_N = 2 sigma
 _NORM_TAPS = gaussian_taps(_NORM_SIZE, 2 * SIGMA)  # gaussian_filter2's, applied as correlate_separable does
-_NORM_SYMMETRY = _symmetry(_NORM_TAPS)
+_NORM_SYMMETRY = kernel_symmetry(_NORM_TAPS)
 
 
 @compiled
 def _bin(v):
     """Quantisation with step STEP into bins 0 .. BINS - 1 (values beyond the last bin go into it)."""
-    return int(min(max(np.ceil(v / STEP), 1.0), float(BINS))) - 1
+    q = np.ceil(v / STEP)
+    if q != q:  # NaN: no bin (it would index outside the counts); the array code failed too
+        raise ValueError("GMLF: a NaN response (non-finite image?)")
+    return int(min(max(q, 1.0), float(BINS))) - 1
 
 
 @compiled
@@ -93,8 +97,8 @@ def _joint_counts(p, fx, fy, flog, taps, symmetry, border, counts):
         o = i - r
         if o < border or o >= rows - border:
             continue
-        _line(energy.ravel(), (o - r) % span * cols, cols, cols, taps, r, symmetry, down[r: r + cols])
-        _line(down, 0, 1, cols, taps, r, symmetry, smoothed)
+        correlate_line(energy.ravel(), (o - r) % span * cols, cols, cols, taps, r, symmetry, down[r: r + cols])
+        correlate_line(down, 0, 1, cols, taps, r, symmetry, smoothed)
         g, lg = gm[o % span], log[o % span]
         for j in range(border, cols - border):
             norm = np.sqrt(smoothed[j]) + C0
