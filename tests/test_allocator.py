@@ -21,3 +21,19 @@ def test_the_block_keeps_memory_then_puts_the_defaults_back():
         assert kept is True
         assert np.ones((2048, 2048)).sum() == 2048 * 2048
     assert np.ones((512, 512)).sum() == 512 * 512  # the defaults back, the heap trimmed
+
+
+def test_a_worker_keeps_freed_memory_for_its_life(monkeypatch):
+    from bench.run import allocator
+
+    restores = []
+    monkeypatch.setattr(allocator, "_KEPT_FOR_THE_PROCESS", [])
+    monkeypatch.setattr(allocator, "keep_freed_memory", lambda: True)
+    monkeypatch.setattr(allocator, "_libc", lambda: restores.append("defaults back") or None)
+    with allocator.freed_memory_kept():
+        pass
+    assert restores == ["defaults back"]  # the driver puts glibc's defaults back after a chunk
+    allocator.keep_freed_memory_in_this_worker()
+    with allocator.freed_memory_kept():
+        pass
+    assert restores == ["defaults back"]  # a worker does not

@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 from bench.errors import BenchError
 from bench.plugins import Registry
+from bench.run.allocator import keep_freed_memory_in_this_worker
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,14 @@ class LocalExecutor:
 def _one_thread_per_worker() -> None:
     """A forked worker of a process whose torch has run OpenMP threads hangs in its first
     parallel region (GNU OpenMP is not fork-safe), as a DataLoader worker would: the workers
-    compute single-threaded, --jobs of them sharing the cores."""
+    compute single-threaded, --jobs of them sharing the cores. They only extract features, so
+    they keep freed memory for their life (bench.run.allocator)."""
     import sys
 
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
+    keep_freed_memory_in_this_worker()
 
 
 @register_executor("local", "in this process (--jobs N: N worker processes for feature extraction, N threads for regressor fits)")
