@@ -31,11 +31,12 @@ import functools
 import numpy as np
 
 from ._common import check_rgb, gaussian_taps, ggd_fit_moments, imresize_half
+from ._filters import symmetric_sum
 from ._jit import compiled
 
 VERSION = "2"  # 2: GGD fits about the sample mean, as DESIQUE's estimator
 SCALES = 2
-_WINDOW_1D = gaussian_taps(7, 7 / 6)
+_WINDOW_1D = tuple(gaussian_taps(7, 7 / 6))  # a tuple: symmetric_sum's taps unroll
 
 _FEATS = ("sigma_mean", "sigma_shape", "mscn_std", "mscn_shape") + tuple(
     f"{d}_{p}" for d in ("dh", "dv", "dd1", "dd2", "dcross", "d2a", "d2b") for p in ("std", "shape"))
@@ -123,7 +124,7 @@ def mscn_maps(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @compiled
 def _local_statistics(im, g):
     """sigma = sqrt(|G(im^2) - G(im)^2|), MSCN = (im - G(im)) / (sigma + 1) and |MSCN| + 0.1,
-    G the zero-padded separable window ``g`` (``gaussian_filter2``). Both blurs are summed as
+    G the zero-padded separable window ``g`` (``gaussian_filter2``'s taps, a tuple). Both blurs are summed as
     ndimage sums them (rows, then columns; centre tap, then pairs from the outermost in; a
     tap beyond the border adds 0.0), so the values equal the two-filter form bit for bit.
     One output row at a time: the row pass goes into zero-padded row buffers, which the
@@ -136,8 +137,8 @@ def _local_statistics(im, g):
     for i in range(h):
         _row_pass(im, i, g, zero_row, mean_row[r: r + w], square_row[r: r + w])
         mu, square = sigma[i], mscn[i]  # output rows, used as scratch first
-        _along_row(mean_row, g, mu)
-        _along_row(square_row, g, square)
+        for j in range(w):  # the column pass
+            mu[j], square[j] = symmetric_sum(mean_row, j, g), symmetric_sum(square_row, j, g)
         _normalised(im[i], mu, square, shifted_abs[i])
     return sigma, mscn, shifted_abs
 
@@ -157,21 +158,6 @@ def _row_pass(x, i, g, zero_row, mean_out, square_out):
         for j in range(len(centre)):
             mean_out[j] += (above[j] + below[j]) * tap
             square_out[j] += (above[j] * above[j] + below[j] * below[j]) * tap
-
-
-@compiled
-def _along_row(padded, g, out):
-    """ndimage's correlate1d with the symmetric ``g`` along a row zero-padded by len(g) // 2
-    (centre tap, then pairs from the outermost in). The loops read slices indexed from 0,
-    so that they vectorise (runtime offsets into one array did not)."""
-    r, w = len(g) // 2, len(out)
-    centre, tap = padded[r: r + w], g[r]
-    for j in range(w):
-        out[j] = centre[j] * tap
-    for k in range(r, 0, -1):
-        left, right, tap = padded[r - k: r - k + w], padded[r + k: r + k + w], g[r - k]
-        for j in range(w):
-            out[j] += (left[j] + right[j]) * tap
 
 
 @compiled
