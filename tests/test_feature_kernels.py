@@ -9,6 +9,7 @@ from scipy import ndimage
 
 from methods.features import _common, higrade
 from methods.features._common import gaussian_filter2
+from methods.features._filters import symmetric_sum
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +83,12 @@ def test_local_statistics_equal_the_two_filter_form(codes, shape):
 
 
 @pytest.mark.parametrize("width", [90, 16, 3])
-def test_along_row_equals_ndimage_zero_padded(codes, width):
+def test_the_column_pass_equals_ndimage_zero_padded(codes, width):
+    """HIGRADE's column pass: symmetric_sum along a zero-padded row, with its window."""
     row, g = codes[5, :width], higrade._WINDOW_1D
-    r = len(g) // 2
-    got = np.empty(width)
-    higrade._along_row(np.pad(row, r), g, got)
-    assert np.array_equal(got, ndimage.correlate1d(row, g, mode="constant"))
+    padded = np.pad(row, len(g) // 2)
+    got = [symmetric_sum(padded, j, g) for j in range(width)]
+    assert np.array_equal(got, ndimage.correlate1d(row, np.array(g), mode="constant"))
 
 
 def _fitted_maps(mscn, lg):
