@@ -52,3 +52,14 @@ def write_manifest(directory: Path, fields: dict) -> None:
     manifest = RunManifest.from_dict({"schema": SCHEMA, **fields})
     record_files(manifest, directory, sorted(split_files(directory)))
     manifest.write(directory)
+
+
+def gaussian_window(image: np.ndarray, size: int, sigma: float) -> np.ndarray:
+    """MATLAB's ``filter2(fspecial('gaussian', size, sigma), image, 'same')`` as the extractors
+    apply it, written with SciPy: separably, down the columns then along the rows, zero-padded."""
+    from scipy import ndimage
+
+    from methods.features._common import gaussian_taps
+
+    g = gaussian_taps(size, sigma)
+    return ndimage.correlate1d(ndimage.correlate1d(image, g, axis=0, mode="constant"), g, axis=1, mode="constant")

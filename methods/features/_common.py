@@ -13,7 +13,7 @@ from scipy.special import gamma as _gamma
 
 from bench.images import MIN_IMAGE_SIDE as MIN_SIDE  # smallest side any extractor accepts
 
-from ._filters import correlate_separable, gaussian_weights, symmetric_sum
+from ._filters import gaussian_weights, symmetric_sum
 from ._jit import compiled
 
 # MATLAB rgb2gray coefficients (rows of the inverse NTSC transform).
@@ -97,15 +97,14 @@ def fspecial_log(size: int, sigma: float) -> np.ndarray:
 
 
 def gaussian_taps(size: int, sigma: float) -> np.ndarray:
-    """The 1-D taps of ``gaussian_filter2``: the centre row of fspecial('gaussian'), normalised."""
+    """The 1-D taps that apply MATLAB's ``filter2(fspecial('gaussian', size, sigma), ., 'same')``
+    separably (down the columns, then along the rows, zero-padded): the centre row of
+    fspecial('gaussian'), normalised."""
     g = fspecial_gaussian(size, sigma)[size // 2]
     return g / g.sum()
 
 
-def gaussian_filter2(image: np.ndarray, size: int, sigma: float) -> np.ndarray:
-    """``filter2(fspecial('gaussian', size, sigma), image, 'same')``, done separably."""
-    g = gaussian_taps(size, sigma)
-    return correlate_separable(image, g, g, "constant")
+
 
 
 def _keys_cubic(x: np.ndarray) -> np.ndarray:

@@ -2,7 +2,8 @@
 to ``scipy.ndimage``.
 
 ``ndimage.correlate1d`` along axis 0 of a C-ordered image walks strided columns and is
-3-6x slower than along axis 1, and a separable filter is two passes with a copy between;
+3-6x slower than along axis 1, and a separable filter is two passes with a copy between
+(``correlate_line`` does one output line, along either axis, for fused kernels);
 ``ndimage.correlate`` visits each tap of each pixel through an offset table (4-5x slower
 than the row loops here, which also let an extractor fuse several filters in one pass).
 The kernels here do the same float operations in the same order as ndimage's C loops
@@ -38,16 +39,6 @@ def kernel_symmetry(w: np.ndarray) -> int:
 
 
 @compiled
-def _correlate_rows(p, w, before, kind, out):
-    """Axis 0: each output row is a line over whole padded rows (stride 1 across columns)."""
-    rows, cols = out.shape
-    flat, width = p.ravel(), p.shape[1]
-    for i in range(rows):
-        correlate_line(flat, i * width, width, cols, w, before, kind, out[i])
-    return out
-
-
-@compiled
 def correlate_line(flat, start, width, cols, w, before, kind, out_row):
     """out_row[m] = sum over taps t of flat[start + t * width + m] * w[t], in ndimage's order;
     taps outer and outputs inner, so that the inner loops vectorise (over slices indexed from
@@ -80,49 +71,12 @@ def correlate_line(flat, start, width, cols, w, before, kind, out_row):
             out_row[m] += tap[m] * wt
 
 
-@compiled
-def _correlate_cols(p, w, before, kind, out):
-    """Axis 1: each output row is a line over its padded row (unit stride)."""
-    rows, cols = out.shape
-    for i in range(rows):
-        correlate_line(p[i], 0, 1, cols, w, before, kind, out[i])
-    return out
-
-
-def correlate1d(x: np.ndarray, weights, axis: int, mode: str = "reflect", cval: float = 0.0) -> np.ndarray:
-    """``ndimage.correlate1d(x, weights, axis=axis, mode=mode, cval=cval)`` for a 2-D float64 x."""
-    w = np.ascontiguousarray(weights, dtype=np.float64)
-    before, after = len(w) // 2, len(w) - len(w) // 2 - 1
-    widths = [(0, 0), (0, 0)]
-    widths[axis] = (before, after)
-    pad = {"constant_values": cval} if mode == "constant" else {}
-    p = np.pad(np.asarray(x, dtype=np.float64), widths, mode=_PAD_MODES[mode], **pad)
-    kernel = _correlate_rows if axis == 0 else _correlate_cols
-    return kernel(p, w, before, kernel_symmetry(w), np.empty(np.shape(x)))
-
-
-def correlate1d_rows(x: np.ndarray, weights, mode: str = "reflect", cval: float = 0.0) -> np.ndarray:
-    """``ndimage.correlate1d(x, weights, axis=0, mode=mode, cval=cval)`` for a 2-D float64 x."""
-    return correlate1d(x, weights, 0, mode, cval)
-
-
-def correlate_separable(x: np.ndarray, w_rows, w_cols, mode: str, cval: float = 0.0) -> np.ndarray:
-    """correlate1d along axis 0 with ``w_rows``, then along axis 1 with ``w_cols`` (ndimage's order)."""
-    return correlate1d(correlate1d(x, w_rows, 0, mode, cval), w_cols, 1, mode, cval)
-
-
 def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
     """The 1-D correlation weights of ``ndimage.gaussian_filter`` (``_gaussian_kernel1d``, order 0)."""
     radius = int(truncate * float(sigma) + 0.5)
     t = np.arange(-radius, radius + 1)
     phi = np.exp(-0.5 / (sigma * sigma) * t**2)
     return np.ascontiguousarray((phi / phi.sum())[::-1])
-
-
-def gaussian_filter(x: np.ndarray, sigma: float, mode: str = "reflect", truncate: float = 4.0) -> np.ndarray:
-    """``ndimage.gaussian_filter(x, sigma, mode=mode, truncate=truncate)`` for a 2-D float64 x."""
-    w = gaussian_weights(sigma, truncate)
-    return correlate_separable(x, w, w, mode)
 
 
 @compiled
@@ -156,8 +110,9 @@ def _correlate_symmetric_separable(p, w, out):
 
 
 def correlate_symmetric_separable(x: np.ndarray, w, mode: str = "reflect") -> np.ndarray:
-    """``correlate_separable(x, w, w, mode)`` (cval 0) for a symmetric odd-length w, bit for bit,
-    in one pass: each row's axis-0 pass goes to a one-row buffer that the axis-1 pass reads.
+    """``ndimage.correlate1d`` with w along axis 0, then along axis 1 (cval 0), for a symmetric
+    odd-length w, bit for bit, in one pass: each row's axis-0 pass goes to a one-row buffer
+    that the axis-1 pass reads.
 
     The input is padded along both axes at once; the axis-0 pass over a padded column equals
     ndimage's padding of the intermediate for every mode (a constant column of zeros stays 0)."""
@@ -167,13 +122,6 @@ def correlate_symmetric_separable(x: np.ndarray, w, mode: str = "reflect") -> np
     r = len(w) // 2
     p = np.pad(np.asarray(x, dtype=np.float64), r, mode=_PAD_MODES[mode])
     return _correlate_symmetric_separable(p, tuple(w), np.empty(np.shape(x)))
-
-
-def sobel(x: np.ndarray, axis: int, mode: str = "reflect") -> np.ndarray:
-    """``ndimage.sobel(x, axis, mode=mode)`` for a 2-D float64 x."""
-    if axis == 0:
-        return correlate_separable(x, [-1.0, 0.0, 1.0], [1.0, 2.0, 1.0], mode)
-    return correlate1d(correlate1d(x, [-1.0, 0.0, 1.0], 1, mode), [1.0, 2.0, 1.0], 0, mode)
 
 
 def footprint(kernel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

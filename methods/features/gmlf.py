@@ -49,7 +49,7 @@ _FOOTPRINTS = tuple(footprint(k) for k in (_KX, _KY, _KLOG))
 assert _KX.shape == _KY.shape == _KLOG.shape  # one zero-padded image serves all three
 _PAD = _KX.shape[0] // 2
 _NORM_SIZE = 2 * int(np.ceil(3 * 2 * SIGMA)) + 1  # window of the normalisation, sigma_N = 2 sigma
-_NORM_TAPS = gaussian_taps(_NORM_SIZE, 2 * SIGMA)  # gaussian_filter2's, applied as correlate_separable does
+_NORM_TAPS = gaussian_taps(_NORM_SIZE, 2 * SIGMA)  # the normalisation's Gaussian, applied separably
 _NORM_SYMMETRY = kernel_symmetry(_NORM_TAPS)
 
 
@@ -69,8 +69,8 @@ def _joint_counts(p, fx, fy, flog, taps, symmetry, border, counts):
     full-size map is written. At row i: the three ``filter2`` responses (``correlate_row``),
     GM = hypot(Gx, Gy) / GM_LOG_RATIO, |LoG| and the energy (GM^2 + LoG^2) / 2 of row i go to
     ring buffers; then row o = i - r, whose 2r + 1 energy rows are now in (zero rows beyond the
-    image, as the constant border), is smoothed as ``gaussian_filter2`` smooths it (down the
-    columns, then along the row: ``correlate_separable``'s lines), and its quantised
+    image, as the constant border), is smoothed by the Gaussian window separably (down the
+    columns, then along the row: ndimage's ``correlate1d`` lines, ``correlate_line``), and its quantised
     (GM / N, |LoG| / N) pairs, N = sqrt(smoothed) + C0, are counted unless in the border."""
     rows, cols = p.shape[0] - 2 * _PAD, p.shape[1] - 2 * _PAD
     r = len(taps) // 2

@@ -124,7 +124,7 @@ def mscn_maps(im: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @compiled
 def _local_statistics(im, g):
     """sigma = sqrt(|G(im^2) - G(im)^2|), MSCN = (im - G(im)) / (sigma + 1) and |MSCN| + 0.1,
-    G the zero-padded separable window ``g`` (``gaussian_filter2``'s taps, a tuple). Both blurs are summed as
+    G the zero-padded separable window ``g`` (``gaussian_taps``, as a tuple). Both blurs are summed as
     ndimage sums them (rows, then columns; centre tap, then pairs from the outermost in; a
     tap beyond the border adds 0.0), so the values equal the two-filter form bit for bit.
     One output row at a time: the row pass goes into zero-padded row buffers, which the
