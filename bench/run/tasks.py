@@ -19,8 +19,8 @@ from bench.datasets.base import REQUIRED_COLUMNS
 from bench.errors import BenchError
 from bench.method import FeatureMethod
 from bench.registry import create_method
-from bench.run.allocator import freed_memory_kept
 from bench.results.cost import compute_threads, peak_memory, reset_peak
+from bench.run.allocator import freed_memory_kept
 from bench.train.epoch_state import epoch_states
 
 # What ``predict`` sees: never a target. ``fit`` sees these and the run's targets.
