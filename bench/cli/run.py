@@ -36,7 +36,8 @@ from bench.run.spec import RunSpec
 @click.option("--executor", type=RegistryChoice(executor_names), default="local", show_default=True,
               help="What runs the work: local, ray, or an executor a plugin registers.")
 @click.option("--jobs", type=click.IntRange(1), default=None,
-              help="Parallel workers (default: 1 locally; with ray, every CPU of the local Ray).")
+              help="Parallel workers: locally, feature-extraction processes and regressor-fit threads "
+                   "(default: 1); with ray, every CPU of the local Ray.")
 @click.option("--ray-address", default=None, help="Existing Ray cluster (default: $RAY_ADDRESS or a local Ray).")
 @click.option("--preset", default=None,
               help="A named config preset of the methods that declare it (default: the one named after the "
