@@ -21,10 +21,11 @@ def _labels(tmp_path) -> Path:
     """AGIQA-3k's data.csv where the shared folder has it, else rows of the same form."""
     if LABELS.is_file():
         return LABELS
-    names = [f"{g}_normal_{i:03d}.jpg" for g in ("AttnGAN", "DALLE2", "glide", "midjourney", "sd1.5", "xl2.2")
-             for i in range(4)]
+    pairs = [(f"{g}_normal_{i:03d}.jpg", f"a cat, take {i}")  # one prompt per file-name index, as the loader checks
+             for g in ("AttnGAN", "DALLE2", "glide", "midjourney", "sd1.5", "xl2.2") for i in range(4)]
+    names, prompts = zip(*pairs)
     path = tmp_path / "data.csv"
-    pd.DataFrame({"name": names, "prompt": "a cat", "adj1": "", "adj2": "", "style": "",
+    pd.DataFrame({"name": names, "prompt": prompts, "adj1": "", "adj2": "", "style": "",
                   "mos_quality": [i % 5 for i in range(len(names))], "std_quality": 0.5,
                   "mos_align": [(i * 3) % 5 for i in range(len(names))], "std_align": 0.5}).to_csv(path, index=False)
     return path
