@@ -38,12 +38,15 @@ def tiny_results(tiny_dataset, results_dir):
 
 # --------------------------------------------------------------------------- damaged result files
 
+# Fixed bytes: which error pandas meets depends on them (os.urandom once gave a ParserError).
+RANDOM_BYTES = np.random.default_rng(0).integers(0, 256, 200, dtype=np.uint8).tobytes()
+
 
 @pytest.mark.parametrize("name, content, kind", [
-    ("splits.json", os.urandom(64) + b"\xff", "is not the JSON record of how the splits were made; delete it"),
+    ("splits.json", RANDOM_BYTES[:64] + b"\xff", "is not the JSON record of how the splits were made; delete it"),
     ("splits.json", b"{nope", "is not the JSON record of how the splits were made; delete it"),
     ("splits.csv", b"", "is not a splits file (EmptyDataError); delete"),
-    ("splits.csv", b"\xff\xfe" + os.urandom(200), "is not a splits file (UnicodeDecodeError); delete"),
+    ("splits.csv", b"\xff\xfe" + RANDOM_BYTES, "is not a splits file (UnicodeDecodeError); delete"),
 ])
 def test_damaged_splits_files_name_the_file(tiny_results, name, content, kind):
     folder, args = tiny_results
@@ -62,7 +65,7 @@ def test_a_damaged_splits_record_met_by_another_protocol_names_the_file(tiny_res
 
 # A split file is checked against its record in run.json before it is parsed.
 @pytest.mark.parametrize("content, kind", [(b"", "does not match its record in run.json (0 rows"),
-                                           (b"\xff\xfe" + os.urandom(200), "does not match its record in run.json")])
+                                           (b"\xff\xfe" + RANDOM_BYTES, "does not match its record in run.json")])
 def test_damaged_prediction_file_names_the_file_in_table(tiny_results, content, kind):
     folder, _ = tiny_results
     split = folder / "test-sharpness-svr" / "split_0.csv"
